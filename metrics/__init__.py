@@ -1,0 +1,1 @@
+"""Safety metrics for training and evaluation loops."""

@@ -1,0 +1,159 @@
+"""The builder base class that every mmsafety dataset is built with.
+
+A benchmark's builder subclasses :class:`SafetyBuilder`, says what it is in class
+attributes (``NAME``, ``VERSION``, ``RELEASE_NOTES``, ``KNOWN_DEFECTS``...), keeps
+its pinned files in ``checksums.tsv`` and its citation in ``CITATIONS.bib`` beside
+its module, and implements two steps:
+
+* :meth:`SafetyBuilder.plan` reads the upstream metadata (strictly) and returns
+  the rows to build, each with a way to get its image;
+* :meth:`SafetyBuilder.rows` yields ``(id, example, image)`` for them, where
+  ``image`` is an :class:`~mmsafety.images.ImageValue` or the
+  :class:`~mmsafety.errors.InputError` that says why there is none.
+
+The base class does the rest: the schema, the cache location under
+``mmsafety/<NAME>``, checking every file against its pin, and the rule for
+missing or unreadable images (an error listing every such id, or, with
+``allow_missing_images``, rows left out and listed in :attr:`left_out`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import datasets
+
+from mmsafety import __version__
+from mmsafety.catalog import cache_root
+from mmsafety.errors import InputError, list_ids
+from mmsafety.images import ImageValue
+from mmsafety.labels import HUB_ORGANISATION
+from mmsafety.schema import SPLIT, features
+from mmsafety.sources import PinnedFile, Source, read_checksums
+
+Row = tuple[str, dict[str, Any], "ImageValue | InputError"]
+"""One row to build: its id, its columns without the image, and its image (or why not)."""
+
+MISSING_IMAGES = "image absent or unreadable upstream"
+
+
+class SafetyBuilder(datasets.GeneratorBasedBuilder):
+    """A ``GeneratorBasedBuilder`` in the mmsafety schema, built from pinned files."""
+
+    NAME: ClassVar[str] = ""
+    """The benchmark's name; its repo id is ``mmsafety/<NAME>``."""
+    VERSION = datasets.Version("0.0.0")
+    RELEASE_NOTES: ClassVar[Mapping[str, str]] = {}
+    PRETTY_NAME: ClassVar[str] = ""
+    DESCRIPTION: ClassVar[str] = ""
+    HOMEPAGE: ClassVar[str] = ""
+    LICENSE: ClassVar[str] = "unknown"
+    UPSTREAM: ClassVar[str] = ""
+    """Where the upstream files come from, with their pinned revision."""
+    KNOWN_DEFECTS: ClassVar[tuple[str, ...]] = ()
+    """Upstream defects kept as upstream has them, for the card."""
+    EXTRA_FEATURES: ClassVar[Mapping[str, Any]] = {}
+    """The benchmark's own columns, after the shared ones."""
+
+    def __init__(
+        self,
+        *,
+        source_dir: str | Path | None = None,
+        allow_missing_images: bool = False,
+        checksums: str | Path | None = None,
+        cache_dir: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.source_dir = None if source_dir is None else Path(source_dir)
+        self.allow_missing_images = allow_missing_images
+        self.checksums_path = Path(checksums) if checksums else self.folder() / "checksums.tsv"
+        self.left_out: dict[str, list[str]] = {}
+        """Ids left out of the build, by reason (filled while building)."""
+        kwargs.setdefault("dataset_name", self.NAME)
+        kwargs.setdefault("repo_id", f"{HUB_ORGANISATION}/{self.NAME}")
+        kwargs.setdefault("hash", self.build_hash())
+        super().__init__(cache_dir=cache_dir, **kwargs)
+
+    # -- what the subclass provides ---------------------------------------------------
+    def plan(self, source: Source) -> Any:
+        """Read and check the upstream metadata; return what :meth:`rows` needs."""
+        raise NotImplementedError
+
+    def rows(self, source: Source, plan: Any) -> Iterator[Row]:
+        """Yield ``(id, example, image)`` for every row of ``plan``."""
+        raise NotImplementedError
+
+    # -- facts about the builder --------------------------------------------------------
+    @classmethod
+    def folder(cls) -> Path:
+        """The folder of the builder's module (``checksums.tsv``, ``CITATIONS.bib``)."""
+        return Path(inspect.getfile(cls)).parent
+
+    @classmethod
+    def citation(cls) -> str:
+        path = cls.folder() / "CITATIONS.bib"
+        return path.read_text(encoding="utf-8").strip() if path.exists() else ""
+
+    def pins(self) -> dict[str, PinnedFile]:
+        return read_checksums(self.checksums_path)
+
+    def build_hash(self) -> str:
+        """A digest of everything that decides the built rows: code, pins, options."""
+        digest = hashlib.sha256()
+        for part in (
+            __version__,
+            inspect.getsource(inspect.getmodule(type(self))),  # type: ignore[arg-type]
+            self.checksums_path.read_bytes() if self.checksums_path.exists() else b"",
+            str(self.allow_missing_images),
+        ):
+            digest.update(part.encode() if isinstance(part, str) else part)
+        return digest.hexdigest()[:16]
+
+    def _info(self) -> datasets.DatasetInfo:
+        return datasets.DatasetInfo(
+            description=self.DESCRIPTION,
+            features=features(self.EXTRA_FEATURES),
+            citation=self.citation(),
+            homepage=self.HOMEPAGE,
+            license=self.LICENSE,
+            version=self.VERSION,
+        )
+
+    # -- the datasets steps -------------------------------------------------------------------
+    def _split_generators(self, dl_manager: Any) -> list[datasets.SplitGenerator]:
+        source = Source(self.pins(), source_dir=self.source_dir, download_dir=cache_root() / "downloads" / "mmsafety")
+        self.left_out = {}
+        plan = self.plan(source)
+        return [datasets.SplitGenerator(name=SPLIT, gen_kwargs={"source": source, "plan": plan})]
+
+    def _generate_examples(self, source: Source, plan: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+        problems: dict[str, InputError] = {}
+        for key, example, image in self.rows(source, plan):
+            if isinstance(image, InputError):
+                problems[key] = image
+                continue
+            yield key, {**example, "image": image}
+        if not problems:
+            return
+        if not self.allow_missing_images:
+            details = "; ".join(f"id {key}: {problems[key].detail}" for key in sorted(problems, key=_id_order)[:20])
+            more = "" if len(problems) <= 20 else f"; and {len(problems) - 20} more"
+            raise InputError(
+                f"{len(problems)} image(s) upstream lists are absent or unreadable, ids {list_ids(problems)} "
+                f"(pass --allow-missing-images to leave these rows out): {details}{more}",
+                file=self.source_dir or self.NAME,
+            )
+        self.leave_out(MISSING_IMAGES, problems)
+
+    def leave_out(self, reason: str, ids: Any) -> None:
+        """Record ids left out of the build, for the summary and the card."""
+        self.left_out.setdefault(reason, []).extend(str(i) for i in ids)
+        self.left_out[reason].sort(key=_id_order)
+
+
+def _id_order(value: str) -> tuple[int, int | str]:
+    return (0, int(value)) if value.isdigit() else (1, value)

@@ -1,0 +1,47 @@
+"""Where built benchmarks live, and loading them back.
+
+A build registers its dataset in the Hugging Face datasets cache under the repo id
+``mmsafety/<name>``; this module finds it there without touching the network.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import datasets
+
+from mmsafety.errors import NotBuiltError
+from mmsafety.labels import BENCHMARKS, repo_id
+
+
+def cache_root() -> Path:
+    """The datasets cache (``HF_DATASETS_CACHE``, else ``HF_HOME``/datasets)."""
+    return Path(datasets.config.HF_DATASETS_CACHE)
+
+
+def builder_dir_name(repo: str) -> str:
+    """The folder name ``datasets`` gives a repo id in its cache: ``org___name``."""
+    return repo.replace("/", "___")
+
+
+def built_versions(repo: str) -> list[Path]:
+    """Every completed build of ``repo`` in the cache (``<config>/<version>/<hash>`` folders)."""
+    root = cache_root() / builder_dir_name(repo)
+    return sorted(p.parent for p in root.glob("*/*/*/dataset_info.json"))
+
+
+def load_benchmark(name: str, split: str = "test") -> datasets.Dataset:
+    """Load a built benchmark from the local cache, as ``load_dataset`` would offline.
+
+    ``name`` is a built-in benchmark (``"salad"``) or any repo id (``"org/name"``)
+    registered by a build. Raises :class:`NotBuiltError` naming the build command
+    when nothing is in the cache.
+    """
+    repo = name if "/" in name else repo_id(name)
+    if not built_versions(repo):
+        command = f"mmsafety build {name}" if name in BENCHMARKS else "mmsafety build custom ..."
+        raise NotBuiltError(
+            f"benchmark {repo!r} is not built in {cache_root()}: run `{command}` first",
+        )
+    builder = datasets.load_dataset_builder(repo, download_mode="reuse_dataset_if_exists")
+    return builder.as_dataset(split=split)

@@ -1,0 +1,60 @@
+"""The ``mmsafety`` command line.
+
+Each command lives in its own module with an ``add_parser(subparsers)`` function
+that registers it and sets ``func``; this module only assembles them and turns
+bad input into one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from mmsafety import __version__
+from mmsafety.errors import InputError
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "mmsafety.commands.build",
+    "mmsafety.commands.judge",
+)
+"""Modules that contribute sub-commands, in the order ``--help`` lists them."""
+
+EXIT_BAD_INPUT = 2
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The full argument parser, with every command module that is installed."""
+    parser = argparse.ArgumentParser(
+        prog="mmsafety",
+        description="Multimodal safety benchmarks as versioned Hugging Face datasets.",
+    )
+    parser.add_argument("--version", action="version", version=f"mmsafety {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+            continue
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit status."""
+    args = make_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as error:
+        print(f"mmsafety {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"mmsafety {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

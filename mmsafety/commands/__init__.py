@@ -1,0 +1,1 @@
+"""Sub-commands of the ``mmsafety`` command line, one module each."""

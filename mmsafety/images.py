@@ -1,0 +1,147 @@
+"""Reading upstream images as they are: original bytes, real format, checked.
+
+An image goes into a dataset as ``{"bytes": ..., "path": ...}`` so ``datasets``
+stores the upstream bytes untouched. Before that it is opened with Pillow (header
+only, no pixel decoding) to learn its real format, which need not match its
+extension, and checked for what would break a user later: a file Pillow cannot
+open, one over Pillow's decompression-bomb limit, or one cut short.
+
+>>> import io
+>>> from PIL import Image
+>>> buffer = io.BytesIO()
+>>> Image.new("RGB", (2, 2)).save(buffer, "JPEG")
+>>> value = image_value(buffer.getvalue(), name="1.png", file="images/1.png", record="id 1")
+>>> value["path"], sniff_format(value["bytes"])
+('1.png', 'JPEG')
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import warnings
+from pathlib import Path
+from typing import TypedDict
+
+from PIL import Image, UnidentifiedImageError
+
+from mmsafety.errors import InputError
+
+FORMATS: frozenset[str] = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP"})
+"""Image formats accepted into a dataset (those the benchmarks use, and their kin)."""
+
+EXTENSIONS: dict[str, frozenset[str]] = {
+    "JPEG": frozenset({".jpg", ".jpeg", ".jpe", ".jfif"}),
+    "MPO": frozenset({".jpg", ".jpeg", ".mpo"}),
+    "PNG": frozenset({".png"}),
+    "WEBP": frozenset({".webp"}),
+    "GIF": frozenset({".gif"}),
+    "BMP": frozenset({".bmp"}),
+}
+"""The file extensions each format is usually stored under."""
+
+
+class ImageValue(TypedDict):
+    """How an image is handed to ``datasets.Image``: its bytes and its upstream name."""
+
+    bytes: bytes
+    path: str
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The real format of image bytes as Pillow reads it, or ``None``."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                return image.format
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+        return None
+
+
+def _is_complete(image_format: str, data: bytes) -> bool:
+    """Whether the bytes reach the end marker their format requires (no decoding)."""
+    tail = data.rstrip(b"\x00\r\n\t ")
+    if image_format in ("JPEG", "MPO"):
+        return tail.endswith(b"\xff\xd9")
+    if image_format == "GIF":
+        return tail.endswith(b";")
+    if image_format == "WEBP":
+        (riff_size,) = struct.unpack("<I", data[4:8])
+        return len(data) >= riff_size + 8
+    if image_format == "BMP":
+        (file_size,) = struct.unpack("<I", data[2:6])
+        return len(data) >= file_size
+    if image_format == "PNG":
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                image.verify()  # walks every chunk and checks its CRC, up to IEND
+        except (OSError, SyntaxError, struct.error):
+            return False
+        return True
+    return True
+
+
+def image_value(data: bytes, *, name: str, file: object, record: object) -> ImageValue:
+    """Check image bytes and return them for a ``datasets.Image`` column, unchanged.
+
+    Raises :class:`InputError` naming ``file`` and ``record`` when Pillow cannot
+    open the bytes, their format is not one of :data:`FORMATS`, the image has more
+    pixels than ``PIL.Image.MAX_IMAGE_PIXELS``, or the file is cut short.
+    """
+    if not data:
+        raise InputError("expected an image, found an empty file", file=file, record=record)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                image_format, (width, height) = image.format, image.size
+    except Image.DecompressionBombError as error:
+        raise InputError(f"image exceeds Pillow's decompression-bomb limit ({error})", file=file, record=record) from None
+    except (UnidentifiedImageError, OSError) as error:
+        raise InputError(f"expected an image Pillow can open, found {_describe(data)} ({error})", file=file, record=record) from None
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and width * height > limit:
+        raise InputError(
+            f"image of {width}x{height} = {width * height} pixels exceeds Pillow's decompression-bomb limit of {limit}",
+            file=file,
+            record=record,
+        )
+    if image_format not in FORMATS:
+        raise InputError(f"expected one of {', '.join(sorted(FORMATS))}, found a {image_format} image", file=file, record=record)
+    if not _is_complete(image_format, data):
+        raise InputError(f"{image_format} image is truncated ({len(data)} bytes, no end marker)", file=file, record=record)
+    return {"bytes": data, "path": name}
+
+
+def _describe(data: bytes) -> str:
+    head = data[:16]
+    if head.isascii() and all(32 <= b < 127 or b in (9, 10, 13) for b in head):
+        return f"text starting {head.decode('ascii')!r}"
+    return f"{len(data)} bytes starting {head[:8].hex()}"
+
+
+def resolve_inside(root: Path, relative: str | os.PathLike[str], *, file: object, record: object) -> Path:
+    """``root / relative``, refusing a path that escapes ``root`` (``..``, absolute, symlink).
+
+    >>> resolve_inside(Path("/data"), "../etc/passwd", file="prompt.txt", record="id 1")
+    Traceback (most recent call last):
+    ...
+    mmsafety.errors.InputError: prompt.txt: id 1: image path '../etc/passwd' escapes the source dir /data
+    """
+    root_real = Path(os.path.realpath(root))
+    candidate = Path(os.path.realpath(root / relative))
+    if candidate != root_real and root_real not in candidate.parents:
+        raise InputError(f"image path {str(relative)!r} escapes the source dir {root}", file=file, record=record)
+    return candidate
+
+
+def read_image_file(root: Path, relative: str, *, record: object) -> ImageValue:
+    """Read ``root/relative`` (which must stay inside ``root``) as a checked image value."""
+    path = resolve_inside(root, relative, file=relative, record=record)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise InputError(f"cannot read the image ({error.strerror})", file=relative, record=record) from None
+    return image_value(data, name=relative, file=relative, record=record)

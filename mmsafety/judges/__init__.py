@@ -1,0 +1,1 @@
+"""Judges: turn a model response to a sample into a verdict."""

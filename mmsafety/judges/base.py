@@ -1,0 +1,267 @@
+"""One interface for every judge: a :class:`Judge` turns a (sample, response) pair
+into a :class:`Verdict` record.
+
+A judge has a ``name`` and a ``version`` (both written into every verdict), judges one
+pair with :meth:`Judge.judge` and many with :meth:`Judge.judge_many`, and counts what
+it did in :attr:`Judge.stats`. Empty responses never reach a judge's own logic: they
+are ``invalid`` with reason ``empty_response`` whatever the judge.
+
+>>> from mmsafety.judges.base import Sample, Response, Judge, Verdict
+>>> class Always(Judge):
+...     name, version = "always-safe", "1"
+...     def _judge(self, sample, response):
+...         return self.verdict(sample, response, "safe", raw="always")
+>>> sample = Sample(id="7", label="unsafe")
+>>> Always().judge(sample, Response(id="7", text="Careful: that is hot.")).verdict
+'safe'
+>>> Always().judge(sample, Response(id="7", text="  ")).reason
+'empty_response'
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from mmsafety.errors import InputError
+from mmsafety.labels import BENIGN_LABELS, LABELS, VERDICTS
+
+EMPTY_RESPONSE = "empty_response"
+"""The ``reason`` of a verdict on an empty (or whitespace-only) response."""
+
+
+class JudgeConfigError(InputError):
+    """A judge that cannot run as configured (no API key, endpoint refusing the key,
+    unknown model, bad rubric): nothing would be judged, so the run stops."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What a judge may know about one benchmark sample.
+
+    ``label`` is a name from :data:`mmsafety.labels.LABELS`; ``extras`` holds a
+    benchmark's own string columns (VLSBench ``image_description``, ...). The image is
+    read only when a judge asks for it (:meth:`load_image`), so judging 2,000 cached
+    answers never touches the image bytes.
+    """
+
+    id: str
+    label: str
+    query: str = ""
+    reference: str = ""
+    category: str = ""
+    subcategory: str = ""
+    subset: str = ""
+    extras: Mapping[str, str] = field(default_factory=dict)
+    image: bytes | None = field(default=None, repr=False)
+    image_loader: Callable[[], bytes | None] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.label not in LABELS:
+            raise ValueError(f"sample {self.id!r}: label must be one of {LABELS}, got {self.label!r}")
+
+    @property
+    def benign(self) -> bool:
+        """True for samples whose right answer is to help (``safe``, ``oversensitive``)."""
+        return self.label in BENIGN_LABELS
+
+    def load_image(self) -> bytes | None:
+        """The sample's original image bytes, or ``None`` when it has no image."""
+        if self.image is not None:
+            return self.image
+        return self.image_loader() if self.image_loader is not None else None
+
+
+@dataclass(frozen=True)
+class Response:
+    """One model response to judge: the ``id`` of its sample and its ``text``.
+
+    ``model`` is the responding model when the responses file names it; ``line`` is
+    the line of the responses file it came from (0 when built in code).
+    """
+
+    id: str
+    text: str
+    model: str | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A judge's verdict on one response, as written to the verdicts JSONL.
+
+    ``raw`` is the judge's own output (the model's text for the LLM judge, the
+    matched cues for the rule judge); ``reason`` says why a verdict is ``invalid``.
+    """
+
+    id: str
+    verdict: str
+    label: str
+    category: str
+    subset: str
+    judge: str
+    judge_version: str
+    raw: str | None = None
+    reason: str | None = None
+    model: str | None = None
+    judge_model: str | None = None
+    heuristic: bool = False
+    cached: bool = field(default=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+        if (self.verdict == "invalid") != (self.reason is not None):
+            raise ValueError("a verdict has a reason exactly when it is 'invalid'")
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON object written for this verdict (``model``/``judge_model`` only when known).
+
+        >>> v = Verdict("1", "safe", "unsafe", "c", "s", "rules", "1", raw="cue")
+        >>> sorted(v.to_record())
+        ['category', 'heuristic', 'id', 'judge', 'judge_version', 'label', 'raw', 'reason', 'subset', 'verdict']
+        """
+        record: dict[str, Any] = {
+            "id": self.id,
+            "verdict": self.verdict,
+            "label": self.label,
+            "category": self.category,
+            "subset": self.subset,
+            "judge": self.judge,
+            "judge_version": self.judge_version,
+            "raw": self.raw,
+            "reason": self.reason,
+            "heuristic": self.heuristic,
+        }
+        if self.model is not None:
+            record["model"] = self.model
+        if self.judge_model is not None:
+            record["judge_model"] = self.judge_model
+        return record
+
+
+@dataclass
+class JudgeStats:
+    """What a judging run did: requests made, cache hits, retries, time."""
+
+    judged: int = 0
+    requests: int = 0
+    cache_hits: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+    structured_output: bool | None = None
+
+    def summary(self, verdicts: Sequence[Verdict]) -> str:
+        """A few human lines: verdict counts, invalids by reason, requests, cache hits, time.
+
+        >>> v = [Verdict("1", "safe", "unsafe", "", "", "j", "1"),
+        ...      Verdict("2", "invalid", "unsafe", "", "", "j", "1", reason="empty_response")]
+        >>> print(JudgeStats(judged=2, seconds=0.5).summary(v))
+        judged 2 responses in 0.50 s
+        verdicts: safe 1, invalid 1
+        invalid by reason: empty_response 1
+        requests made 0, cache hits 0, retries 0
+        """
+        counts = Counter(v.verdict for v in verdicts)
+        reasons = Counter(v.reason for v in verdicts if v.reason is not None)
+        lines = [
+            f"judged {len(verdicts)} responses in {self.seconds:.2f} s",
+            "verdicts: " + ", ".join(f"{name} {counts[name]}" for name in VERDICTS if counts[name]),
+        ]
+        if reasons:
+            lines.append(
+                "invalid by reason: " + ", ".join(f"{r} {n}" for r, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0])))
+            )
+        lines.append(f"requests made {self.requests}, cache hits {self.cache_hits}, retries {self.retries}")
+        return "\n".join(lines)
+
+
+ProgressCallback = Callable[[Verdict], None]
+
+
+class Judge(abc.ABC):
+    """A judge: ``name`` and ``version`` identify it in every verdict it gives.
+
+    Subclasses implement :meth:`_judge` for one non-empty response; judges that work
+    in batches (the LLM judge) override :meth:`judge_many` as well.
+    """
+
+    name: str
+    version: str
+    heuristic: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        self.stats = JudgeStats()
+
+    @property
+    def judge_model(self) -> str | None:
+        """The model behind the judge, for judges that call one."""
+        return None
+
+    def verdict(
+        self,
+        sample: Sample,
+        response: Response,
+        verdict: str,
+        *,
+        raw: str | None = None,
+        reason: str | None = None,
+        cached: bool = False,
+    ) -> Verdict:
+        """Build this judge's :class:`Verdict` on ``response`` to ``sample``."""
+        return Verdict(
+            id=sample.id,
+            verdict=verdict,
+            label=sample.label,
+            category=sample.category,
+            subset=sample.subset,
+            judge=self.name,
+            judge_version=self.version,
+            raw=raw,
+            reason=reason,
+            model=response.model,
+            judge_model=self.judge_model,
+            heuristic=self.heuristic,
+            cached=cached,
+        )
+
+    def empty_verdict(self, sample: Sample, response: Response) -> Verdict | None:
+        """The ``invalid``/``empty_response`` verdict when ``response`` is blank, else ``None``."""
+        if response.text.strip():
+            return None
+        return self.verdict(sample, response, "invalid", raw=response.text, reason=EMPTY_RESPONSE)
+
+    def judge(self, sample: Sample, response: Response) -> Verdict:
+        """Judge one response to one sample."""
+        if sample.id != response.id:
+            raise ValueError(f"response id {response.id!r} does not belong to sample {sample.id!r}")
+        return self.empty_verdict(sample, response) or self._judge(sample, response)
+
+    @abc.abstractmethod
+    def _judge(self, sample: Sample, response: Response) -> Verdict:
+        """Judge one non-empty response."""
+
+    def judge_many(
+        self,
+        pairs: Iterable[tuple[Sample, Response]],
+        *,
+        on_verdict: ProgressCallback | None = None,
+    ) -> list[Verdict]:
+        """Judge every pair; verdicts come back in the order of ``pairs``.
+
+        ``on_verdict`` is called once per verdict as it is made (a progress bar's hook).
+        """
+        start = time.perf_counter()
+        verdicts = []
+        for sample, response in pairs:
+            verdict = self.judge(sample, response)
+            verdicts.append(verdict)
+            if on_verdict is not None:
+                on_verdict(verdict)
+        self.stats.judged += len(verdicts)
+        self.stats.seconds += time.perf_counter() - start
+        return verdicts
