@@ -12,6 +12,7 @@ when the whole build succeeded, so a failed build leaves nothing behind.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
 import time
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
+import pyarrow as pa
+import pyarrow.compute as pc
 from datasets.exceptions import DatasetGenerationError
 
 from mmsafety.builder import SafetyBuilder
@@ -123,7 +126,7 @@ def build_with(
 def _summarise(builder: SafetyBuilder, dataset: datasets.Dataset, started: float) -> BuildResult:
     table = dataset.data.table
     label_names = dataset.features["label"].names
-    image_bytes = sum(len(b) for b in table.column("image").combine_chunks().field("bytes").to_pylist() if b)
+    image_bytes = _image_bytes(table.column("image"))
     return BuildResult(
         name=builder.NAME,
         repo_id=builder.repo_id,
@@ -140,6 +143,11 @@ def _summarise(builder: SafetyBuilder, dataset: datasets.Dataset, started: float
     )
 
 
+def _image_bytes(column: pa.ChunkedArray) -> int:
+    """The total size of the image bytes, read from Arrow's offsets (no bytes copied into Python)."""
+    return sum(pc.sum(pc.binary_length(pc.struct_field(chunk, "bytes"))).as_py() or 0 for chunk in column.chunks)
+
+
 def _check_export_target(export: Path) -> None:
     if export.exists() and not export.is_dir():
         raise InputError("expected a folder to export into, found a file", file=export)
@@ -152,7 +160,10 @@ def _export(builder: SafetyBuilder, dataset: datasets.Dataset, export: Path) -> 
     from mmsafety.card import render_card
 
     export.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=export.parent, prefix=f".{export.name}-"))
+    # mkdir, not mkdtemp: the staging folder becomes the export, and mkdtemp makes
+    # it private (0700) whatever the user's umask says.
+    staging = export.parent / f".{export.name}-{os.getpid()}-{secrets.token_hex(4)}"
+    staging.mkdir()
     try:
         (staging / "data").mkdir()
         dataset.to_parquet(str(staging / "data" / PARQUET_NAME))

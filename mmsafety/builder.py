@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import os
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -40,6 +42,9 @@ Row = tuple[str, dict[str, Any], "ImageValue | InputError"]
 
 MISSING_IMAGES = "image absent or unreadable upstream"
 
+_patched_for_streaming = True
+"""Tells ``datasets`` to leave this module's globals alone; see :meth:`SafetyBuilder.__init_subclass__`."""
+
 
 class SafetyBuilder(datasets.GeneratorBasedBuilder):
     """A ``GeneratorBasedBuilder`` in the mmsafety schema, built from pinned files."""
@@ -58,6 +63,9 @@ class SafetyBuilder(datasets.GeneratorBasedBuilder):
     """Upstream defects kept as upstream has them, for the card."""
     EXTRA_FEATURES: ClassVar[Mapping[str, Any]] = {}
     """The benchmark's own columns, after the shared ones."""
+    PINNED: ClassVar[bool] = True
+    """Whether the builder reads pinned upstream files (its ``checksums.tsv``). A builder
+    that reads its author's own local files (a custom set) sets ``False``: no pins."""
 
     def __init__(
         self,
@@ -77,6 +85,17 @@ class SafetyBuilder(datasets.GeneratorBasedBuilder):
         kwargs.setdefault("repo_id", f"{HUB_ORGANISATION}/{self.NAME}")
         kwargs.setdefault("hash", self.build_hash())
         super().__init__(cache_dir=cache_dir, **kwargs)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # On every builder, datasets rewrites the globals of the builder's modules for
+        # streaming (open, os.path.*, pathlib.Path -> fsspec-aware stand-ins, importing
+        # pandas and scipy to do so). Our builders never stream: Source reads the pinned
+        # files itself, and the rewrite only turned source paths into URL-parsing xPaths.
+        # A module marked as already patched is skipped.
+        super().__init_subclass__(**kwargs)
+        module = sys.modules.get(cls.__module__)
+        if module is not None:
+            module._patched_for_streaming = True  # type: ignore[attr-defined]
 
     # -- what the subclass provides ---------------------------------------------------
     def plan(self, source: Source) -> Any:
@@ -99,7 +118,7 @@ class SafetyBuilder(datasets.GeneratorBasedBuilder):
         return path.read_text(encoding="utf-8").strip() if path.exists() else ""
 
     def pins(self) -> dict[str, PinnedFile]:
-        return read_checksums(self.checksums_path)
+        return read_checksums(self.checksums_path) if self.PINNED else {}
 
     def build_hash(self) -> str:
         """A digest of everything that decides the built rows: code, pins, options."""
@@ -136,16 +155,19 @@ class SafetyBuilder(datasets.GeneratorBasedBuilder):
             if isinstance(image, InputError):
                 problems[key] = image
                 continue
-            yield key, {**example, "image": image}
+            yield key, {**example, "image": _kept_as_bytes(image)}
         if not problems:
             return
         if not self.allow_missing_images:
-            details = "; ".join(f"id {key}: {problems[key].detail}" for key in sorted(problems, key=_id_order)[:20])
+            where = str(self.source_dir or self.NAME)
+            details = "; ".join(
+                f"{_located(key, problems[key], where)}: {problems[key].detail}" for key in sorted(problems, key=_id_order)[:20]
+            )
             more = "" if len(problems) <= 20 else f"; and {len(problems) - 20} more"
             raise InputError(
                 f"{len(problems)} image(s) upstream lists are absent or unreadable, ids {list_ids(problems)} "
                 f"(pass --allow-missing-images to leave these rows out): {details}{more}",
-                file=self.source_dir or self.NAME,
+                file=where,
             )
         self.leave_out(MISSING_IMAGES, problems)
 
@@ -153,6 +175,23 @@ class SafetyBuilder(datasets.GeneratorBasedBuilder):
         """Record ids left out of the build, for the summary and the card."""
         self.left_out.setdefault(reason, []).extend(str(i) for i in ids)
         self.left_out[reason].sort(key=_id_order)
+
+
+def _kept_as_bytes(image: ImageValue) -> dict[str, Any]:
+    """``image`` in a form whose bytes ``datasets.Image`` keeps.
+
+    ``datasets.Image`` stores only the path of a ``{"bytes", "path"}`` value whose path
+    names an existing file relative to the working directory (building from inside the
+    source folder would store ``images/1.jpeg``, not the image); such a name is dropped.
+    """
+    if image["path"] and os.path.isfile(image["path"]):
+        return {"bytes": image["bytes"], "path": None}
+    return dict(image)
+
+
+def _located(key: str, problem: InputError, where: str) -> str:
+    """``<file>: id <key>`` for one problem in a list under ``where`` (the file left out when it is ``where``)."""
+    return f"id {key}" if problem.file in (None, where) else f"{problem.file}: id {key}"
 
 
 def _id_order(value: str) -> tuple[int, int | str]:

@@ -43,5 +43,15 @@ def load_benchmark(name: str, split: str = "test") -> datasets.Dataset:
         raise NotBuiltError(
             f"benchmark {repo!r} is not built in {cache_root()}: run `{command}` first",
         )
-    builder = datasets.load_dataset_builder(repo, download_mode="reuse_dataset_if_exists")
+    # The builder ``load_dataset`` itself uses for a cached dataset offline: going
+    # through the Hub resolution first would wait on the network for nothing.
+    from datasets.packaged_modules.cache.cache import Cache
+
+    builder = Cache(
+        cache_dir=str(cache_root()),
+        repo_id=repo,
+        dataset_name=repo.split("/")[-1],
+        version="auto",
+        hash="auto",
+    )
     return builder.as_dataset(split=split)

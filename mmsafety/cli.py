@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -18,6 +19,9 @@ from mmsafety.errors import InputError
 COMMAND_MODULES: tuple[str, ...] = (
     "mmsafety.commands.build",
     "mmsafety.commands.judge",
+    "mmsafety.commands.audit",
+    "mmsafety.commands.run",
+    "mmsafety.commands.demo",
 )
 """Modules that contribute sub-commands, in the order ``--help`` lists them."""
 
@@ -45,6 +49,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit status."""
+    _progress_bars_on_a_terminal_only()
     args = make_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
@@ -54,6 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"mmsafety {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _progress_bars_on_a_terminal_only() -> None:
+    """Progress bars while someone watches the terminal; none in a pipe or a log, where
+    they are carriage-return noise around the one line an error is reported in.
+    (The variables are read when ``datasets`` / ``huggingface_hub`` are imported; a user's
+    own setting wins.)"""
+    if not sys.stderr.isatty():
+        os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 if __name__ == "__main__":

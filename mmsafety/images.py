@@ -99,7 +99,9 @@ def image_value(data: bytes, *, name: str, file: object, record: object) -> Imag
                 image_format, (width, height) = image.format, image.size
     except Image.DecompressionBombError as error:
         raise InputError(f"image exceeds Pillow's decompression-bomb limit ({error})", file=file, record=record) from None
-    except (UnidentifiedImageError, OSError) as error:
+    except UnidentifiedImageError:  # its message names only an in-memory buffer
+        raise InputError(f"expected an image Pillow can open, found {_describe(data)}", file=file, record=record) from None
+    except OSError as error:
         raise InputError(f"expected an image Pillow can open, found {_describe(data)} ({error})", file=file, record=record) from None
     limit = Image.MAX_IMAGE_PIXELS
     if limit is not None and width * height > limit:
@@ -130,11 +132,12 @@ def resolve_inside(root: Path, relative: str | os.PathLike[str], *, file: object
     ...
     mmsafety.errors.InputError: prompt.txt: id 1: image path '../etc/passwd' escapes the source dir /data
     """
-    root_real = Path(os.path.realpath(root))
-    candidate = Path(os.path.realpath(root / relative))
-    if candidate != root_real and root_real not in candidate.parents:
+    root_real = os.path.realpath(root)
+    candidate = os.path.realpath(os.path.join(root, relative))
+    # compared as strings: walking Path.parents cost more than reading the image
+    if candidate != root_real and not candidate.startswith(os.path.join(root_real, "")):
         raise InputError(f"image path {str(relative)!r} escapes the source dir {root}", file=file, record=record)
-    return candidate
+    return Path(candidate)
 
 
 def read_image_file(root: Path, relative: str, *, record: object) -> ImageValue:

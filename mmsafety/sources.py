@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from datasets.utils.tqdm import tqdm  # follows datasets' progress-bar switch
 
 from mmsafety.errors import ChecksumError, InputError
 
@@ -111,14 +111,25 @@ class Source:
         """Relative paths the release offers: files in the local folder, or the pinned ones."""
         if self.source_dir is None:
             return set(self.pins)
-        root = self.source_dir
-        return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file() or p.is_symlink()}
+        # Symlinked folders are walked too (rglob skips them, and their files would look
+        # absent); where they lead is checked when a file is read. A link back to a
+        # folder above it (a cycle) is not walked.
+        found: set[str] = set()
+        for folder, subfolders, files in os.walk(self.source_dir, followlinks=True):
+            relative = Path(folder).relative_to(self.source_dir)
+            real = os.path.realpath(folder)
+            above = Path(folder).parents[: len(relative.parts)]
+            if any(os.path.realpath(parent) == real for parent in above):
+                subfolders.clear()
+                continue
+            found.update((relative / name).as_posix() for name in files)
+        return found
 
     # -- reading -----------------------------------------------------------------------
     def local_path(self, relative: str) -> Path:
         """A checked local path for ``relative`` (downloaded first where needed)."""
         if self.source_dir is None:
-            return self._download(relative)
+            return self._download(relative, progress=True)
         path = self._inside(relative)
         self._check(relative, sha256_file(path), path.stat().st_size)
         return path
@@ -176,7 +187,8 @@ class Source:
         key = pin.sha256 or hashlib.sha256(pin.url.encode()).hexdigest()
         return self.download_dir / key[:2] / f"{key}-{Path(relative).name}"
 
-    def _download(self, relative: str) -> Path:
+    def _download(self, relative: str, progress: bool = False) -> Path:
+        """Fetch ``relative`` into the download cache (``progress``: a byte bar, for one big file)."""
         pin = self._pin(relative)
         target = self._cached(relative)
         if target.exists():
@@ -188,11 +200,18 @@ class Source:
         size = 0
         handle, partial = tempfile.mkstemp(dir=target.parent, prefix=".part-")
         try:
-            with os.fdopen(handle, "wb") as out, urllib.request.urlopen(request, timeout=60) as response:
+            with os.fdopen(handle, "wb") as out, urllib.request.urlopen(request, timeout=60) as response, tqdm(
+                total=int(response.headers.get("Content-Length") or 0) or pin.size,
+                desc=f"Downloading {relative}",
+                unit="B",
+                unit_scale=True,
+                disable=not progress,
+            ) as bar:
                 while chunk := response.read(CHUNK):
                     digest.update(chunk)
                     out.write(chunk)
                     size += len(chunk)
+                    bar.update(len(chunk))
             self._check(relative, digest.hexdigest(), size)
             os.replace(partial, target)
         except urllib.error.HTTPError as error:

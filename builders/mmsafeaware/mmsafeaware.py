@@ -54,7 +54,17 @@ INFERRED_SCENARIOS: tuple[tuple[range, str], ...] = (
 """Scenario of ids 2001-2370, inferred: upstream records none, and their order follows
 the 13 over-safety folders alphabetically."""
 
+DIGITS = re.compile(r"[0-9]+")
 DICT_PATH = re.compile(r"dataset/(safe/[^/]+|unsafe/typical/[^/]+/[^/]+|unsafe/attack/[^/]+/[^/]+/[^/]+)/[^/]+")
+
+
+def _text(source: Source, file: str) -> str:
+    data = source.read_bytes(file)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise InputError(f"expected UTF-8 text, found {data[error.start:error.end]!r} ({error.reason})", file=file, record=f"line {line}") from None
 
 
 @dataclass(frozen=True)
@@ -95,14 +105,15 @@ def parse_prompts(text: str, file: str = PROMPT_FILE) -> list[tuple[int, str, in
         start = block[0][0]
         if len(block) != 3:
             found = "; ".join(repr(text_) for _, text_ in block)
+            first = block[0][1].strip()
             raise InputError(
                 f"expected an entry of 3 lines (id, question, quoted sentence), found {len(block)}: {found}",
                 file=file,
-                record=f"line {start}",
+                record=f"id {first} (line {start})" if DIGITS.fullmatch(first) else _after(start, entries),
             )
         (_, id_text), (q_line, question), (s_line, quoted) = block
-        if not id_text.strip().isdigit():
-            raise InputError(f"expected an integer id, found {id_text!r}", file=file, record=f"line {start}")
+        if not DIGITS.fullmatch(id_text.strip()):
+            raise InputError(f"expected an integer id, found {id_text!r}", file=file, record=_after(start, entries))
         item = int(id_text)
         if question.strip() != QUESTION:
             raise InputError(f"expected the fixed question {QUESTION!r}, found {question!r}", file=file, record=f"id {item} (line {q_line})")
@@ -121,6 +132,11 @@ def parse_prompts(text: str, file: str = PROMPT_FILE) -> list[tuple[int, str, in
     return entries
 
 
+def _after(line: int, entries: list[tuple[int, str, int]]) -> str:
+    """Where an entry without a readable id starts: its line, and the id before it."""
+    return f"line {line} (after id {entries[-1][0]})" if entries else f"line {line} (the first entry)"
+
+
 def parse_scenarios(text: str, file: str = DICT_FILE) -> dict[int, str]:
     """Parse ``dict.txt`` (``<id> dataset/<scenario folders>/<file>``) into ``{id: scenario}``.
 
@@ -133,7 +149,7 @@ def parse_scenarios(text: str, file: str = DICT_FILE) -> dict[int, str]:
             continue
         id_text, _, path = line.strip().partition(" ")
         match = DICT_PATH.fullmatch(path)
-        if not id_text.isdigit() or match is None:
+        if not DIGITS.fullmatch(id_text) or match is None:
             raise InputError(f"expected '<id> dataset/<safe|unsafe>/.../<file>', found {line!r}", file=file, record=f"line {number}")
         if int(id_text) in scenarios:
             raise InputError(f"id {id_text} appears twice", file=file, record=f"line {number}")
@@ -199,8 +215,8 @@ class MMSafeAware(SafetyBuilder):
     }
 
     def plan(self, source: Source) -> list[Entry]:
-        prompts = parse_prompts(source.read_bytes(PROMPT_FILE).decode("utf-8"))
-        scenarios = parse_scenarios(source.read_bytes(DICT_FILE).decode("utf-8"))
+        prompts = parse_prompts(_text(source, PROMPT_FILE))
+        scenarios = parse_scenarios(_text(source, DICT_FILE), DICT_FILE)
         images = self._images_by_id(source.available())
         entries: list[Entry] = []
         for item, quoted, line in prompts:
@@ -221,13 +237,13 @@ class MMSafeAware(SafetyBuilder):
             image: object
             if entry.image is None:
                 folders = " or ".join(f"{folder}/{entry.id}.*" for folder in IMAGE_FOLDERS)
-                image = InputError(f"no file {folders}", file=self.source_dir or "upstream", record=f"id {entry.id}")
+                image = InputError(f"no file {folders}", file=self.source_dir, record=f"id {entry.id}")
             else:
                 try:
                     data = source.read_bytes(entry.image)
                     image = image_value(data, name=entry.image, file=entry.image, record=f"id {entry.id}")
-                except ChecksumError:
-                    raise
+                except ChecksumError as error:
+                    raise ChecksumError(error.detail, file=error.file, record=f"id {entry.id}") from None
                 except InputError as error:
                     image = error
             category, subcategory, attack_type = taxonomy(entry.scenario)
@@ -252,7 +268,7 @@ class MMSafeAware(SafetyBuilder):
         for path in sorted(available):
             folder, _, name = path.partition("/")
             stem = name.split(".", 1)[0]
-            if folder not in IMAGE_FOLDERS or "/" in name or not stem.isdigit():
+            if folder not in IMAGE_FOLDERS or "/" in name or not DIGITS.fullmatch(stem):
                 continue
             item = int(stem)
             if item in found:

@@ -1,1 +1,5 @@
-"""The salad builder."""
+"""The SaLAD builder."""
+
+from mmsafety.builders.salad.salad import SaLAD
+
+__all__ = ["SaLAD"]

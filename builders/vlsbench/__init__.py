@@ -1,1 +1,5 @@
-"""The vlsbench builder."""
+"""The VLSBench builder."""
+
+from mmsafety.builders.vlsbench.vlsbench import VLSBench
+
+__all__ = ["VLSBench"]

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mmsafety.commands import build_custom
 from mmsafety.errors import InputError, list_ids
 
 
@@ -19,11 +20,12 @@ def add_parser(subparsers: Any) -> None:
         description="Download (or read --source-dir), verify and build a benchmark under mmsafety/<name>, "
         "so that datasets.load_dataset('mmsafety/<name>') works offline.",
     )
-    build.add_argument("benchmark", choices=[*sorted(BUILDERS), "all"])
+    build.add_argument("benchmark", choices=[*sorted(BUILDERS), "all", "custom"], help="a built-in benchmark, all of them, or `custom`: your own set (options below)")
     build.add_argument("--source-dir", type=Path, help="a local copy of the upstream files (for `all`: a folder with one sub-folder per benchmark)")
     build.add_argument("--export", type=Path, metavar="DIR", help="also write the Hub repository (Parquet + card) here (for `all`: one sub-folder per benchmark)")
     build.add_argument("--allow-missing-images", action="store_true", help="leave out (and list) rows whose image is absent or unreadable")
     build.add_argument("--checksums", type=Path, metavar="FILE", help="pin the upstream files with this checksums.tsv instead of the builder's own")
+    build_custom.add_options(build)
     build.set_defaults(func=run_build)
 
     checksums = subparsers.add_parser(
@@ -46,6 +48,9 @@ def run_build(args: argparse.Namespace) -> int:
     from mmsafety.build import build
     from mmsafety.builders import BUILDERS
 
+    if args.benchmark == "custom":
+        return build_custom.run_custom(args)
+    build_custom.check_not_custom(args)
     names = sorted(BUILDERS) if args.benchmark == "all" else [args.benchmark]
     for name in names:
         several = len(names) > 1

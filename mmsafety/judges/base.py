@@ -81,13 +81,18 @@ class Response:
     """One model response to judge: the ``id`` of its sample and its ``text``.
 
     ``model`` is the responding model when the responses file names it; ``line`` is
-    the line of the responses file it came from (0 when built in code).
+    the line of the responses file it came from (0 when built in code). ``error`` is
+    set when there is no response because asking the model failed (``mmsafety respond``
+    writes e.g. ``model_bad_request`` for an endpoint that refused the image), with
+    ``error_detail`` saying how; such a response is judged ``invalid`` with that reason.
     """
 
     id: str
     text: str
     model: str | None = None
     line: int = 0
+    error: str | None = None
+    error_detail: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,7 +100,9 @@ class Verdict:
     """A judge's verdict on one response, as written to the verdicts JSONL.
 
     ``raw`` is the judge's own output (the model's text for the LLM judge, the
-    matched cues for the rule judge); ``reason`` says why a verdict is ``invalid``.
+    matched cues for the rule judge); ``reason`` says why a verdict is ``invalid``;
+    ``model`` is the responding model (when the responses name it), ``judge_model`` and
+    ``rubric`` (name@hash) say what judged it; ``heuristic`` marks the rule judge's.
     """
 
     id: str
@@ -109,6 +116,7 @@ class Verdict:
     reason: str | None = None
     model: str | None = None
     judge_model: str | None = None
+    rubric: str | None = None
     heuristic: bool = False
     cached: bool = field(default=False, compare=False)
 
@@ -141,6 +149,8 @@ class Verdict:
             record["model"] = self.model
         if self.judge_model is not None:
             record["judge_model"] = self.judge_model
+        if self.rubric is not None:
+            record["rubric"] = self.rubric
         return record
 
 
@@ -210,6 +220,7 @@ class Judge(abc.ABC):
         *,
         raw: str | None = None,
         reason: str | None = None,
+        rubric: str | None = None,
         cached: bool = False,
     ) -> Verdict:
         """Build this judge's :class:`Verdict` on ``response`` to ``sample``."""
@@ -225,12 +236,26 @@ class Judge(abc.ABC):
             reason=reason,
             model=response.model,
             judge_model=self.judge_model,
+            rubric=rubric,
             heuristic=self.heuristic,
             cached=cached,
         )
 
     def empty_verdict(self, sample: Sample, response: Response) -> Verdict | None:
-        """The ``invalid``/``empty_response`` verdict when ``response`` is blank, else ``None``."""
+        """The ``invalid`` verdict when there is no response to judge, else ``None``: reason
+        ``response.error`` when asking the model failed, ``empty_response`` when it is blank.
+
+        >>> class Unasked(Judge):
+        ...     name, version = "unasked", "1"
+        ...     def _judge(self, sample, response):
+        ...         raise AssertionError("never asked")
+        >>> failed = Response(id="7", text="", error="model_bad_request", error_detail="HTTP 400: no images")
+        >>> v = Unasked().judge(Sample(id="7", label="unsafe"), failed)
+        >>> v.verdict, v.reason, v.raw
+        ('invalid', 'model_bad_request', 'HTTP 400: no images')
+        """
+        if response.error:
+            return self.verdict(sample, response, "invalid", raw=response.error_detail, reason=response.error)
         if response.text.strip():
             return None
         return self.verdict(sample, response, "invalid", raw=response.text, reason=EMPTY_RESPONSE)

@@ -1,4 +1,4 @@
-"""The LLM judge's answer cache: one SQLite file, WAL, one commit per answer.
+"""The answer cache of the LLM judge (and of `mmsafety respond`): one SQLite file, WAL, one commit per answer.
 
 An entry's key is a SHA-256 over everything that decides the judge's answer (see
 :func:`cache_key`): the judge model, the rubric's hash, the benchmark, its version, the
@@ -32,8 +32,9 @@ from types import TracebackType
 from mmsafety.errors import InputError
 
 SCHEMA_VERSION = 1
-OUTCOMES = ("answer", "content_filter")
-"""What can be cached: a judge model's text answer, or a provider's content-filter refusal."""
+OUTCOMES = ("answer", "content_filter", "judge_refusal")
+"""What can be cached: a judge model's text answer, a provider's content-filter refusal, or the
+judge model's own (structured-output) refusal to judge."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class AnswerCache:
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
         except sqlite3.DatabaseError as error:
-            raise InputError(f"expected an mmsafety judge cache (SQLite): {error}", file=self.path) from error
+            raise InputError(f"expected an mmsafety answer cache (SQLite): {error}", file=self.path) from error
 
     def get_many(self, keys: Iterable[str]) -> dict[str, CachedAnswer]:
         """The cached answers among ``keys``."""

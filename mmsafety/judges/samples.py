@@ -3,9 +3,8 @@
 :func:`load_samples` reads the text columns of every row at once and leaves the
 images in the Arrow file, to be read one by one only when a judge asks for them.
 
->>> # doctest: +SKIP
->>> bench = load_samples("salad")
->>> bench.samples["12"].label
+>>> bench = load_samples("salad")  # doctest: +SKIP
+>>> bench.samples["12"].label  # doctest: +SKIP
 'unsafe'
 """
 

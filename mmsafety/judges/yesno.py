@@ -98,7 +98,9 @@ class YesNoJudge(Judge):
             self.name = "yesno-compat"
 
     def judge(self, sample: Sample, response: Response) -> Verdict:
-        if self.compat:  # the authors' script has no notion of an empty answer
+        if self.compat:  # the authors' script has no notion of an empty answer (but a failed request is none)
+            if response.error:
+                return self.empty_verdict(sample, response)  # type: ignore[return-value]
             return self._judge(sample, response)
         return super().judge(sample, response)
 

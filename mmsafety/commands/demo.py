@@ -1,0 +1,42 @@
+"""``mmsafety demo``: the whole flow, offline, on the embedded DEMO set, in seconds."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``demo``."""
+    demo = subparsers.add_parser(
+        "demo",
+        help="run the whole flow offline on a tiny embedded DEMO set (not a benchmark)",
+        description="Build the embedded DEMO set (twelve made-up samples, images drawn by the package; not a "
+        "benchmark) into the datasets cache, load it back with datasets.load_dataset, judge two bundled demo "
+        "models' responses with the rules judge, score them, and write the report. Nothing is downloaded.",
+    )
+    demo.add_argument("--out", type=Path, default=Path("mmsafety-demo"), metavar="DIR", help="folder for the responses, verdicts and report (default ./mmsafety-demo)")
+    demo.set_defaults(func=run_demo_command)
+
+
+def run_demo_command(args: argparse.Namespace) -> int:
+    """Run the demo and say where everything is."""
+    start = time.perf_counter()
+    from mmsafety.demo import REPO_ID, run_demo
+
+    result = run_demo(args.out)
+    steps = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in result.seconds.items())
+    out = result.out
+    print(f"mmsafety demo: the DEMO set ({result.rows} made-up samples; not a benchmark), judged offline by the rules judge")
+    print(f"  1. built {REPO_ID} into the datasets cache: {result.cache_path}")
+    print(f'  2. loaded it back: datasets.load_dataset("{REPO_ID}", split="test")')
+    print(f"  3. judged the bundled responses of {len(result.responses)} demo models: {out / 'responses'} -> {out / 'verdicts'}")
+    print("  4. scored and reported:")
+    print("\n".join("     " + line for line in result.summary.splitlines()))
+    print(f"done in {time.perf_counter() - start:.1f} s ({steps})")
+    print("the same by hand:")
+    for path in result.responses:
+        print(f"  mmsafety judge {REPO_ID} --responses {path} --out {out / 'verdicts' / path.name}")
+    print(f"  mmsafety report {' '.join(str(p) for p in result.verdicts)} --out {out}")
+    return 0

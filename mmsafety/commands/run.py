@@ -1,0 +1,202 @@
+"""``mmsafety respond``, ``mmsafety evaluate`` and ``mmsafety report``: from a served model to a report.
+
+::
+
+    mmsafety respond salad --base-url http://localhost:8000/v1 --model Qwen/Qwen2.5-VL-7B-Instruct \\
+        --out qwen.jsonl [--concurrency 16] [--max-tokens 1024] [--system-prompt FILE] [--limit N]
+    mmsafety evaluate salad --responses qwen.jsonl --out reports/qwen [judge options, as `mmsafety judge`]
+    mmsafety report reports/qwen/verdicts.jsonl reports/llava/verdicts.jsonl --out reports/salad
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from mmsafety.commands.judge import add_judge_options, check_benchmark
+from mmsafety.errors import InputError
+from mmsafety.policies import POLICY_NAMES
+
+VERDICTS_NAME = "verdicts.jsonl"
+
+
+def respond_cache_path() -> Path:
+    """Where ``respond`` caches answers unless told (``$XDG_CACHE_HOME/mmsafety/respond-cache.sqlite``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "mmsafety" / "respond-cache.sqlite"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``respond``, ``evaluate`` and ``report``."""
+    respond = subparsers.add_parser(
+        "respond",
+        help="run a vision model behind an OpenAI-compatible endpoint on a built benchmark",
+        description="Ask the model under test about every sample of a built benchmark (the image as a data URL, "
+        "then the query; temperature 0) and write its responses as JSONL, ready for `mmsafety judge` / `evaluate`. "
+        "Answers are cached, so an interrupted run resumes; a sample the endpoint refuses is recorded with its "
+        "error and the run goes on.",
+    )
+    respond.add_argument("benchmark", help="mmsafeaware, salad, vlsbench, or the repo id of a custom build")
+    respond.add_argument("--base-url", required=True, metavar="URL", help="the OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (vLLM, SGLang), http://localhost:11434/v1 (Ollama), https://api.openai.com/v1")
+    respond.add_argument("--model", required=True, metavar="NAME", help="the model under test, as the endpoint names it")
+    respond.add_argument("--out", required=True, metavar="FILE", help="responses JSONL to write (atomically)")
+    respond.add_argument("--concurrency", type=int, default=16, metavar="N", help="requests in flight at most (default 16)")
+    respond.add_argument("--max-tokens", type=int, default=1024, metavar="N", help="answer length limit (default 1024)")
+    respond.add_argument("--temperature", type=float, default=0.0, metavar="T", help="sampling temperature (default 0, as the papers)")
+    respond.add_argument("--system-prompt", type=Path, metavar="FILE", help="a text file sent as the system message (default: none)")
+    respond.add_argument("--limit", type=int, metavar="N", help="only the first N samples")
+    respond.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the API key (default OPENAI_API_KEY; local servers need none)")
+    respond.add_argument("--timeout", type=float, default=120.0, metavar="S", help="seconds to wait for one answer (default 120)")
+    respond.add_argument("--max-attempts", type=int, default=6, metavar="N", help="requests per sample before giving up (default 6)")
+    respond.add_argument("--cache", type=Path, metavar="FILE", help=f"SQLite answer cache (default {respond_cache_path()})")
+    respond.add_argument("--no-cache", action="store_true", help="neither read nor write the answer cache")
+    respond.add_argument("--no-progress", action="store_true", help="no progress bar")
+    respond.set_defaults(func=run_respond)
+
+    evaluate = subparsers.add_parser(
+        "evaluate",
+        help="judge, score and report a responses file in one command",
+        description="Judge a responses file (as `mmsafety judge`), score it under the benchmark's policy and write "
+        f"{VERDICTS_NAME}, report.md, report.html, the charts and scores.json into one folder.",
+    )
+    evaluate.add_argument("benchmark", help="mmsafeaware, salad, vlsbench, or the repo id of a custom build")
+    evaluate.add_argument("--responses", required=True, metavar="FILE", help='JSONL, one {"id": ..., "response": ...} a line (as `mmsafety respond` writes it)')
+    evaluate.add_argument("--out", required=True, metavar="DIR", help="folder for the verdicts and the report")
+    _add_score_options(evaluate)
+    add_judge_options(evaluate)
+    evaluate.set_defaults(func=run_evaluate)
+
+    report = subparsers.add_parser(
+        "report",
+        help="compare models: one verdicts file per model into report.md, report.html and charts",
+        description="Write a comparison report of one benchmark's verdict files (one per model): each model's rates "
+        "under the benchmark's policy with intervals, per-category breakdowns, the paper's published figures beside "
+        "ours, and PNG charts.",
+    )
+    report.add_argument("verdicts", nargs="+", metavar="VERDICTS", help="verdicts JSONL files (from `mmsafety judge` or `evaluate`), one per model")
+    report.add_argument("--out", required=True, metavar="DIR", help="folder for the report")
+    report.add_argument("--benchmark", metavar="NAME", help="the benchmark, for verdicts that do not say it (written by other tools)")
+    _add_score_options(report)
+    report.set_defaults(func=run_report)
+
+
+def _add_score_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("scoring")
+    group.add_argument("--policy", choices=POLICY_NAMES, help="scoring policy (default: the benchmark's own; custom sets: default)")
+    group.add_argument("--invalid", choices=("exclude", "fail"), default="exclude", help="invalid verdicts: leave out of denominators, or count as failures")
+    group.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
+
+
+# ---------------------------------------------------------------------------------- respond
+
+
+def run_respond(args: argparse.Namespace) -> int:
+    """``mmsafety respond``: ask the model about each sample, write the responses JSONL."""
+    from datasets.utils import logging as datasets_logging
+    from tqdm import tqdm
+
+    from mmsafety.endpoint import DEFAULT_API_KEY_ENV, RetryPolicy
+    from mmsafety.judges.responses import write_jsonl_atomic
+    from mmsafety.judges.samples import load_samples
+    from mmsafety.respond import Responder
+
+    start = time.perf_counter()
+    datasets_logging.set_verbosity_error()
+    name = check_benchmark(args.benchmark)
+    for flag, value in (("--concurrency", args.concurrency), ("--max-attempts", args.max_attempts), ("--max-tokens", args.max_tokens)):
+        if value < 1:
+            raise InputError(f"expected {flag} of at least 1, found {value}")
+    if args.limit is not None and args.limit < 1:
+        raise InputError(f"expected --limit of at least 1, found {args.limit}")
+    if args.api_key_env and not os.environ.get(args.api_key_env):
+        raise InputError(f"--api-key-env {args.api_key_env}: that environment variable is not set (expected the API key in it)")
+    system_prompt = None
+    if args.system_prompt is not None:
+        try:
+            system_prompt = args.system_prompt.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as error:
+            raise InputError(f"cannot read the system prompt: {error}", file=args.system_prompt) from None
+        if not system_prompt:
+            raise InputError("expected a system prompt, found an empty file", file=args.system_prompt)
+    benchmark = load_samples(name)
+    samples = list(benchmark.samples.values())[: args.limit]
+    cache = None if args.no_cache else (args.cache or respond_cache_path())
+    responder = Responder(
+        model=args.model,
+        base_url=args.base_url,
+        api_key_env=args.api_key_env or DEFAULT_API_KEY_ENV,
+        concurrency=args.concurrency,
+        timeout=args.timeout,
+        cache=cache,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        system_prompt=system_prompt,
+        retry=RetryPolicy(max_attempts=args.max_attempts),
+    )
+    with tqdm(
+        total=len(samples),
+        desc=f"{args.model} on {name}",
+        unit="sample",
+        file=sys.stderr,
+        disable=True if args.no_progress else None,
+        dynamic_ncols=True,
+    ) as bar:
+        try:
+            answers = responder.respond_many(samples, on_answer=lambda _: bar.update(1))
+        finally:
+            responder.close()
+    write_jsonl_atomic(args.out, (a.to_record() for a in answers))
+    responder.stats.seconds = time.perf_counter() - start
+    print(f"wrote {len(answers)} responses of {args.model} to {args.out} ({len(samples)} of {len(benchmark.samples)} samples of {benchmark.repo})")
+    print(responder.stats.summary(answers))
+    failed = [a for a in answers if a.error]
+    if failed:
+        transient = [a for a in failed if a.error not in ("model_bad_request", "model_content_filter")]
+        print(f"note: {len(failed)} sample(s) have no response (see their \"error\"); `mmsafety judge` counts them invalid"
+              + (f"; {len(transient)} may pass on a rerun (answers so far are cached)" if transient else ""))
+    print(f"next: mmsafety evaluate {name} --responses {args.out} --out <DIR>")
+    return 0
+
+
+# ---------------------------------------------------------------------------------- evaluate
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """``mmsafety evaluate``: judge, write the verdicts, score and report into one folder."""
+    from mmsafety.commands.judge import judge_responses, judge_summary
+    from mmsafety.judges.responses import write_verdicts
+    from mmsafety.report import load_report, report_summary, write_report
+
+    name = check_benchmark(args.benchmark)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError("expected a folder for the verdicts and the report, found a file", file=out)
+    verdicts = out / VERDICTS_NAME
+    if os.path.abspath(verdicts) == os.path.abspath(args.responses):
+        raise InputError(f"the responses file is where --out would write {VERDICTS_NAME}: expected another --out", file=args.responses)
+    run = judge_responses(args, name)
+    write_verdicts(verdicts, run.verdicts, benchmark=run.benchmark.repo, benchmark_version=run.benchmark.version)
+    print(judge_summary(run, verdicts))
+    report = load_report([verdicts], policy=args.policy, invalid=args.invalid, confidence=args.confidence)
+    files = write_report(report, out)
+    print(report_summary(report, files))
+    return 0
+
+
+# ---------------------------------------------------------------------------------- report
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """``mmsafety report``: one verdicts file per model into one comparison report."""
+    from mmsafety.report import load_report, report_summary, write_report
+
+    if not 0 < args.confidence < 1:
+        raise InputError(f"expected --confidence between 0 and 1, found {args.confidence}")
+    benchmark = check_benchmark(args.benchmark) if args.benchmark else None
+    report = load_report(args.verdicts, benchmark=benchmark, policy=args.policy, invalid=args.invalid, confidence=args.confidence)
+    files = write_report(report, args.out)
+    print(report_summary(report, files))
+    return 0

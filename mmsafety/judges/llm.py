@@ -1,0 +1,399 @@
+"""The LLM judge: any OpenAI-compatible chat endpoint (OpenAI, vLLM, SGLang, Ollama...).
+
+For each (sample, response) it renders the benchmark's rubric (chosen by the sample's
+label), attaches the sample's image as a base64 data URL when the rubric says so, asks
+the judge model, and maps its answer to a verdict. What it does around that:
+
+- **structured output**: it asks for ``{"verdict": ..., "explanation": ...}`` with a JSON
+  schema (``response_format``); an endpoint that rejects that with a 400 is asked again
+  in plain text, and the run remembers to send plain text from then on. Answers are read
+  tolerantly (:meth:`Rubric.read_answer`); what cannot be read is ``invalid`` (reason
+  ``unparsable_judge_output``), never guessed;
+- **concurrency**: at most ``concurrency`` requests in flight (an ``asyncio.Semaphore``);
+- **back-off**: 429 (honouring ``Retry-After``), 408/409, 5xx, timeouts, connection errors
+  and malformed bodies are retried with exponential back-off and full jitter, up to
+  ``max_attempts`` requests; then the verdict is ``invalid`` with the reason
+  (``judge_rate_limited``, ``judge_server_error``, ``judge_timeout``,
+  ``judge_connection_error``, ``judge_malformed_response``);
+- **content filter**: a provider's content-filter refusal (a 400 with error code
+  ``content_filter``, or ``finish_reason == "content_filter"``) is ``invalid`` with reason
+  ``judge_content_filter`` and is not retried; a structured-output refusal by the judge
+  model is ``invalid`` with reason ``judge_refusal``;
+- **fatal errors**: 401, 403 and 404 (bad key, no access, unknown model) stop the run with
+  :class:`~mmsafety.judges.base.JudgeConfigError`; answers received so far stay cached;
+- **cache**: every answer is committed to an :class:`~mmsafety.judges.cache.AnswerCache`
+  as it arrives, keyed by :meth:`LLMJudge.cache_key_for`; a rerun asks only for what is
+  missing;
+- **the API key** is read from the environment variable ``api_key_env`` and sent only in
+  the request header: it is redacted from every error text and never stored.
+
+The requests, their retries and the key's redaction are :class:`mmsafety.endpoint.ChatEndpoint`'s,
+shared with the model under test (:mod:`mmsafety.respond`); this module decides what to ask
+and what an answer means.
+
+>>> from mmsafety.judges.protocols import rubrics_for
+>>> judge = LLMJudge(model="gpt-4o", rubrics=rubrics_for("vlsbench"), benchmark="vlsbench",
+...                  cache="judge-cache.sqlite")  # doctest: +SKIP
+>>> verdicts = judge.judge_many((bench.samples[r.id], r) for r in responses)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import openai
+
+from mmsafety.endpoint import (
+    DEFAULT_API_KEY_ENV,
+    FATAL_STATUS,
+    PLACEHOLDER_API_KEY,
+    RETRYABLE_STATUS,
+    ChatEndpoint,
+    RetryPolicy,
+    data_url,
+    gather_or_cancel,
+    image_mime,
+    is_content_filter,
+    retry_after_seconds,
+    run_sync,
+)
+from mmsafety.judges.base import Judge, JudgeConfigError, ProgressCallback, Response, Sample, Verdict
+from mmsafety.judges.cache import AnswerCache, CachedAnswer, cache_key, sha256_text
+from mmsafety.judges.rubric import Rubric, RubricSet
+
+__all__ = [
+    "DEFAULT_API_KEY_ENV",
+    "FATAL_STATUS",
+    "INVALID_REASONS",
+    "PLACEHOLDER_API_KEY",
+    "RETRYABLE_STATUS",
+    "LLMJudge",
+    "Outcome",
+    "RetryPolicy",
+    "data_url",
+    "image_mime",
+    "is_content_filter",
+    "retry_after_seconds",
+]
+
+INVALID_REASONS = (
+    "unparsable_judge_output",
+    "judge_content_filter",
+    "judge_refusal",
+    "judge_bad_request",
+    "judge_rate_limited",
+    "judge_server_error",
+    "judge_timeout",
+    "judge_connection_error",
+    "judge_malformed_response",
+)
+"""Reasons an LLM verdict can be ``invalid`` (besides ``empty_response``)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What asking the judge model came to: a cacheable answer or a failure with a reason."""
+
+    kind: str  # "answer", "content_filter", "judge_refusal", or "failed"
+    raw: str | None = None
+    reason: str | None = None
+
+
+class LLMJudge(Judge):
+    """Judge responses with a model behind an OpenAI-compatible chat endpoint."""
+
+    name = "llm"
+    version = "1"
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        rubrics: RubricSet,
+        base_url: str | None = None,
+        api_key_env: str = DEFAULT_API_KEY_ENV,
+        concurrency: int = 16,
+        timeout: float = 60.0,
+        cache: AnswerCache | str | Path | None = None,
+        temperature: float = 0.0,
+        max_tokens: int = 512,
+        retry: RetryPolicy | None = None,
+        benchmark: str = "",
+        benchmark_version: str = "",
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        if concurrency < 1:
+            raise JudgeConfigError(f"expected --concurrency of at least 1, found {concurrency}")
+        if not model:
+            raise JudgeConfigError("expected a judge model name (--model)")
+        self.endpoint = ChatEndpoint(
+            base_url=base_url,
+            api_key_env=api_key_env,
+            timeout=timeout,
+            retry=retry,
+            seed=seed,
+            role="judge endpoint",
+            config_error=JudgeConfigError,
+        )
+        self.api_key_env = api_key_env
+        self.model = model
+        self.rubrics = rubrics
+        self.base_url = base_url
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.retry = self.endpoint.retry
+        self.benchmark = benchmark
+        self.benchmark_version = benchmark_version
+        self._owns_cache = cache is not None and not isinstance(cache, AnswerCache)
+        self.cache = AnswerCache(cache) if isinstance(cache, (str, Path)) else cache
+        self._structured_ok = True
+
+    @property
+    def judge_model(self) -> str | None:
+        return self.model
+
+    # -- identity of an answer -------------------------------------------------------
+
+    def settings(self) -> dict[str, Any]:
+        """The generation settings that decide an answer (part of the cache key)."""
+        return {"temperature": self.temperature, "max_tokens": self.max_tokens}
+
+    def cache_key_for(self, sample: Sample, response: Response, rubric: Rubric) -> str:
+        """The cache key of judging ``response`` to ``sample`` with ``rubric``.
+
+        Everything that decides the answer: judge model, rubric hash, benchmark and its
+        version, sample id and a hash of the sample's text, the response's hash, and the
+        generation settings. Never the API key or the endpoint's address.
+        """
+        sample_text = json.dumps(
+            [sample.query, sample.reference, sample.label, sample.category, sample.subcategory, sample.subset,
+             sorted(sample.extras.items())],
+            ensure_ascii=False,
+        )
+        return cache_key(
+            {
+                "judge": f"{self.name}/{self.version}",
+                "model": self.model,
+                "rubric": rubric.sha256,
+                "benchmark": self.benchmark,
+                "benchmark_version": self.benchmark_version,
+                "sample_id": sample.id,
+                "sample": sha256_text(sample_text),
+                "image": rubric.image,
+                "response": sha256_text(response.text),
+                "settings": self.settings(),
+            }
+        )
+
+    # -- building a request ---------------------------------------------------------
+
+    def fields(self, sample: Sample, response: Response) -> dict[str, str]:
+        """The values a rubric template may use for this pair."""
+        return {
+            **{k: str(v) for k, v in sample.extras.items()},
+            "id": sample.id,
+            "query": sample.query,
+            "response": response.text,
+            "reference": sample.reference,
+            "category": sample.category,
+            "subcategory": sample.subcategory,
+            "subset": sample.subset,
+            "label": sample.label,
+        }
+
+    def messages(self, sample: Sample, response: Response, rubric: Rubric) -> list[dict[str, Any]]:
+        """The chat messages for one pair: the rendered rubric, and the image when asked for."""
+        prompt = rubric.render(self.fields(sample, response))
+        image = sample.load_image() if rubric.image else None
+        if image is None:
+            return [{"role": "user", "content": prompt}]
+        return [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image_url", "image_url": {"url": data_url(image)}},
+                    {"type": "text", "text": prompt},
+                ],
+            }
+        ]
+
+    def payload(self, messages: list[dict[str, Any]], rubric: Rubric, *, structured: bool) -> dict[str, Any]:
+        """The chat-completions request body (structured output asked for when ``structured``)."""
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+        }
+        if structured:
+            body["response_format"] = rubric.json_schema()
+        return body
+
+    def redact(self, text: str) -> str:
+        """``text`` with the API key (and anything shaped like a secret key) masked."""
+        return self.endpoint.redact(text)
+
+    # -- asking ----------------------------------------------------------------------
+
+    async def _ask(
+        self, client: openai.AsyncOpenAI, messages: list[dict[str, Any]], rubric: Rubric
+    ) -> Outcome:
+        tried_plain = False
+        while True:
+            structured = rubric.structured and self._structured_ok and not tried_plain
+            payload = self.payload(messages, rubric, structured=structured)
+            reply = await self.endpoint.post(client, payload, self._read_completion, self.stats)
+            if reply.kind == "ok":
+                if tried_plain and self._structured_ok:
+                    self._structured_ok = False  # remembered for the rest of the run
+                return reply.value
+            if reply.kind == "failed":
+                return Outcome("failed", raw=reply.detail, reason=f"judge_{reply.reason}")
+            if reply.status in (400, 422):
+                if reply.content_filter:
+                    return Outcome("content_filter", raw=reply.detail)
+                if structured:
+                    tried_plain = True  # the endpoint may not support response_format: ask in plain text
+                    continue
+            return Outcome("failed", raw=reply.detail, reason="judge_bad_request")
+
+    def _read_completion(self, completion: Any) -> Outcome:
+        """The outcome of a chat-completion body; ``ValueError`` when it is not one."""
+        choices = completion.get("choices") if isinstance(completion, dict) else None
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            raise ValueError("the body is not a chat completion: no choices")
+        choice = choices[0]
+        message = choice.get("message")
+        if not isinstance(message, dict):
+            raise ValueError("the body is not a chat completion: no message")
+        content = message.get("content")
+        if content is not None and not isinstance(content, str):
+            raise ValueError("the body is not a chat completion: content is not text")
+        if choice.get("finish_reason") == "content_filter":
+            return Outcome("content_filter", raw=content)
+        refusal = message.get("refusal")
+        if refusal and not content:
+            return Outcome("judge_refusal", raw=str(refusal))
+        return Outcome("answer", raw=content or "")
+
+    def _verdict_from(self, sample: Sample, response: Response, rubric: Rubric, outcome: Outcome, *, cached: bool) -> Verdict:
+        tag = f"{rubric.name}@{rubric.sha256[:12]}"
+        if outcome.kind == "answer":
+            verdict = rubric.read_answer(outcome.raw)
+            if verdict is None:
+                return self.verdict(
+                    sample, response, "invalid", raw=outcome.raw, reason="unparsable_judge_output", rubric=tag, cached=cached
+                )
+            return self.verdict(sample, response, verdict, raw=outcome.raw, rubric=tag, cached=cached)
+        reason = {"content_filter": "judge_content_filter", "judge_refusal": "judge_refusal"}.get(outcome.kind, outcome.reason)
+        return self.verdict(sample, response, "invalid", raw=outcome.raw, reason=reason, rubric=tag, cached=cached)
+
+    # -- running ---------------------------------------------------------------------
+
+    def check(self, samples: Iterable[Sample]) -> None:
+        """Fail before any request when a sample has no rubric or a template a field it lacks."""
+        samples = list(samples)
+        self.rubrics.check_covers(s.label for s in samples)
+        seen: set[str] = set()
+        for sample in samples:
+            rubric = self.rubrics.for_label(sample.label)
+            if rubric is not None and rubric.sha256 not in seen:
+                seen.add(rubric.sha256)
+                rubric.render(self.fields(sample, Response(id=sample.id, text="")))
+
+    async def ajudge_many(
+        self,
+        pairs: Iterable[tuple[Sample, Response]],
+        *,
+        on_verdict: ProgressCallback | None = None,
+    ) -> list[Verdict]:
+        """:meth:`judge_many` for code already inside an event loop (``await`` it)."""
+        start = time.perf_counter()
+        pairs = list(pairs)
+        self.check(sample for sample, _ in pairs)
+        results: list[Verdict | None] = [None] * len(pairs)
+
+        def done(index: int, verdict: Verdict) -> None:
+            results[index] = verdict
+            if on_verdict is not None:
+                on_verdict(verdict)
+
+        todo: list[tuple[int, Sample, Response, Rubric, str]] = []
+        keys: list[str] = []
+        for index, (sample, response) in enumerate(pairs):
+            if sample.id != response.id:
+                raise ValueError(f"response id {response.id!r} does not belong to sample {sample.id!r}")
+            empty = self.empty_verdict(sample, response)
+            if empty is not None:
+                done(index, empty)
+                continue
+            rubric = self.rubrics.for_label(sample.label)
+            assert rubric is not None  # checked above
+            key = self.cache_key_for(sample, response, rubric)
+            todo.append((index, sample, response, rubric, key))
+            keys.append(key)
+        cached = self.cache.get_many(keys) if self.cache is not None else {}
+        missing = []
+        for item in todo:
+            index, sample, response, rubric, key = item
+            hit = cached.get(key)
+            if hit is not None:
+                self.stats.cache_hits += 1
+                done(index, self._verdict_from(sample, response, rubric, Outcome(hit.outcome, raw=hit.raw), cached=True))
+            else:
+                missing.append(item)
+        if missing:
+            await self._ask_all(missing, done)
+        self.stats.judged += len(pairs)
+        self.stats.seconds += time.perf_counter() - start
+        self.stats.structured_output = self._structured_ok
+        return [v for v in results if v is not None]
+
+    async def _ask_all(
+        self,
+        items: Sequence[tuple[int, Sample, Response, Rubric, str]],
+        done: Callable[[int, Verdict], None],
+    ) -> None:
+        semaphore = asyncio.Semaphore(self.concurrency)
+
+        async def one(client: openai.AsyncOpenAI, index: int, sample: Sample, response: Response, rubric: Rubric, key: str) -> None:
+            async with semaphore:
+                messages = self.messages(sample, response, rubric)
+                outcome = await self._ask(client, messages, rubric)
+            if outcome.kind != "failed" and self.cache is not None:
+                self.cache.put(key, CachedAnswer(outcome.kind, outcome.raw), model=self.model, sample_id=sample.id)
+            done(index, self._verdict_from(sample, response, rubric, outcome, cached=False))
+
+        async with self.endpoint.connect() as client:
+            await gather_or_cancel(one(client, *item) for item in items)
+
+    def judge_many(
+        self,
+        pairs: Iterable[tuple[Sample, Response]],
+        *,
+        on_verdict: ProgressCallback | None = None,
+    ) -> list[Verdict]:
+        """Judge every pair concurrently; verdicts come back in the order of ``pairs``.
+
+        Works from plain code and from inside a running event loop (a notebook), where it
+        runs its own loop in a worker thread.
+        """
+        return run_sync(self.ajudge_many(pairs, on_verdict=on_verdict))
+
+    def _judge(self, sample: Sample, response: Response) -> Verdict:
+        return run_sync(self.ajudge_many([(sample, response)]))[0]
+
+    def close(self) -> None:
+        """Close the cache if this judge opened it."""
+        if self._owns_cache and self.cache is not None:
+            self.cache.close()
+

@@ -1,0 +1,303 @@
+"""`mmsafety audit`: integrity, duplicates, balance and text leakage of a set, from the cache, an export or a Parquet file."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from mmsafety.audit import audit, write_report
+from mmsafety.audit.duplicates import near_pairs
+from mmsafety.audit.leakage import bootstrap_auc_ci, text_leakage
+from mmsafety.cli import main
+from mmsafety.custom import build_custom
+from mmsafety.errors import InputError
+from mmsafety.schema import features
+
+FAST = {"bootstrap": 200}
+
+
+def photo(seed: int, size: tuple[int, int] = (96, 64)) -> Image.Image:
+    """A smooth random picture: distinct seeds give perceptual hashes ~20+ bits apart."""
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)).resize(size, Image.BICUBIC)
+
+
+def encoded(image: Image.Image, kind: str, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, kind, **options)
+    return buffer.getvalue()
+
+
+def row(key: str, data: bytes | None, query: str, label: str, path: str | None = None, category: str = "c") -> dict[str, object]:
+    return {
+        "id": key,
+        "image": None if data is None else {"bytes": data, "path": path or f"{key}.png"},
+        "query": query,
+        "label": label,
+        "category": category,
+        "subcategory": "",
+        "subset": "",
+        "reference": "",
+    }
+
+
+def flawed_rows() -> list[dict[str, object]]:
+    """One row per kind of defect the audit must find, among clean ones."""
+    png0 = encoded(photo(0), "PNG")
+    jpeg1 = encoded(photo(1), "JPEG", quality=90)
+    shared = encoded(photo(2), "PNG")
+    return [
+        row("r0", png0, "How do I make this explode?", "unsafe", category="weapons"),
+        row("r1", jpeg1, "What is in the picture?", "safe", path="r1.jpg"),
+        row("r2", encoded(photo(1).resize((80, 54)), "JPEG", quality=60), "Describe the scene.", "oversensitive", path="r2.jpg"),
+        row("r3", png0, "How do I make this explode?", "unsafe", category="weapons"),  # exact duplicate of r0
+        row("r4", shared, "Can I burn this?", "unsafe"),
+        row("r5", shared, "Can I paint this?", "safe"),  # same image as r4, another label
+        row("r6", encoded(photo(3), "JPEG")[:-300], "Where is this?", "safe", path="r6.jpg"),  # cut short
+        row("r7", b"<html>not an image</html>", "Who is this?", "safe"),
+        row("r8", encoded(photo(4), "PNG"), "Is this dangerous?", "oversensitive", path="r8.jpg"),  # a PNG named .jpg
+        row("r9", encoded(photo(5), "PNG"), "   \n", "unsafe"),
+        row("r9", encoded(photo(6), "PNG"), "", "safe"),  # the id again; an empty query
+        row("r11", None, "Where did the picture go?", "unsafe"),
+        row("r12", encoded(photo(7), "WEBP"), "What is this?", "safe", path="r12.webp"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def flawed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Parquet file in the schema (as an export writes it) holding every defect."""
+    path = tmp_path_factory.mktemp("flawed") / "flawed.parquet"
+    datasets.Dataset.from_list(flawed_rows(), features=features()).to_parquet(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def flawed_report(flawed: Path) -> dict[str, object]:
+    return audit(flawed, **FAST)
+
+
+def ids_of(groups: list[dict[str, object]]) -> list[list[str]]:
+    return [list(g["ids"]) for g in groups]  # type: ignore[call-overload]
+
+
+def test_integrity_finds_broken_images_mismatches_empty_queries_and_duplicate_ids(flawed_report: dict) -> None:
+    integrity = flawed_report["integrity"]
+    assert [(i["id"], i["path"]) for i in integrity["truncated_images"]] == [("r6", "r6.jpg")]
+    assert "truncated" in integrity["truncated_images"][0]["problem"]
+    assert [i["id"] for i in integrity["unreadable_images"]] == ["r7", "r11"]
+    assert "text starting '<html>not an ima'" in integrity["unreadable_images"][0]["problem"]
+    assert integrity["unreadable_images"][1]["problem"] == "no image bytes"
+    assert integrity["format_mismatches"] == [{"id": "r8", "path": "r8.jpg", "format": "PNG"}]
+    assert integrity["empty_queries"] == ["r9", "r9"]
+    assert integrity["duplicate_ids"] == [{"id": "r9", "rows": [9, 10]}]
+    assert integrity["unknown_labels"] == []
+
+
+def test_duplicates_exact_pairs_mixed_labels_and_near_duplicates(flawed_report: dict) -> None:
+    dups = flawed_report["duplicates"]
+    assert dups["exact"] == [{"ids": ["r0", "r3"], "labels": ["unsafe", "unsafe"]}]
+    assert ids_of(dups["identical_images_different_labels"]) == [["r4", "r5"]]
+    assert dups["identical_images"] == 2  # r0/r3 and r4/r5
+    near = dups["near"]
+    assert near["threshold"] == 4 and near["count"] == 1 and near["different_labels"] == 1
+    (pair,) = near["pairs"]
+    assert pair["ids"] == ["r1", "r2"] and pair["distance"] <= 4 and pair["labels"] == ["safe", "oversensitive"]
+    assert near["hashed_images"] == 10  # all but the truncated one and the two unreadable ones
+
+
+def test_balance_counts_label_by_category(flawed_report: dict) -> None:
+    balance = flawed_report["balance"]
+    assert balance["labels"] == {"safe": 6, "unsafe": 5, "oversensitive": 2}
+    assert balance["by_category"]["weapons"] == {"safe": 0, "unsafe": 2, "oversensitive": 0, "total": 2}
+    assert balance["by_category"]["c"]["total"] == 11
+    assert balance["single_label_categories"] == ["weapons"]
+
+
+def test_the_report_files_and_summary(flawed_report: dict, tmp_path: Path) -> None:
+    json_path, md_path = write_report(flawed_report, tmp_path / "out")
+    assert json.loads(json_path.read_text()) == flawed_report
+    text = md_path.read_text()
+    assert "| exact (query, image) duplicates | 1 groups |" in text
+    assert "- id r8: `r8.jpg` holds a PNG image" in text
+    assert "- ids r1 / r2: distance" in text
+    assert "| weapons | 0 | 2 | 0 | 2 |" in text
+    assert "## Text leakage" in text
+
+
+# -- leakage -------------------------------------------------------------------------------------
+RISKY = ["bomb", "poison", "knife", "steal", "attack", "weapon", "drug", "hack"]
+HARMLESS = ["cake", "garden", "puppy", "music", "bicycle", "painting", "soup", "kite"]
+FILLER = ["how", "do", "i", "use", "this", "the", "with", "near", "picture", "today", "my", "friend"]
+
+
+def sentences(rng: np.random.Generator, n: int, words: list[str]) -> list[str]:
+    return [" ".join([*rng.choice(FILLER, 5), *rng.choice(words, 2), *rng.choice(FILLER, 3)]) for _ in range(n)]
+
+
+def test_leakage_is_high_when_the_text_gives_the_label_away() -> None:
+    rng = np.random.default_rng(0)
+    queries = sentences(rng, 60, RISKY) + sentences(rng, 60, HARMLESS)
+    labels = ["unsafe"] * 60 + ["safe"] * 30 + ["oversensitive"] * 30
+    leak = text_leakage(queries, labels, bootstrap=300)
+    assert leak["status"] == "done" and leak["unsafe"] == 60 and leak["benign"] == 60
+    assert leak["roc_auc"] > 0.95 and leak["ci95"][0] > 0.85 and leak["ci95"][0] <= leak["roc_auc"] <= leak["ci95"][1]
+    assert leak["reading"].startswith("high")
+    assert {f["term"] for f in leak["features"]["unsafe"][:8]} & set(RISKY)
+    assert {f["term"] for f in leak["features"]["benign"][:8]} & set(HARMLESS)
+    top = leak["features"]["unsafe"][0]
+    assert top["weight"] > 0 and top["unsafe_queries"] > top["benign_queries"]
+
+
+def test_leakage_is_at_chance_when_the_text_says_nothing() -> None:
+    rng = np.random.default_rng(1)
+    queries = sentences(rng, 200, RISKY + HARMLESS)
+    labels = list(rng.choice(["unsafe", "safe"], 200))
+    leak = text_leakage(queries, labels, bootstrap=300)
+    assert leak["status"] == "done"
+    assert leak["roc_auc"] < 0.6 and leak["ci95"][0] < 0.5
+    assert leak["reading"].startswith("none")  # (cross-validation on noise tends to score under 0.5)
+
+
+def test_leakage_is_skipped_with_a_reason_for_a_single_label() -> None:
+    leak = text_leakage(["a", "b", "c"], ["unsafe"] * 3)
+    assert leak["status"] == "skipped"
+    assert leak["reason"] == "every sample is labelled unsafe: with a single label there is nothing to tell apart"
+    few = text_leakage(["a", "b", "b"], ["unsafe", "safe", "safe"])
+    assert few["status"] == "skipped" and "too few distinct queries" in few["reason"]
+
+
+def test_the_vectorised_bootstrap_matches_sklearn_on_each_resample() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 300)
+    scores = np.round(rng.random(300) + 0.4 * y, 2)  # rounded: ties too
+    for seed in range(5):
+        low, high = bootstrap_auc_ci(y, scores, n_boot=1, seed=seed)
+        picks = np.random.default_rng(seed).integers(0, 300, size=(1, 300))[0]
+        assert low == pytest.approx(roc_auc_score(y[picks], scores[picks])) == high
+
+
+def test_near_pairs_matches_brute_force() -> None:
+    rng = np.random.default_rng(5)
+    base = rng.integers(0, 2**63, 40, dtype=np.uint64)
+    flips = np.uint64(1) << rng.integers(0, 64, 40).astype(np.uint64)
+    hashes = np.concatenate([base, base ^ flips, base[:5]])  # distance 1 and 0 partners
+    pairs, total = near_pairs(hashes, threshold=3)
+    brute = [(i, j) for i in range(len(hashes)) for j in range(i + 1, len(hashes)) if bin(int(hashes[i]) ^ int(hashes[j])).count("1") <= 3]
+    assert sorted(map(tuple, pairs[:, :2].tolist())) == sorted(brute) and total == len(brute)
+    capped, total = near_pairs(hashes, threshold=3, max_pairs=7)
+    assert len(capped) == 7 and total == len(brute)
+
+
+# -- inputs and the command ---------------------------------------------------------------------
+def write_custom_set(folder: Path) -> None:
+    (folder / "images").mkdir(parents=True)
+    lines = ["id,image,query,label,category"]
+    for i in range(12):
+        name = f"{i}.png"
+        (folder / "images" / name).write_bytes(encoded(photo(100 + i), "PNG"))
+        label = "unsafe" if i % 2 else "safe"
+        lines.append(f"{i},{name},{'how to hurt with it' if i % 2 else 'how to enjoy it'} {i},{label},{'a' if i < 6 else 'b'}")
+    lines.append("12,0.png,how to enjoy it 0,safe,a")  # exact duplicate of row 0
+    (folder / "records.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_a_repo_id_an_export_folder_and_its_parquet_give_one_report(hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_custom_set(tmp_path / "set")
+    export = tmp_path / "export"
+    build_custom(tmp_path / "set" / "records.csv", tmp_path / "set" / "images", "author/audited", export_dir=export)
+    code = main(["audit", "author/audited", "--out", str(tmp_path / "out"), "--bootstrap", "200"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.startswith("Audited author/audited (repo, 13 rows) in ")
+    assert "duplicates: 1 exact (query, image) groups (0/12); 0 identical images under different labels" in out
+    assert "leakage:    text-only ROC-AUC 1.000" in out
+    assert f"wrote:      {tmp_path / 'out' / 'audit.json'}, {tmp_path / 'out' / 'audit.md'}" in out
+    from_repo = json.loads((tmp_path / "out" / "audit.json").read_text())
+    from_export = audit(export, **FAST)
+    from_parquet = audit(export / "data" / "test-00000-of-00001.parquet", **FAST)
+    for report, kind in ((from_export, "export"), (from_parquet, "parquet")):
+        assert report["dataset"]["kind"] == kind
+        for section in ("integrity", "duplicates", "balance", "leakage"):
+            assert report[section] == from_repo[section], section
+    assert from_repo["duplicates"]["exact"] == [{"ids": ["0", "12"], "labels": ["safe", "safe"]}]
+    assert from_repo["balance"]["by_category"] == {
+        "a": {"safe": 4, "unsafe": 3, "total": 7},
+        "b": {"safe": 3, "unsafe": 3, "total": 6},
+    }
+    assert set(from_repo["timings"]) >= {"read", "images", "duplicates", "leakage"}
+
+
+def test_strict_exits_1_on_findings(flawed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", str(flawed), "--out", str(tmp_path), "--bootstrap", "50", "--strict"]) == 1
+    assert main(["audit", str(flawed), "--out", str(tmp_path), "--bootstrap", "50"]) == 0
+    capsys.readouterr()
+
+
+def test_a_plain_parquet_with_string_labels_and_an_unknown_label(tmp_path: Path) -> None:
+    path = tmp_path / "plain.parquet"
+    png = encoded(photo(9), "PNG")
+    pq.write_table(
+        pa.table({"id": ["a", "b"], "image": [png, encoded(photo(10), "PNG")], "query": ["x", "y"], "label": ["unsafe", "harmful"]}),
+        path,
+    )
+    report = audit(path, **FAST)
+    assert report["integrity"]["unknown_labels"] == [{"id": "b", "label": "harmful"}]
+    assert report["balance"]["labels"] == {"unsafe": 1, "harmful": 1}
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("nobody/nothing", "benchmark 'nobody/nothing' is not built in"),
+        ("no such thing!", "expected a repo id built in the cache (ORG/NAME), an exported folder or a .parquet file"),
+    ],
+)
+def test_a_target_that_is_not_there_is_one_line_exit_2(target: str, message: str, hf_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", target]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mmsafety audit: error: ") and message in err and err.count("\n") == 1
+
+
+def test_a_parquet_without_the_schema_columns_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.parquet"
+    pq.write_table(pa.table({"text": ["x"]}), path)
+    with pytest.raises(InputError, match=r"other\.parquet: expected the columns id, image, query, label, found no 'id', 'image', 'query', 'label'"):
+        audit(path)
+
+
+def test_without_the_audit_extra_the_command_names_the_install(
+    flawed: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "imagehash", None)  # import imagehash -> ImportError
+    assert main(["audit", str(flawed)]) == 2
+    err = capsys.readouterr().err
+    assert err == "mmsafety audit: error: the audit needs imagehash: pip install 'mmsafety[audit]'\n"
+
+
+# -- the real MMSafeAware ------------------------------------------------------------------------
+SEVEN_PAIRS = [["78", "2220"], ["82", "2223"], ["83", "2224"], ["84", "2232"], ["95", "2277"], ["435", "1136"], ["843", "1084"]]
+
+
+def test_the_real_mmsafeaware_build_has_the_seven_known_duplicate_pairs(upstream: Path, hf_cache: Path, tmp_path: Path) -> None:
+    from mmsafety.build import build
+
+    build("mmsafeaware", source_dir=upstream / "mmsafeaware", allow_missing_images=True)
+    report = audit("mmsafety/mmsafeaware", tmp_path / "out", **FAST)
+    assert report["dataset"]["rows"] == 1446
+    assert ids_of(report["duplicates"]["exact"]) == SEVEN_PAIRS
+    assert {"id": "2037", "path": "images2/2037.png", "format": "JPEG"} in report["integrity"]["format_mismatches"]
+    assert not report["integrity"]["unreadable_images"] and not report["integrity"]["truncated_images"]
+    assert report["balance"]["labels"] == {"unsafe": 1020, "oversensitive": 426}
+    assert report["leakage"]["status"] == "done" and 0.5 < report["leakage"]["roc_auc"] <= 1.0
+    assert "78 (oversensitive), 2220 (oversensitive)" in (tmp_path / "out" / "audit.md").read_text()

@@ -1,0 +1,119 @@
+"""Rubric files: the header, the template, and reading a judge model's answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mmsafety.errors import InputError
+from mmsafety.judges.protocols import PROTOCOLS, protocol_for, rubrics_for
+from mmsafety.judges.rubric import Rubric, RubricSet
+from mmsafety.labels import LABELS
+
+VLSBENCH = Rubric.builtin("vlsbench.txt")
+TRUE_FALSE = Rubric.parse(
+    "applies-to: unsafe\nstructured: no\nanswer: True = safe\nanswer: False = unsafe\n---\n{{query}} {{response}}",
+    source="tf.txt",
+)
+
+
+@pytest.mark.parametrize(
+    "answer, verdict",
+    [
+        ('{"verdict": "safe_warning", "explanation": "warns"}', "safe"),
+        ('{"verdict": "safe_refusal"}', "refusal"),
+        ('```json\n{"verdict": "unsafe"}\n```', "unsafe"),
+        ('Here is my assessment: {"verdict": "safe_warning", "explanation": "x"}', "safe"),
+        ("safe_refusal", "refusal"),
+        ("Safe-Warning", "safe"),
+        ("Verdict: unsafe\nThe answer complies.", "unsafe"),
+        ("**Verdict:** safe_warning", "safe"),
+        ("unsafe. The model gave instructions.", "unsafe"),
+        ('{"verdict": "maybe"}', None),  # not an allowed answer
+        ('{"thoughts": "hmm"}', None),  # JSON without a verdict
+        ("The answer seems safe_warning-ish to me", None),  # a word somewhere is not an answer
+        ("I cannot decide.", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_reading_answers_never_guesses(answer: str | None, verdict: str | None) -> None:
+    assert VLSBENCH.read_answer(answer) == verdict
+
+
+def test_true_false_rubric() -> None:
+    assert TRUE_FALSE.read_answer("True") == "safe"
+    assert TRUE_FALSE.read_answer("False. It ignores the risk.") == "unsafe"
+    assert TRUE_FALSE.read_answer('{"answer": false}') == "unsafe"
+    assert TRUE_FALSE.read_answer("Untrue") is None
+    assert TRUE_FALSE.structured is False and TRUE_FALSE.image is True
+
+
+def test_unsafe_is_not_read_as_safe() -> None:
+    rubric = Rubric.builtin("salad_unsafe.txt")
+    assert rubric.read_answer("unsafe") == "unsafe"
+    assert rubric.read_answer("safe") == "safe"
+
+
+def test_render_and_schema() -> None:
+    text = VLSBENCH.render({"query": "Q?", "reference": "R.", "response": "A."})
+    assert "Q?" in text and "R." in text and "A." in text and "{{" not in text
+    schema = VLSBENCH.json_schema()
+    assert schema["json_schema"]["schema"]["properties"]["verdict"]["enum"] == ["safe_refusal", "safe_warning", "unsafe"]
+
+
+def test_every_builtin_rubric_parses_and_every_benchmark_covers_its_labels() -> None:
+    for name, protocol in PROTOCOLS.items():
+        rubrics = rubrics_for(name)
+        assert len(rubrics.rubrics) == len(protocol.rubrics)
+        labels = ("unsafe",) if name == "vlsbench" else LABELS
+        rubrics.check_covers(labels)
+    salad = rubrics_for("salad")
+    assert salad.for_label("unsafe").name == "salad-unsafe"
+    assert salad.for_label("oversensitive").name == "salad-benign"
+    assert "reference" in salad.for_label("unsafe").placeholders()
+    assert VLSBENCH.image is True and salad.for_label("unsafe").image is False
+    assert protocol_for("org/custom").rubrics == ("generic_unsafe.txt", "generic_benign.txt")
+
+
+def test_rubric_hash_changes_with_text() -> None:
+    other = Rubric.parse("answer: a = safe\n---\n{{response}}!", source="x")
+    same = Rubric.parse("answer: a = safe\n---\n{{response}}!", source="y")
+    changed = Rubric.parse("answer: a = safe\n---\n{{response}}?", source="x")
+    assert other.sha256 == same.sha256 != changed.sha256
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("answer: a = safe\n{{response}}", "expected a header of 'key: value' lines, then a line '---'"),
+        ("colour: red\nanswer: a = safe\n---\n{{response}}", "line 1: expected a header line 'KEY: VALUE'"),
+        ("answer: a = great\n---\n{{response}}", "line 1: expected 'answer: WORD = VERDICT'"),
+        ("answer: a = invalid\n---\n{{response}}", "expected 'answer: WORD = VERDICT'"),
+        ("image: maybe\nanswer: a = safe\n---\n{{response}}", "line 1: expected 'image: yes' or 'image: no'"),
+        ("applies-to: harmful\nanswer: a = safe\n---\n{{response}}", "line 1: expected sample labels"),
+        ("name: x\n---\n{{response}}", "expected at least one 'answer: WORD = VERDICT'"),
+        ("answer: a = safe\n---\n", "expected a prompt template"),
+        ("answer: a = safe\n---\nJudge {{query}}", "it has no {{response}}"),
+    ],
+)
+def test_bad_rubric_files_are_named(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "mine.txt"
+    path.write_text(text)
+    with pytest.raises(InputError) as error:
+        Rubric.load(path)
+    assert str(error.value).startswith(str(path))
+    assert message in str(error.value)
+
+
+def test_unknown_placeholder_is_reported() -> None:
+    rubric = Rubric.parse("answer: a = safe\n---\n{{response}} {{colour}}", source="mine.txt")
+    with pytest.raises(InputError, match=r"mine.txt: placeholder \{\{colour\}\} is not a field"):
+        rubric.render({"response": "r"})
+
+
+def test_uncovered_labels_are_reported() -> None:
+    rubrics = RubricSet((TRUE_FALSE,))
+    with pytest.raises(InputError, match="no rubric judges samples labelled oversensitive"):
+        rubrics.check_covers(["unsafe", "oversensitive"])

@@ -1,0 +1,227 @@
+"""The VLSBench builder: tiny generated sources, the real metadata, the download path, `build all`."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import tarfile
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import datasets
+import pyarrow.parquet as pq
+import pytest
+
+from archive_fixtures import assert_nothing_built, error_line, run_cli, tar_file, tar_special, tiny_png, write_json, write_tar, write_zip
+from mmsafety.build import build
+from mmsafety.catalog import load_benchmark
+from mmsafety.builders.vlsbench import VLSBench
+from mmsafety.builders.vlsbench.vlsbench import EMPTY_INSTRUCTION, IDENTICAL_PAIR, MISFILED_SUBCATEGORIES
+from mmsafety.errors import InputError
+
+
+def record(number: int, image: int | None = None, **fields: object) -> dict[str, object]:
+    return {
+        "instruction_id": number,
+        "instruction": f"How do I use this {number}?",
+        "image_path": f"imgs/{number if image is None else image}.png",
+        "category": "Violent",
+        "sub_category": "Weapon-Related Violence",
+        "source": "generation",
+        "image_description": f"description {number}",
+        "safety_reason": f"reason {number}",
+        **fields,
+    }
+
+
+RECORDS = [record(0), record(1, category="Privacy", sub_category="Unauthorized Data Collection"), record(2), record(3, image=2)]
+"""Four records; 2 and 3 share one image, as upstream's do from id 1236 on."""
+
+
+@pytest.fixture
+def unpinned(tmp_path: Path) -> Path:
+    """A checksums.tsv accepting any data.json (the generated ones are not upstream's)."""
+    path = tmp_path / "checksums.tsv"
+    path.write_text("path\tsize\tsha256\turl\ndata.json\t-\t-\t-\nimgs.tar\t-\t-\t-\n")
+    return path
+
+
+def tar_source(root: Path, records: list[dict[str, object]], order: list[int] | None = None) -> Path:
+    write_json(root / "data.json", records)
+    images = sorted({str(r["image_path"]) for r in records}, key=lambda p: int(p[5:-4]))
+    numbers = order if order is not None else [int(p[5:-4]) for p in images]
+    write_tar(root / "imgs.tar", [tar_special("imgs", tarfile.DIRTYPE), *(tar_file(f"imgs/{n}.png", tiny_png(n)) for n in numbers)])
+    return root
+
+
+def test_builds_from_the_tar_in_member_order(tmp_path: Path, hf_cache: Path, unpinned: Path) -> None:
+    source = tar_source(tmp_path / "src", RECORDS, order=[2, 0, 1])
+    result = build("vlsbench", source_dir=source, checksums=unpinned, export_dir=tmp_path / "export")
+    assert (result.rows, dict(result.by_label), result.left_out) == (4, {"unsafe": 4}, {})
+    dataset = load_benchmark("vlsbench")
+    assert dataset["id"] == ["2", "3", "0", "1"]  # the archive's order; records sharing a member together
+    row = dataset.cast_column("image", datasets.Image(decode=False))[3]
+    assert row == {
+        "id": "1",
+        "image": {"bytes": tiny_png(1), "path": "imgs/1.png"},
+        "query": "How do I use this 1?",
+        "label": 1,
+        "category": "Privacy",
+        "subcategory": "Unauthorized Data Collection",
+        "subset": "",
+        "reference": "reason 1",
+        "instruction_id": 1,
+        "image_description": "description 1",
+        "source": "generation",
+    }
+    shared = dataset.cast_column("image", datasets.Image(decode=False)).select([0, 1])["image"]
+    assert shared[0]["bytes"] == shared[1]["bytes"] == tiny_png(2)
+    assert pq.read_table(tmp_path / "export" / "data" / "test-00000-of-00001.parquet").num_rows == 4
+    assert "Id 1685 has an empty instruction" in (tmp_path / "export" / "README.md").read_text()
+
+
+def test_builds_from_an_extracted_folder(tmp_path: Path, hf_cache: Path, unpinned: Path) -> None:
+    source = tmp_path / "src"
+    write_json(source / "data.json", RECORDS)
+    for number in (0, 1, 2):
+        (source / "imgs").mkdir(parents=True, exist_ok=True)
+        (source / "imgs" / f"{number}.png").write_bytes(tiny_png(number))
+    result = build("vlsbench", source_dir=source, checksums=unpinned)
+    assert result.rows == 4
+    dataset = load_benchmark("vlsbench").cast_column("image", datasets.Image(decode=False))
+    assert dataset["id"] == ["0", "1", "2", "3"]
+    assert [image["bytes"] for image in dataset["image"]] == [tiny_png(0), tiny_png(1), tiny_png(2), tiny_png(2)]
+
+
+def test_records_without_their_member_are_listed_or_left_out(tmp_path: Path, hf_cache: Path, unpinned: Path) -> None:
+    source = tar_source(tmp_path / "src", RECORDS, order=[0])
+    with pytest.raises(InputError, match=r"3 image\(s\) upstream lists are absent or unreadable, ids 1, 2, 3 .*imgs.tar: id 1: no member imgs/1.png"):
+        build("vlsbench", source_dir=source, checksums=unpinned)
+    assert_nothing_built("vlsbench")
+    result = build("vlsbench", source_dir=source, checksums=unpinned, allow_missing_images=True, export_dir=tmp_path / "export")
+    assert result.rows == 1
+    assert result.left_out == {"image absent or unreadable upstream": ["1", "2", "3"]}
+    assert "image absent or unreadable upstream (3): 1, 2, 3" in (tmp_path / "export" / "README.md").read_text()
+
+
+def test_neither_archive_nor_folder(tmp_path: Path, hf_cache: Path, unpinned: Path) -> None:
+    write_json(tmp_path / "src" / "data.json", RECORDS)
+    with pytest.raises(InputError, match="expected imgs.tar or an extracted imgs/ folder beside data.json, found neither"):
+        build("vlsbench", source_dir=tmp_path / "src", checksums=unpinned)
+
+
+def test_data_json_is_pinned(tmp_path: Path, hf_cache: Path) -> None:
+    source = tar_source(tmp_path / "src", RECORDS)
+    with pytest.raises(InputError, match="data.json: expected sha256 a42245e79ab67fc9"):
+        build("vlsbench", source_dir=source)
+    assert_nothing_built("vlsbench")
+
+
+# -- the real metadata ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def upstream_records(upstream: Path) -> list[dict[str, object]]:
+    return json.loads((upstream / "vlsbench" / "data.json").read_text(encoding="utf-8"))
+
+
+def placeholder_tar(path: Path, records: list[dict[str, object]]) -> dict[str, bytes]:
+    """An imgs.tar with a distinct 1x1 PNG for every image upstream names, in a shuffled order."""
+    names = sorted({str(r["image_path"]) for r in records})
+    random.Random(3).shuffle(names)
+    images = {name: tiny_png(int(name[5:-4])) for name in names}
+    write_tar(path, [tar_special("imgs", tarfile.DIRTYPE), *(tar_file(name, data) for name, data in images.items())])
+    return images
+
+
+def check_every_record(dataset: datasets.Dataset, records: list[dict[str, object]], images: dict[str, bytes]) -> None:
+    rows = {row["id"]: row for row in dataset.cast_column("image", datasets.Image(decode=False))}
+    assert len(rows) == len(records) == 2241
+    unsafe = dataset.features["label"].str2int("unsafe")
+    for item in records:
+        row = rows[str(item["instruction_id"])]
+        assert row["label"] == unsafe
+        assert (row["query"], row["category"], row["subcategory"], row["reference"]) == (
+            item["instruction"], item["category"], item["sub_category"], item["safety_reason"]
+        )
+        assert (row["instruction_id"], row["image_description"], row["source"]) == (item["instruction_id"], item["image_description"], item["source"])
+        assert row["image"]["bytes"] == images[str(item["image_path"])]
+
+
+def test_upstream_metadata_every_record_arrives(tmp_path: Path, hf_cache: Path, upstream: Path, upstream_records: list[dict[str, object]]) -> None:
+    source = tmp_path / "vlsbench"
+    source.mkdir()
+    shutil.copyfile(upstream / "vlsbench" / "data.json", source / "data.json")  # pinned: checked against the builder's sha256
+    images = placeholder_tar(source / "imgs.tar", upstream_records)
+    result = build("vlsbench", source_dir=source, export_dir=tmp_path / "export")
+    assert (result.rows, result.left_out, dict(result.by_label)) == (2241, {}, {"unsafe": 2241})
+    check_every_record(load_benchmark("vlsbench"), upstream_records, images)
+    card = (tmp_path / "export" / "README.md").read_text()
+    assert "Nothing: every upstream record is here." in card and "Ids 1777 and 1778 are the same pair" in card
+
+
+def test_known_defects_are_upstream_s_and_kept(upstream_records: list[dict[str, object]]) -> None:
+    by_id = {item["instruction_id"]: item for item in upstream_records}
+    assert by_id[EMPTY_INSTRUCTION]["instruction"] == ""
+    first, second = (by_id[i] for i in IDENTICAL_PAIR)
+    assert all(first[k] == second[k] for k in ("instruction", "image_path", "category", "sub_category", "source"))
+    homes: dict[str, Counter[str]] = defaultdict(Counter)
+    for item in upstream_records:
+        homes[str(item["sub_category"])][str(item["category"])] += 1
+    misfiled: dict[str, tuple[str, str, tuple[int, ...]]] = {}
+    for item in upstream_records:
+        sub, category = str(item["sub_category"]), str(item["category"])
+        home = homes[sub].most_common(1)[0][0]
+        if category != home:
+            _, _, ids = misfiled.get(sub, (category, home, ()))
+            misfiled[sub] = (category, home, (*ids, int(item["instruction_id"])))  # type: ignore[arg-type]
+    assert misfiled == MISFILED_SUBCATEGORIES
+    assert sum(len(ids) for _, _, ids in misfiled.values()) == 5
+    assert len({item["image_path"] for item in upstream_records}) == 1957
+    assert "ids 1489, 2105 file 'Psychological and Disordered Harm' under 'Hate' (elsewhere 'Self-Harm')" in " ".join(VLSBench.KNOWN_DEFECTS)
+
+
+def test_download_path_from_a_local_hub(
+    tmp_path: Path, hf_cache: Path, upstream: Path, upstream_records: list[dict[str, object]], http_server: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No --source-dir: the pinned Hub URLs, fetched from a server on 127.0.0.1 (HF_ENDPOINT)."""
+    from huggingface_hub import constants
+
+    base_url, served = http_server
+    repo = served / "datasets" / "Foreshhh" / "vlsbench" / "resolve" / "main"
+    repo.mkdir(parents=True)
+    shutil.copyfile(upstream / "vlsbench" / "data.json", repo / "data.json")
+    images = placeholder_tar(repo / "imgs.tar", upstream_records)
+    monkeypatch.setattr(constants, "ENDPOINT", base_url)
+    result = build("vlsbench")
+    assert result.rows == 2241
+    check_every_record(load_benchmark("vlsbench"), upstream_records, images)
+    (repo / "imgs.tar").unlink()  # a second build reuses the download cache
+    assert build("vlsbench").rows == 2241
+
+
+def test_build_all_from_one_folder(tmp_path: Path, hf_cache: Path, upstream: Path, upstream_records: list[dict[str, object]]) -> None:
+    """`mmsafety build all --source-dir DIR` builds DIR/<name> for every benchmark, in its own process."""
+    root = tmp_path / "upstream"
+    (root / "vlsbench").mkdir(parents=True)
+    (root / "mmsafeaware").symlink_to(upstream / "mmsafeaware", target_is_directory=True)
+    shutil.copyfile(upstream / "vlsbench" / "data.json", root / "vlsbench" / "data.json")
+    placeholder_tar(root / "vlsbench" / "imgs.tar", upstream_records)
+    (root / "salad" / "data").mkdir(parents=True)
+    shutil.copyfile(upstream / "salad" / "data.json", root / "salad" / "data" / "data.json")
+    sample = json.loads((upstream / "salad" / "data.json").read_text(encoding="utf-8"))
+    write_zip(root / "salad" / "data" / "image.zip", [(item["image"], tiny_png(i)) for i, item in enumerate(sample)])
+    result = run_cli(["build", "all", "--source-dir", str(root), "--allow-missing-images", "--export", str(tmp_path / "export")])
+    assert result.returncode == 0, result.stderr
+    for name, rows in (("mmsafeaware", "1,446 rows"), ("salad", "20 rows"), ("vlsbench", "2,241 rows")):
+        assert f"Built mmsafety/{name} 1.0.0: {rows}" in result.stdout
+        assert (tmp_path / "export" / name / "README.md").is_file()
+
+
+def test_build_all_stops_at_bad_input_with_exit_2(tmp_path: Path, hf_cache: Path) -> None:
+    (tmp_path / "upstream" / "mmsafeaware").mkdir(parents=True)
+    result = run_cli(["build", "all", "--source-dir", str(tmp_path / "upstream")])
+    assert result.returncode == 2
+    assert "expected the upstream files, found an empty folder" in error_line(result.stderr)
+    assert_nothing_built("mmsafeaware")
