@@ -301,8 +301,7 @@ def load_report(
     for model in models:
         if counts[model.label] > 1:
             model.label = f"{model.label} ({model.path})"
-    short = repo.split("/", 1)[1] if repo.startswith(f"{HUB_ORGANISATION}/") else repo
-    return Report(
+    report = Report(
         benchmark=repo,
         benchmark_version=", ".join(versions),
         policy=policy,
@@ -310,8 +309,9 @@ def load_report(
         invalid=invalid,
         confidence=confidence,
         chart_sources=sources,
-        published=published_results().get(short),
     )
+    report.published = published_results().get(report.name)
+    return report
 
 
 # ------------------------------------------------------------------------------- document
@@ -324,7 +324,7 @@ class Table:
 
 
 @dataclass(frozen=True)
-class Image:
+class Chart:
     path: str
     alt: str
 
@@ -334,7 +334,7 @@ class Code:
     text: str
 
 
-Block = tuple[str, Any]  # ("h1" | "h2" | "h3" | "p", text), ("table", Table), ("img", Image), ("code", Code)
+Block = tuple[str, Any]  # ("h2" | "h3" | "p", text), ("table", Table), ("img", Chart), ("code", Code)
 
 
 def _rate_cell(entry: dict[str, Any], name: str) -> str:
@@ -397,7 +397,7 @@ def _published_blocks(report: Report) -> list[Block]:
     return blocks
 
 
-def document(report: Report, charts: Sequence[Image]) -> tuple[str, list[Block]]:
+def document(report: Report, charts: Sequence[Chart]) -> tuple[str, list[Block]]:
     """The report as a title and a list of blocks, rendered to Markdown and to HTML alike."""
     title = f"Safety report: {report.benchmark}" + (f" {report.benchmark_version}" if report.benchmark_version else "")
     first = report.models[0].result
@@ -684,8 +684,8 @@ def write_report(report: Report, out: str | Path) -> ReportFiles:
         TRADEOFF_CHART: tradeoff_chart(report, charts[TRADEOFF_CHART]),
     }
     images = [
-        Image(CATEGORY_CHART, f"{rate_title(SAFE)} by category, per model"),
-        Image(TRADEOFF_CHART, f"{rate_title(SAFE)} against {rate_title(OVER)}, per model"),
+        Chart(CATEGORY_CHART, f"{rate_title(SAFE)} by category, per model"),
+        Chart(TRADEOFF_CHART, f"{rate_title(SAFE)} against {rate_title(OVER)}, per model"),
     ]
     title, blocks = document(report, images)
     markdown = folder / "report.md"

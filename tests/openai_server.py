@@ -18,11 +18,17 @@ From a shell (the benchmark runs it this way, in its own process)::
     python tests/openai_server.py --latency 0.1 --default '{"verdict": "safe"}' [--script rules.json]
 
 prints ``READY <base_url>`` once listening; ``GET /_stats`` returns the request count.
+
+As a model under test (``mmsafety respond``), ``default`` may be a function of the request
+that reads its query (:func:`request_text`) and images (:func:`request_images`), and
+``reject_images`` makes it a text-only model that answers any request carrying an image
+with a 400, as vLLM and OpenAI do.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import socket
 import sys
@@ -71,13 +77,15 @@ class Script:
 
     ``default`` is the assistant text when no rule applies (or a rule has no content);
     it may be a function of the request's JSON. ``reject_response_format`` answers 400
-    to any request that asks for structured output, as some servers do.
+    to any request that asks for structured output, as some servers do; ``reject_images``
+    answers 400 ("This model does not support image input") to any request with an image.
     """
 
     replies: list[Reply] = field(default_factory=list)
     default: str | Callable[[dict[str, Any]], str] = '{"verdict": "safe", "explanation": "scripted"}'
     latency: float = 0.0
     reject_response_format: bool = False
+    reject_images: bool = False
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Script:
@@ -86,6 +94,7 @@ class Script:
             default=data.get("default", cls.default),
             latency=float(data.get("latency", 0.0)),
             reject_response_format=bool(data.get("reject_response_format", False)),
+            reject_images=bool(data.get("reject_images", False)),
         )
 
 
@@ -111,6 +120,23 @@ def request_text(body: Any) -> str:
             elif isinstance(content, list):
                 parts.extend(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
     return "\n".join(parts)
+
+
+IMAGE_REJECTED = "This model does not support image input"
+
+
+def request_images(body: Any) -> list[bytes]:
+    """The images of a chat request (``image_url`` parts with base64 data URLs), decoded."""
+    images: list[bytes] = []
+    if isinstance(body, dict):
+        for message in body.get("messages", []) or []:
+            content = message.get("content") if isinstance(message, dict) else None
+            if isinstance(content, list):
+                for part in content:
+                    if isinstance(part, dict) and part.get("type") == "image_url":
+                        url = str((part.get("image_url") or {}).get("url", ""))
+                        images.append(base64.b64decode(url.split(",", 1)[1]) if url.startswith("data:") else url.encode())
+    return images
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -178,6 +204,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if reply.body is not None:
                 self._send(reply.status, reply.body.encode(), headers)
+            elif script.reject_images and request_images(body):
+                error = {"error": {"message": IMAGE_REJECTED, "type": "invalid_request_error", "param": "messages", "code": None}}
+                self._send(400, json.dumps(error).encode(), headers)
             elif script.reject_response_format and isinstance(body, dict) and "response_format" in body:
                 error = {"error": {"message": "response_format is not supported by this server", "type": "invalid_request_error", "param": "response_format", "code": None}}
                 self._send(400, json.dumps(error).encode(), headers)
@@ -296,6 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before every answer")
     parser.add_argument("--default", help="the assistant text when no rule applies")
+    parser.add_argument("--reject-images", action="store_true", help="answer 400 to any request with an image (a text-only model)")
     parser.add_argument("--script", help="a JSON file: {replies: [...Reply fields...], default, latency, reject_response_format}")
     args = parser.parse_args(argv)
     script = Script()
@@ -306,6 +336,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         script.default = args.default
     if args.latency:
         script.latency = args.latency
+    if args.reject_images:
+        script.reject_images = True
     server = OpenAIServer(script, port=args.port)
     print(f"READY {server.base_url}", flush=True)
     try:
@@ -317,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["OpenAIServer", "RecordedRequest", "Reply", "Script", "request_text"]
+__all__ = ["IMAGE_REJECTED", "OpenAIServer", "RecordedRequest", "Reply", "Script", "request_images", "request_text"]
 
 if __name__ == "__main__":
     sys.exit(main())

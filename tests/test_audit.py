@@ -301,3 +301,22 @@ def test_the_real_mmsafeaware_build_has_the_seven_known_duplicate_pairs(upstream
     assert report["balance"]["labels"] == {"unsafe": 1020, "oversensitive": 426}
     assert report["leakage"]["status"] == "done" and 0.5 < report["leakage"]["roc_auc"] <= 1.0
     assert "78 (oversensitive), 2220 (oversensitive)" in (tmp_path / "out" / "audit.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["mmsafety.custom", "mmsafety.audit", "mmsafety.audit.scan", "mmsafety.audit.duplicates", "mmsafety.audit.leakage", "mmsafety.audit.findings"],
+)
+def test_the_docstring_examples_hold(name: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
+
+
+def test_popcount_without_numpy_2_agrees_with_bitwise_count() -> None:
+    from mmsafety.audit.duplicates import popcount
+
+    values = np.random.default_rng(7).integers(0, 2**63, (5, 9), dtype=np.uint64) * np.uint64(2)
+    assert (popcount(values, native=False) == popcount(values)).all()

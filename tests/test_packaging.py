@@ -48,7 +48,7 @@ def _shipped_files(folder: str) -> list[str]:
     return sorted(
         p.relative_to(root).as_posix()
         for p in root.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix in {".py", ".tsv", ".bib", ".md", ".json", ".txt"}
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix in {".py", ".tsv", ".bib", ".md", ".json", ".jsonl", ".txt", ".html"}
     )
 
 

@@ -1,11 +1,11 @@
 """Auditing a safety set before it is published: what is broken, repeated, unbalanced or leaked.
 
->>> # doctest: +SKIP
->>> from mmsafety.audit import audit, write_report
->>> report = audit("me/my-set")            # a repo id built in the cache, an export folder or a .parquet
->>> report["duplicates"]["exact"][:1]
-[{'ids': ['78', '2220'], 'labels': ['oversensitive', 'oversensitive']}]
->>> write_report(report, "audit/")         # audit.json and audit.md
+Use::
+
+    from mmsafety.audit import audit, write_report
+    report = audit("mmsafety/mmsafeaware")   # a repo id built in the cache, an export folder or a .parquet
+    report["duplicates"]["exact"][0]         # {'ids': ['78', '2220'], 'labels': ['oversensitive', 'oversensitive']}
+    write_report(report, "audit/")           # audit.json and audit.md
 
 The set is read once, batch by batch (:mod:`mmsafety.audit.scan`), keeping a few facts
 per row, then:

@@ -141,7 +141,7 @@ def bootstrap_auc_ci(y: np.ndarray, scores: np.ndarray, *, n_boot: int = BOOTSTR
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     n = len(y)
     aucs: list[np.ndarray] = []
-    chunk = max(1, (1 << 22) // max(n, 1))
+    chunk = max(1, (1 << 20) // max(n, 1))  # resamples at a time: ~60 MB of working arrays
     for begin in range(0, n_boot, chunk):
         size = min(chunk, n_boot - begin)
         picks = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]

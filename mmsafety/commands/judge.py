@@ -33,6 +33,11 @@ from mmsafety.policies import POLICY_NAMES
 
 LLM_OPTIONS = ("base_url", "model", "api_key_env", "concurrency", "timeout", "cache", "rubric", "max_attempts", "temperature", "max_tokens", "no_cache")
 SCORE_SETTINGS = ("policy", "refusal_is_safe", "invalid_handling", "confidence", "bootstrap")
+JUDGES_EPILOG = (
+    "judges: yesno (MMSafeAware's Yes/No reader; --compat for the authors' script), rules (offline "
+    "refusal/warning cues, a heuristic), llm (any OpenAI-compatible endpoint). Default: llm when --model "
+    "or --base-url is given, else the benchmark's offline judge."
+)
 COMPANION_SUFFIXES = ("_numerator", "_denominator", "_ci_low", "_ci_high", "_bootstrap_low", "_bootstrap_high")
 
 
@@ -56,11 +61,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         help="judge model responses into verdicts (JSONL)",
         description="Judge a JSONL file of model responses against a built benchmark and write one verdict per response.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=(
-            "judges: yesno (MMSafeAware's Yes/No reader; --compat for the authors' script), rules (offline "
-            "refusal/warning cues, a heuristic), llm (any OpenAI-compatible endpoint). Default: llm when --model "
-            "or --base-url is given, else the benchmark's offline judge."
-        ),
+        epilog=JUDGES_EPILOG,
     )
     judge.add_argument("benchmark", help="mmsafeaware, salad, vlsbench, or the repo id of a custom build")
     judge.add_argument("--responses", required=True, metavar="FILE", help='JSONL, one {"id": ..., "response": ...} a line')

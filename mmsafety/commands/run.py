@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from mmsafety.commands.judge import add_judge_options, check_benchmark
+from mmsafety.commands.judge import JUDGES_EPILOG, add_judge_options, check_benchmark
 from mmsafety.errors import InputError
 from mmsafety.policies import POLICY_NAMES
 
@@ -61,6 +61,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         help="judge, score and report a responses file in one command",
         description="Judge a responses file (as `mmsafety judge`), score it under the benchmark's policy and write "
         f"{VERDICTS_NAME}, report.md, report.html, the charts and scores.json into one folder.",
+        epilog=JUDGES_EPILOG + " Here --model and --base-url name the judge; the model under test is the one "
+        "the responses file names.",
     )
     evaluate.add_argument("benchmark", help="mmsafeaware, salad, vlsbench, or the repo id of a custom build")
     evaluate.add_argument("--responses", required=True, metavar="FILE", help='JSONL, one {"id": ..., "response": ...} a line (as `mmsafety respond` writes it)')
@@ -88,6 +90,11 @@ def _add_score_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--policy", choices=POLICY_NAMES, help="scoring policy (default: the benchmark's own; custom sets: default)")
     group.add_argument("--invalid", choices=("exclude", "fail"), default="exclude", help="invalid verdicts: leave out of denominators, or count as failures")
     group.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
+
+
+def _check_confidence(confidence: float) -> None:
+    if not 0 < confidence < 1:
+        raise InputError(f"expected --confidence between 0 and 1, found {confidence}")
 
 
 # ---------------------------------------------------------------------------------- respond
@@ -157,6 +164,9 @@ def run_respond(args: argparse.Namespace) -> int:
         transient = [a for a in failed if a.error not in ("model_bad_request", "model_content_filter")]
         print(f"note: {len(failed)} sample(s) have no response (see their \"error\"); `mmsafety judge` counts them invalid"
               + (f"; {len(transient)} may pass on a rerun (answers so far are cached)" if transient else ""))
+    truncated = sum(a.finish_reason == "length" for a in answers)
+    if truncated:
+        print(f"note: {truncated} answer(s) stopped at --max-tokens {args.max_tokens} (finish_reason length)")
     print(f"next: mmsafety evaluate {name} --responses {args.out} --out <DIR>")
     return 0
 
@@ -171,6 +181,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from mmsafety.report import load_report, report_summary, write_report
 
     name = check_benchmark(args.benchmark)
+    _check_confidence(args.confidence)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise InputError("expected a folder for the verdicts and the report, found a file", file=out)
@@ -193,8 +204,7 @@ def run_report(args: argparse.Namespace) -> int:
     """``mmsafety report``: one verdicts file per model into one comparison report."""
     from mmsafety.report import load_report, report_summary, write_report
 
-    if not 0 < args.confidence < 1:
-        raise InputError(f"expected --confidence between 0 and 1, found {args.confidence}")
+    _check_confidence(args.confidence)
     benchmark = check_benchmark(args.benchmark) if args.benchmark else None
     report = load_report(args.verdicts, benchmark=benchmark, policy=args.policy, invalid=args.invalid, confidence=args.confidence)
     files = write_report(report, args.out)

@@ -5,6 +5,8 @@ twelve made-up samples in the shared schema (``records.json`` beside this module
 ``unsafe``, six ``oversensitive``, in three categories), whose images the package draws
 itself with Pillow at build time (a shape, a caption and a "DEMO" stamp). It registers as
 ``mmsafety/demo``. It is **a demo, not a benchmark**: its figures say nothing about any model.
+(This package is ``mmsafety.demo_set``, not ``mmsafety.demo``: a folder ``mmsafety/demo`` in a
+checkout would be what ``load_dataset("mmsafety/demo")`` loads when run from its root.)
 
 :func:`run_demo` is what ``mmsafety demo`` runs: build the set into the datasets cache, load
 it back with ``datasets.load_dataset("mmsafety/demo")`` (offline), judge the two bundled
@@ -264,8 +266,13 @@ def run_demo(out: str | Path = "mmsafety-demo") -> DemoResult:
     verbosity = datasets_logging.get_verbosity()
     datasets_logging.set_verbosity_error()  # no "Using the latest cached version" warning
     try:
-        with hub_offline():
-            dataset = datasets.load_dataset(REPO_ID, split="test")
+        if Path(REPO_ID).is_dir():  # load_dataset would read that folder (relative to the working directory) instead
+            from mmsafety.catalog import load_benchmark
+
+            dataset = load_benchmark(REPO_ID)
+        else:
+            with hub_offline():
+                dataset = datasets.load_dataset(REPO_ID, split="test")
     finally:
         datasets_logging.set_verbosity(verbosity)
     samples = samples_from_dataset(dataset)
