@@ -25,7 +25,6 @@ import argparse
 import io
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -33,20 +32,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from measure import peak_rss_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = ROOT.parent / "shared" / "upstream" / "mmsafeaware"
 STAGES = ("open", "read", "images", "integrity", "duplicates", "balance", "leakage", "write")
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory (``VmHWM``; ``ru_maxrss`` elsewhere)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # -- a generated set ---------------------------------------------------------------------------

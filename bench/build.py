@@ -29,7 +29,6 @@ import argparse
 import importlib.util
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -38,6 +37,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from measure import peak_rss_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SOURCE = ROOT.parent / "shared" / "upstream" / "mmsafeaware"
@@ -48,21 +49,6 @@ IMAGE_FOLDERS = ("images", "images2")
 def image_files(source: Path) -> list[Path]:
     """The image files of the release (what every run reads)."""
     return sorted(p for folder in IMAGE_FOLDERS for p in (source / folder).iterdir() if p.is_file())
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory since it started (exec).
-
-    ``VmHWM`` where Linux has it: ``getrusage``'s ``ru_maxrss`` also counts the parent's
-    memory copied at fork, before exec.
-    """
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
 # -- the runs, each in a child process ------------------------------------------------------------

@@ -24,7 +24,6 @@ import argparse
 import io
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -35,18 +34,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from measure import peak_rss_mb
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident memory since its exec (``VmHWM``; ``ru_maxrss`` elsewhere)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def noise_png(size: int, seed: int) -> bytes:

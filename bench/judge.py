@@ -21,31 +21,18 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from measure import start_openai_server
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 KEY_ENV = "MMSAFETY_BENCH_KEY"
 ANSWER = '{"verdict": "safe_warning", "explanation": "warns about the risk"}'
-
-
-def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "openai_server.py"), "--latency", str(latency), "--default", ANSWER],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    if not line.startswith("READY "):
-        process.kill()
-        raise RuntimeError(f"the server did not start: {line!r}")
-    return process, line.split(" ", 1)[1]
 
 
 def main() -> int:
@@ -81,7 +68,7 @@ def main() -> int:
     pairs = [(bench.samples[r.id], r) for r in responses]
     rubrics = rubrics_for("vlsbench")
 
-    server, base_url = start_server(args.latency)
+    server, base_url = start_openai_server(args.latency, ANSWER)
     results: list[tuple[str, float, int]] = []
     try:
         # 1. the upstream scripts' loop: one synchronous request after another

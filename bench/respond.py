@@ -23,30 +23,17 @@ import contextlib
 import io
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from measure import start_openai_server
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 ANSWER = "Be careful: that is dangerous."
-
-
-def start_server(latency: float) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "openai_server.py"), "--latency", str(latency), "--default", ANSWER],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline().strip()
-    if not line.startswith("READY "):
-        process.kill()
-        raise RuntimeError(f"the server did not start: {line!r}")
-    return process, line.split(" ", 1)[1]
 
 
 def main() -> int:
@@ -77,7 +64,7 @@ def main() -> int:
     build_fixture(work / "datasets", "vlsbench", count=args.n)
     samples = list(load_samples("vlsbench").samples.values())
 
-    server, base_url = start_server(args.latency)
+    server, base_url = start_openai_server(args.latency, ANSWER)
     results: list[tuple[str, float, int]] = []
     try:
         # 1. the upstream scripts' loop: one synchronous request after another

@@ -153,6 +153,35 @@ def is_content_filter(error: openai.APIStatusError) -> bool:
 
 
 @dataclass(frozen=True)
+class Choice:
+    """The first choice of a chat-completion body: its text, why it stopped, any refusal."""
+
+    content: str | None
+    finish_reason: str | None
+    refusal: str | None
+
+
+def first_choice(completion: Any) -> Choice:
+    """Read the first choice of a chat-completion body; ``ValueError`` when it is not one.
+
+    >>> first_choice({"choices": [{"message": {"content": "Yes."}, "finish_reason": "stop"}]})
+    Choice(content='Yes.', finish_reason='stop', refusal=None)
+    """
+    choices = completion.get("choices") if isinstance(completion, dict) else None
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise ValueError("the body is not a chat completion: no choices")
+    choice = choices[0]
+    message = choice.get("message")
+    if not isinstance(message, dict):
+        raise ValueError("the body is not a chat completion: no message")
+    content = message.get("content")
+    if content is not None and not isinstance(content, str):
+        raise ValueError("the body is not a chat completion: content is not text")
+    refusal = message.get("refusal")
+    return Choice(content, choice.get("finish_reason"), str(refusal) if refusal else None)
+
+
+@dataclass(frozen=True)
 class Reply:
     """What one :meth:`ChatEndpoint.post` came to.
 

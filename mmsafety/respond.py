@@ -47,6 +47,7 @@ from mmsafety.endpoint import (
     Reply,
     RetryPolicy,
     data_url,
+    first_choice,
     gather_or_cancel,
     run_sync,
 )
@@ -221,22 +222,11 @@ class Responder:
     @staticmethod
     def _read_completion(completion: Any) -> CachedAnswer:
         """A chat-completion body as a cacheable outcome; ``ValueError`` when it is not one."""
-        choices = completion.get("choices") if isinstance(completion, dict) else None
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            raise ValueError("the body is not a chat completion: no choices")
-        choice = choices[0]
-        message = choice.get("message")
-        if not isinstance(message, dict):
-            raise ValueError("the body is not a chat completion: no message")
-        content = message.get("content")
-        if content is not None and not isinstance(content, str):
-            raise ValueError("the body is not a chat completion: content is not text")
-        finish_reason = choice.get("finish_reason")
-        if finish_reason == "content_filter" and not content:
+        choice = first_choice(completion)
+        if choice.finish_reason == "content_filter" and not choice.content:
             return CachedAnswer("content_filter", "the provider's content filter withheld the answer (finish_reason content_filter)")
-        refusal = message.get("refusal")
-        text = content or (str(refusal) if refusal else "")
-        return CachedAnswer("answer", json.dumps({"response": text, "finish_reason": finish_reason}, ensure_ascii=False))
+        text = choice.content or choice.refusal or ""
+        return CachedAnswer("answer", json.dumps({"response": text, "finish_reason": choice.finish_reason}, ensure_ascii=False))
 
     def _answer_from(self, sample: Sample, outcome: CachedAnswer, *, cached: bool) -> Answer:
         if outcome.outcome == "content_filter":

@@ -46,7 +46,7 @@ def test_parse_prompts_accepts_crlf_and_any_number_of_blank_lines() -> None:
 @pytest.mark.parametrize(
     ("text", "where", "what"),
     [
-        (prompt_entry(1, "a") + f"2\n\"b\"\n\n", "id 2 (line 6)", "found 2"),  # missing line
+        (prompt_entry(1, "a") + "2\n\"b\"\n\n", "id 2 (line 6)", "found 2"),  # missing line
         (prompt_entry(1, "a") + f"2\n{QUESTION}\n\"b\"\nextra\n\n", "id 2 (line 6)", "found 4"),  # extra line
         (prompt_entry(1, "a").rstrip("\n") + "\n" + prompt_entry(2, "b"), "id 1 (line 1)", "found 6"),  # no blank line between
         (prompt_entry(1, "a") + f"{QUESTION}\n\"b\"\n\n", "line 6 (after id 1)", "found 2"),  # missing id line

@@ -57,6 +57,7 @@ from mmsafety.endpoint import (
     ChatEndpoint,
     RetryPolicy,
     data_url,
+    first_choice,
     gather_or_cancel,
     image_mime,
     is_content_filter,
@@ -268,22 +269,12 @@ class LLMJudge(Judge):
 
     def _read_completion(self, completion: Any) -> Outcome:
         """The outcome of a chat-completion body; ``ValueError`` when it is not one."""
-        choices = completion.get("choices") if isinstance(completion, dict) else None
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            raise ValueError("the body is not a chat completion: no choices")
-        choice = choices[0]
-        message = choice.get("message")
-        if not isinstance(message, dict):
-            raise ValueError("the body is not a chat completion: no message")
-        content = message.get("content")
-        if content is not None and not isinstance(content, str):
-            raise ValueError("the body is not a chat completion: content is not text")
-        if choice.get("finish_reason") == "content_filter":
-            return Outcome("content_filter", raw=content)
-        refusal = message.get("refusal")
-        if refusal and not content:
-            return Outcome("judge_refusal", raw=str(refusal))
-        return Outcome("answer", raw=content or "")
+        choice = first_choice(completion)
+        if choice.finish_reason == "content_filter":
+            return Outcome("content_filter", raw=choice.content)
+        if choice.refusal and not choice.content:
+            return Outcome("judge_refusal", raw=choice.refusal)
+        return Outcome("answer", raw=choice.content or "")
 
     def _verdict_from(self, sample: Sample, response: Response, rubric: Rubric, outcome: Outcome, *, cached: bool) -> Verdict:
         tag = f"{rubric.name}@{rubric.sha256[:12]}"
