@@ -3,9 +3,8 @@
 Everything is written into a temporary folder first and moved into place only
 when the whole build succeeded, so a failed build leaves nothing behind.
 
->>> # doctest: +SKIP
->>> result = build("mmsafeaware", source_dir="upstream/mmsafeaware", allow_missing_images=True)
->>> result.rows
+>>> result = build("mmsafeaware", source_dir="upstream/mmsafeaware", allow_missing_images=True)  # doctest: +SKIP
+>>> result.rows  # doctest: +SKIP
 1446
 """
 

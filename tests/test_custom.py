@@ -21,7 +21,8 @@ from mmsafety.build import build_with
 from mmsafety.builder import SafetyBuilder
 from mmsafety.catalog import load_benchmark
 from mmsafety.cli import main
-from mmsafety.custom import CustomSet, build_custom, parse_mapping, read_records
+from mmsafety.custom import CustomSet, build_custom, parse_mapping
+from mmsafety.record_files import read_records
 from mmsafety.errors import InputError
 from mmsafety.images import image_value
 
