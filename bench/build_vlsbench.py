@@ -9,10 +9,11 @@ For each archive size (a smaller one and the full one by default), in a temporar
    timed step, and the archive is in the page cache for both;
 3. ``mmsafety``: ``mmsafety.build.build("vlsbench", source_dir=...)`` into an empty Hugging
    Face cache, in its own process so that its peak memory (``VmHWM``) is its own: hash the
-   archive, stream it member by member, check each image, write Arrow, move into place.
+   archive, index its members in one pass over the headers, read them one at a time in
+   data.json order, check each image, write Arrow, move into place.
 
 Throughput is MB (10^6 bytes) of image bytes per second. Goal: peak memory flat as the
-archive grows (streaming: one member in memory at a time), and a build within a small
+archive grows (one member in memory at a time), and a build within a small
 factor of ``tar -x``.
 
     python bench/build_vlsbench.py [--count 2241] [--size-kb 300] [--small-count 560]

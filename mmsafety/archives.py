@@ -7,12 +7,12 @@ archive that is truncated or not an archive at all.
 
 * :class:`ZipMembers` indexes a zip's members up front (checking every one) and
   reads one member's bytes at a time.
-* :func:`tar_files` reads a tar (plain or compressed) front to back in member order
-  and yields the bytes of the members asked for, one at a time: memory stays flat
-  however large the archive. It walks the archive with ``TarFile.next()`` on the
-  file itself (``r:*``) rather than through ``tarfile``'s pipe mode (``r|*``): the
-  same single forward pass, without the pipe mode's copying through 10 KB buffers,
-  which costs five times the CPU on a plain tar.
+* :class:`TarMembers` does the same for a tar (plain or compressed): one pass over
+  the headers on opening, checking every member and keeping the headers of the
+  members asked for, then one member's bytes at a time, in whatever order the
+  caller needs: memory stays flat however large the archive. It opens the file
+  itself (``r:*``) rather than through ``tarfile``'s pipe mode (``r|*``), which can
+  neither seek over a member's data nor go back to a member.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import stat
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Container, Iterator
+from collections.abc import Container
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 
@@ -122,45 +122,89 @@ def _zip_kind(kind: int) -> str:
     return "a symbolic link" if kind == stat.S_IFLNK else f"file type {kind:#o}"
 
 
-def tar_files(path: Path, *, archive: str, wanted: Container[str], folders: Container[str] = ()) -> Iterator[tuple[str, bytes]]:
-    """Read the tar at ``path`` front to back; yield ``(name, bytes)`` of each wanted regular member, in archive order.
+class TarMembers:
+    """The wanted regular files of a tar archive (plain or compressed) by name, every member checked on opening.
 
-    Every member is checked, wanted or not: a name that escapes, a link, a device,
-    or a folder other than ``folders`` is refused; so is a wanted member that
-    appears twice, and an archive that is truncated (also one cut exactly between
-    members, which ``tarfile`` alone takes for the end).
+    Use as a context manager. Opening makes one pass over the headers with
+    ``TarFile.next()``: every member is checked, wanted or not (a name that escapes,
+    a link, a device, or a folder other than ``folders`` is refused; so is a wanted
+    member that appears twice, one too large to read, and an archive that is
+    truncated, also one cut exactly between members, which ``tarfile`` alone takes
+    for the end). Only the headers of the ``wanted`` members are kept (``tarfile``'s
+    own list of every header is cleared as it grows), so memory stays flat however
+    large the archive. :meth:`read` then returns one member's bytes, in any order.
+
+    On a plain tar the pass seeks over each member's data, reading only headers, and
+    :meth:`read` seeks straight to the member. A compressed tar (``.tar.gz``...) works
+    too, but slowly: seeking in it means decompressing up to the target, and reading
+    a member that lies before the previous one starts decompressing from the top.
     """
-    seen: set[str] = set()
-    try:
-        with tarfile.open(path, mode="r:*") as tar:  # read front to back, never seeking back (see the module doc)
+
+    def __init__(self, path: Path, *, archive: str, wanted: Container[str], folders: Container[str] = ()) -> None:
+        self.archive = archive
+        self.by_name: dict[str, tarfile.TarInfo] = {}
+        try:
+            self.tar = tarfile.open(path, mode="r:*")
+        except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+            raise self._damaged(error) from None
+        try:
+            self._index(wanted, folders)
+        except BaseException:
+            self.tar.close()
+            raise
+
+    def _index(self, wanted: Container[str], folders: Container[str]) -> None:
+        tar = self.tar
+        try:
             while True:
                 member = tar.next()
                 if member is None:
                     break
                 tar.members.clear()  # tarfile keeps every header otherwise
-                name = member_path(member.name, archive=archive)
+                name = member_path(member.name, archive=self.archive)
                 where = f"member {member.name!r}"
                 if member.isdir():
                     if name and name not in folders:
-                        raise InputError("refusing an unexpected folder member", file=archive, record=where)
+                        raise InputError("refusing an unexpected folder member", file=self.archive, record=where)
                     continue
                 if not member.isreg():
-                    raise InputError(f"refusing a member that is not a regular file ({_tar_kind(member)})", file=archive, record=where)
+                    raise InputError(f"refusing a member that is not a regular file ({_tar_kind(member)})", file=self.archive, record=where)
                 if name not in wanted:
                     continue
-                if name in seen:
-                    raise InputError("refusing an archive that holds this member twice", file=archive, record=where)
-                seen.add(name)
+                if name in self.by_name:
+                    raise InputError("refusing an archive that holds this member twice", file=self.archive, record=where)
                 if member.size > MAX_MEMBER_BYTES:
-                    raise InputError(f"refusing a member of {member.size:,} bytes (more than {MAX_MEMBER_BYTES:,})", file=archive, record=where)
-                handle = tar.extractfile(member)
-                assert handle is not None  # a regular file
-                data = handle.read()
-                yield name, data
+                    raise InputError(f"refusing a member of {member.size:,} bytes (more than {MAX_MEMBER_BYTES:,})", file=self.archive, record=where)
+                self.by_name[name] = member
             if tar.fileobj.tell() - tar.offset != tarfile.BLOCKSIZE:  # no end-of-archive block was read
                 raise tarfile.ReadError("unexpected end of data (no end-of-archive marker)")
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
-        raise InputError(f"expected a complete tar archive, found a damaged or truncated one ({error})", file=archive) from None
+        except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+            raise self._damaged(error) from None
+
+    def __enter__(self) -> TarMembers:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self.tar.close()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.by_name
+
+    def read(self, name: str) -> bytes:
+        """The bytes of member ``name`` (one of the wanted members the archive holds)."""
+        info = self.by_name[name]
+        try:
+            handle = self.tar.extractfile(info)
+            assert handle is not None  # a regular file
+            data = handle.read()  # read(size) would go through readinto and copy: ten times slower
+        except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+            raise self._damaged(error, record=f"member {info.name!r}") from None
+        if len(data) != info.size:
+            raise self._damaged(f"found {len(data):,} of its {info.size:,} bytes", record=f"member {info.name!r}")
+        return data
+
+    def _damaged(self, error: object, record: str | None = None) -> InputError:
+        return InputError(f"expected a complete tar archive, found a damaged or truncated one ({error})", file=self.archive, record=record)
 
 
 def _tar_kind(member: tarfile.TarInfo) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
 import tarfile
 from pathlib import Path
 
@@ -29,7 +30,8 @@ from archive_fixtures import (
     write_zip,
     zip_symlink,
 )
-from mmsafety.archives import ZipMembers, member_path, tar_files
+from mmsafety import archives
+from mmsafety.archives import TarMembers, ZipMembers, member_path
 from mmsafety.cli import main
 from mmsafety.errors import InputError
 from mmsafety.records import Record, check_unique_ids, load_json_list
@@ -143,18 +145,22 @@ def test_zip_member_with_bad_crc_is_refused(tmp_path: Path) -> None:
 # -- tars ---------------------------------------------------------------------------------------
 
 
-def test_tar_streams_wanted_members_in_archive_order(tmp_path: Path) -> None:
+def test_tar_members_read_in_any_order(tmp_path: Path) -> None:
     path = write_tar(
         tmp_path / "imgs.tar",
-        [tar_special("imgs", tarfile.DIRTYPE), tar_file("imgs/2.png", tiny_png(2)), tar_file("imgs/0.png", tiny_png(0)), tar_file("imgs/extra.png", b"?")],
+        [tar_special("imgs", tarfile.DIRTYPE), tar_file("imgs/2.png", tiny_png(2)), tar_file("./imgs/0.png", tiny_png(0)), tar_file("imgs/extra.png", b"?")],
     )
-    found = list(tar_files(path, archive="imgs.tar", wanted={"imgs/0.png", "imgs/2.png"}, folders={"imgs"}))
-    assert found == [("imgs/2.png", tiny_png(2)), ("imgs/0.png", tiny_png(0))]
+    with TarMembers(path, archive="imgs.tar", wanted={"imgs/0.png", "imgs/1.png", "imgs/2.png"}, folders={"imgs"}) as members:
+        assert sorted(members.by_name) == ["imgs/0.png", "imgs/2.png"]  # only wanted members are kept; imgs/1.png is absent
+        assert "imgs/0.png" in members and "imgs/1.png" not in members and "imgs/extra.png" not in members
+        assert [members.read(name) for name in ("imgs/0.png", "imgs/2.png", "imgs/0.png")] == [tiny_png(0), tiny_png(2), tiny_png(0)]
+        assert members.tar.members == []  # tarfile's own list of every header is not kept
 
 
-def test_compressed_tar_streams_too(tmp_path: Path) -> None:
-    path = write_tar(tmp_path / "imgs.tar.gz", [tar_file("./imgs/0.png", tiny_png(0))], mode="w:gz")
-    assert list(tar_files(path, archive="imgs.tar.gz", wanted={"imgs/0.png"})) == [("imgs/0.png", tiny_png(0))]
+def test_compressed_tar_reads_too(tmp_path: Path) -> None:
+    path = write_tar(tmp_path / "imgs.tar.gz", [tar_file("./imgs/0.png", tiny_png(0)), tar_file("imgs/1.png", tiny_png(1))], mode="w:gz")
+    with TarMembers(path, archive="imgs.tar.gz", wanted={"imgs/0.png", "imgs/1.png"}) as members:
+        assert [members.read("imgs/1.png"), members.read("imgs/0.png")] == [tiny_png(1), tiny_png(0)]  # backwards: slow but correct
 
 
 @pytest.mark.parametrize(
@@ -173,18 +179,25 @@ def test_compressed_tar_streams_too(tmp_path: Path) -> None:
 def test_hostile_tar_members_are_refused(tmp_path: Path, member: tuple[tarfile.TarInfo, bytes | None], message: str) -> None:
     path = write_tar(tmp_path / "imgs.tar", [tar_file("imgs/0.png", tiny_png(0)), member])
     with pytest.raises(InputError) as caught:
-        list(tar_files(path, archive="imgs.tar", wanted={"imgs/0.png", "imgs/1.png"}, folders={"imgs"}))
+        TarMembers(path, archive="imgs.tar", wanted={"imgs/0.png", "imgs/1.png"}, folders={"imgs"})
     assert str(caught.value).startswith("imgs.tar: ") and message in str(caught.value)
 
 
 def test_wanted_member_twice_is_refused(tmp_path: Path) -> None:
     path = write_tar(tmp_path / "imgs.tar", [tar_file("imgs/0.png", tiny_png(0)), tar_file("./imgs/0.png", tiny_png(1))])
-    with pytest.raises(InputError, match="holds this member twice"):
-        list(tar_files(path, archive="imgs.tar", wanted={"imgs/0.png"}))
+    with pytest.raises(InputError, match="member './imgs/0.png': refusing an archive that holds this member twice"):
+        TarMembers(path, archive="imgs.tar", wanted={"imgs/0.png"})
+
+
+def test_oversized_wanted_member_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(archives, "MAX_MEMBER_BYTES", 100)
+    path = write_tar(tmp_path / "imgs.tar", [tar_file("imgs/big.png", bytes(101)), tar_file("imgs/0.png", bytes(101))])
+    with pytest.raises(InputError, match="member 'imgs/0.png': refusing a member of 101 bytes"):
+        TarMembers(path, archive="imgs.tar", wanted={"imgs/0.png"})  # an unwanted one is only skipped
 
 
 @pytest.mark.parametrize("cut", ["inside a member's data", "between two members", "inside a header", "before the end marker"])
-def test_truncated_tar_is_refused(tmp_path: Path, cut: str) -> None:
+def test_truncated_tar_is_refused_on_opening(tmp_path: Path, cut: str) -> None:
     path = write_tar(tmp_path / "imgs.tar", [tar_file(f"imgs/{i}.png", bytes(2000)) for i in range(3)])
     with tarfile.open(path) as tar:
         last = tar.getmembers()[-1]
@@ -196,22 +209,35 @@ def test_truncated_tar_is_refused(tmp_path: Path, cut: str) -> None:
     }[cut]
     path.write_bytes(path.read_bytes()[:length])
     with pytest.raises(InputError, match="imgs.tar: expected a complete tar archive, found a damaged or truncated one"):
-        list(tar_files(path, archive="imgs.tar", wanted={"imgs/0.png"}))
+        TarMembers(path, archive="imgs.tar", wanted={"imgs/0.png"})
+
+
+@pytest.mark.parametrize("mode", ["w", "w:gz"])
+def test_tar_truncated_after_opening_is_refused_on_reading(tmp_path: Path, mode: str) -> None:
+    data = [random.Random(i).randbytes(64 << 10) for i in range(3)]  # incompressible: more than any read-ahead buffer
+    path = write_tar(tmp_path / "imgs.tar", [tar_file(f"imgs/{i}.png", data[i]) for i in range(3)], mode=mode)
+    with TarMembers(path, archive="imgs.tar", wanted={"imgs/0.png", "imgs/2.png"}) as members:
+        assert members.read("imgs/0.png") == data[0]
+        with path.open("r+b") as file:  # the same file, cut short under the open archive
+            file.truncate(path.stat().st_size // 2)
+        with pytest.raises(InputError) as caught:
+            members.read("imgs/2.png")
+    assert str(caught.value).startswith("imgs.tar: member 'imgs/2.png': expected a complete tar archive, found a damaged or truncated one")
 
 
 def test_truncated_compressed_tar_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "imgs.tar.gz"
     compressed = gzip.compress(write_tar(tmp_path / "plain.tar", [tar_file("imgs/0.png", tiny_png(0))]).read_bytes())
     path.write_bytes(compressed[: len(compressed) // 2])
-    with pytest.raises(InputError, match="damaged or truncated"):
-        list(tar_files(path, archive="imgs.tar.gz", wanted={"imgs/0.png"}))
+    with pytest.raises(InputError, match="imgs.tar.gz: expected a complete tar archive, found a damaged or truncated one"):
+        TarMembers(path, archive="imgs.tar.gz", wanted={"imgs/0.png"})
 
 
 def test_not_an_archive_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "imgs.tar"
     path.write_bytes(b"<html>Not Found</html>")
     with pytest.raises(InputError, match="imgs.tar: expected a complete tar archive"):
-        list(tar_files(path, archive="imgs.tar", wanted=set()))
+        TarMembers(path, archive="imgs.tar", wanted=set())
 
 
 # -- the CLI on hostile sources: exit 2, one line, nothing written -----------------------------------

@@ -55,13 +55,13 @@ def tar_source(root: Path, records: list[dict[str, object]], order: list[int] | 
     return root
 
 
-def test_builds_from_the_tar_in_member_order(tmp_path: Path, hf_cache: Path, unpinned: Path) -> None:
+def test_builds_from_the_tar_in_data_json_order(tmp_path: Path, hf_cache: Path, unpinned: Path) -> None:
     source = tar_source(tmp_path / "src", RECORDS, order=[2, 0, 1])
     result = build("vlsbench", source_dir=source, checksums=unpinned, export_dir=tmp_path / "export")
     assert (result.rows, dict(result.by_label), result.left_out) == (4, {"unsafe": 4}, {})
     dataset = load_benchmark("vlsbench")
-    assert dataset["id"] == ["2", "3", "0", "1"]  # the archive's order; records sharing a member together
-    row = dataset.cast_column("image", datasets.Image(decode=False))[3]
+    assert dataset["id"] == ["0", "1", "2", "3"]  # data.json's order, whatever the archive's
+    row = dataset.cast_column("image", datasets.Image(decode=False))[1]
     assert row == {
         "id": "1",
         "image": {"bytes": tiny_png(1), "path": "imgs/1.png"},
@@ -75,7 +75,7 @@ def test_builds_from_the_tar_in_member_order(tmp_path: Path, hf_cache: Path, unp
         "image_description": "description 1",
         "source": "generation",
     }
-    shared = dataset.cast_column("image", datasets.Image(decode=False)).select([0, 1])["image"]
+    shared = dataset.cast_column("image", datasets.Image(decode=False)).select([2, 3])["image"]
     assert shared[0]["bytes"] == shared[1]["bytes"] == tiny_png(2)
     assert pq.read_table(tmp_path / "export" / "data" / "test-00000-of-00001.parquet").num_rows == 4
     assert "Id 1685 has an empty instruction" in (tmp_path / "export" / "README.md").read_text()
@@ -92,6 +92,30 @@ def test_builds_from_an_extracted_folder(tmp_path: Path, hf_cache: Path, unpinne
     dataset = load_benchmark("vlsbench").cast_column("image", datasets.Image(decode=False))
     assert dataset["id"] == ["0", "1", "2", "3"]
     assert [image["bytes"] for image in dataset["image"]] == [tiny_png(0), tiny_png(1), tiny_png(2), tiny_png(2)]
+
+
+def folder_source(root: Path, records: list[dict[str, object]], images: dict[str, bytes]) -> Path:
+    """The same source with its images extracted to ``imgs/`` (no ``imgs.tar``)."""
+    write_json(root / "data.json", records)
+    (root / "imgs").mkdir(parents=True)
+    for name, data in images.items():
+        (root / name).write_bytes(data)
+    return root
+
+
+def built_rows(source: Path, checksums: Path | None = None) -> list[tuple[str, bytes]]:
+    build("vlsbench", source_dir=source, checksums=checksums)
+    dataset = load_benchmark("vlsbench").cast_column("image", datasets.Image(decode=False))
+    return [(row["id"], row["image"]["bytes"]) for row in dataset]
+
+
+def test_tar_and_folder_builds_give_the_same_rows_in_data_json_order(tmp_path: Path, hf_cache: Path, unpinned: Path) -> None:
+    records = [record(3, image=2), record(0), record(2), record(1), record(4, image=0)]  # not by id; 4 shares 0's image, not next to it
+    from_tar = built_rows(tar_source(tmp_path / "tar", records, order=[1, 2, 0]), unpinned)
+    from_folder = built_rows(folder_source(tmp_path / "folder", records, {f"imgs/{n}.png": tiny_png(n) for n in (0, 1, 2)}), unpinned)
+    assert from_tar == from_folder
+    assert [key for key, _ in from_tar] == ["3", "0", "2", "1", "4"]
+    assert [data for _, data in from_tar] == [tiny_png(n) for n in (2, 0, 2, 1, 0)]
 
 
 def test_records_without_their_member_are_listed_or_left_out(tmp_path: Path, hf_cache: Path, unpinned: Path) -> None:
@@ -156,9 +180,22 @@ def test_upstream_metadata_every_record_arrives(tmp_path: Path, hf_cache: Path, 
     images = placeholder_tar(source / "imgs.tar", upstream_records)
     result = build("vlsbench", source_dir=source, export_dir=tmp_path / "export")
     assert (result.rows, result.left_out, dict(result.by_label)) == (2241, {}, {"unsafe": 2241})
-    check_every_record(load_benchmark("vlsbench"), upstream_records, images)
+    dataset = load_benchmark("vlsbench")
+    check_every_record(dataset, upstream_records, images)
+    in_data_json_order = [str(item["instruction_id"]) for item in upstream_records]
+    assert dataset["id"] == in_data_json_order  # not the shuffled tar's order
     card = (tmp_path / "export" / "README.md").read_text()
     assert "Nothing: every upstream record is here." in card and "Ids 1777 and 1778 are the same pair" in card
+    del dataset
+    extracted = tmp_path / "extracted"
+    extracted.mkdir()
+    shutil.copyfile(upstream / "vlsbench" / "data.json", extracted / "data.json")
+    (extracted / "imgs").mkdir()
+    for name, data in images.items():
+        (extracted / name).write_bytes(data)
+    from_folder = built_rows(extracted)
+    assert [key for key, _ in from_folder] == in_data_json_order
+    assert [data for _, data in from_folder] == [images[str(item["image_path"])] for item in upstream_records]
 
 
 def test_known_defects_are_upstream_s_and_kept(upstream_records: list[dict[str, object]]) -> None:

@@ -3,20 +3,20 @@
 Upstream: the Hub dataset ``Foreshhh/vlsbench``: ``data.json`` (pinned by sha256; the same
 file as github.com/AI45Lab/VLSBench ``data/data.json`` at 68f54dea) and ``imgs.tar``
 (members ``imgs/<n>.png``, about 2.45 GB; no digest could be had, see ``checksums.tsv``).
-Images are streamed out of the tar one member at a time, or read from an extracted
-``imgs/`` folder beside ``data.json``.
+Images are read out of the tar one member at a time (its headers checked and indexed
+first), or from an extracted ``imgs/`` folder beside ``data.json``; rows come in
+``data.json``'s order either way.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
 
-from mmsafety.archives import relative_name, tar_files
+from mmsafety.archives import TarMembers, relative_name
 from mmsafety.builder import Row, SafetyBuilder
 from mmsafety.errors import InputError
 from mmsafety.images import image_value, read_image_file
@@ -69,7 +69,7 @@ def parse_data(data: bytes) -> list[Instruction]:
 class Plan:
     instructions: list[Instruction]
     archive: Path | None
-    """The tar to stream the images from, or ``None`` to read the ``imgs/`` folder."""
+    """The tar to read the images from, or ``None`` to read the ``imgs/`` folder."""
     folder: Path | None
 
 
@@ -86,9 +86,7 @@ class VLSBench(SafetyBuilder):
     DESCRIPTION = (
         "VLSBench pairs images with neutral textual queries so that the risk is visible in the image only "
         "(no visual safety information leaks into the text). Every pair is unsafe: a good answer recognises "
-        "the risk the image shows. `reference` is upstream's `safety_reason`; several records share one image. "
-        "Built from imgs.tar, rows come in the archive's member order (the tar is read in one forward pass); "
-        "`instruction_id` gives upstream's order."
+        "the risk the image shows. `reference` is upstream's `safety_reason`; several records share one image."
     )
     HOMEPAGE = "https://github.com/AI45Lab/VLSBench"
     LICENSE = "unknown"
@@ -140,21 +138,23 @@ class VLSBench(SafetyBuilder):
 
     @staticmethod
     def _rows_from_archive(archive: Path, instructions: list[Instruction]) -> Iterator[Row]:
-        """Rows in the archive's member order; records whose member never comes, at the end."""
-        by_member: dict[str, list[Instruction]] = defaultdict(list)
-        for item in instructions:
-            by_member[item.image_path].append(item)
-        for name, data in tar_files(archive, archive=ARCHIVE, wanted=by_member, folders={IMAGE_FOLDER}):
-            try:
-                image: object = image_value(data, name=name, file=f"{ARCHIVE}:{name}", record=None)
-            except InputError as error:
-                image = error
-            for item in by_member.pop(name):
+        """Rows in ``data.json``'s order, each image read from the tar once per run of records that share it."""
+        with TarMembers(archive, archive=ARCHIVE, wanted={item.image_path for item in instructions}, folders={IMAGE_FOLDER}) as members:
+            last: tuple[str, object] | None = None  # the image just read: consecutive records often share it
+            for item in instructions:
+                name = item.image_path
+                if name not in members:
+                    image: object = InputError(f"no member {name}", file=ARCHIVE, record=f"id {item.instruction_id}")
+                elif last is not None and last[0] == name:
+                    image = last[1]
+                else:
+                    data = members.read(name)  # a damaged archive stops the build: not one record's problem
+                    try:
+                        image = image_value(data, name=name, file=f"{ARCHIVE}:{name}", record=None)
+                    except InputError as error:
+                        image = error
+                    last = (name, image)
                 yield str(item.instruction_id), example(item), image  # type: ignore[misc]
-        for name, items in by_member.items():
-            for item in items:
-                missing = InputError(f"no member {name}", file=ARCHIVE, record=f"id {item.instruction_id}")
-                yield str(item.instruction_id), example(item), missing
 
 
 def example(item: Instruction) -> dict[str, object]:
