@@ -79,7 +79,7 @@ def _is_complete(image_format: str, data: bytes) -> bool:
                 image.verify()  # walks every chunk and checks its CRC, up to IEND
         except (OSError, SyntaxError, struct.error):
             return False
-        return True
+        return len(data) >= data.rfind(b"IEND") + 8  # verify() stops at IEND without reading its CRC
     return True
 
 

@@ -112,7 +112,7 @@ def test_a_csv_builds_registers_loads_offline_and_exports(
 def test_jsonl_and_parquet_records_keep_typed_extra_columns(hf_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = write_set(tmp_path / "set")
     records = [
-        {"id": 1, "image": "a.png", "query": "Is this safe?", "label": "unsafe", "subset": None, "score": 0.5, "hard": True, "tags": ["x", "y"], "n": 3},
+        {"id": 1, "image": "a.png", "query": "Is this safe?", "label": "unsafe", "subset": None, "category": 7, "score": 0.5, "hard": True, "tags": ["x", "y"], "n": 3},
         {"id": 2, "image": "b.jpg", "query": "", "label": "safe", "score": 1, "hard": False, "tags": None, "n": 4},
     ]
     jsonl = folder / "records.jsonl"
@@ -127,6 +127,7 @@ def test_jsonl_and_parquet_records_keep_typed_extra_columns(hf_cache: Path, tmp_
     assert dataset.features["tags"] == datasets.Value("string")
     assert dataset["id"] == ["1", "2"]
     assert dataset["subset"] == ["", ""]
+    assert dataset["category"] == ["7", ""]  # an integer category is its text; an absent one is ""
     assert dataset["query"] == ["Is this safe?", ""]  # an empty query is kept; the audit reports it
     assert dataset["tags"] == ['["x", "y"]', None]
     assert dataset["score"] == [0.5, 1.0]
@@ -137,6 +138,21 @@ def test_jsonl_and_parquet_records_keep_typed_extra_columns(hf_cache: Path, tmp_
     dataset = datasets.load_dataset(REPO, split="test")
     assert dataset["id"] == ["p1"] and dataset.features["n"] == datasets.Value("int64")
     assert dataset.features["label"].int2str(dataset["label"]) == ["oversensitive"]
+
+
+def test_parquet_class_label_ids_are_read_by_their_names(hf_cache: Path, tmp_path: Path) -> None:
+    """A records file saved by `datasets` keeps labels as ClassLabel ids: their names decide, not their order."""
+    folder = write_set(tmp_path / "set")
+    own_order = datasets.ClassLabel(names=["oversensitive", "unsafe", "safe"])
+    records = datasets.Dataset.from_dict(
+        {"id": ["p1", "p2", "p3"], "image": ["a.png", "b.jpg", "sub/c.webp"], "query": ["x", "y", "z"], "label": [0, 1, 2]},
+        features=datasets.Features({"id": datasets.Value("string"), "image": datasets.Value("string"),
+                                    "query": datasets.Value("string"), "label": own_order}),
+    )
+    records.to_parquet(str(folder / "records.parquet"))
+    build_custom(folder / "records.parquet", folder / "images", REPO)
+    dataset = load_benchmark(REPO)
+    assert dataset.features["label"].int2str(dataset["label"]) == ["oversensitive", "unsafe", "safe"]
 
 
 def test_a_tsv_and_a_json_list_are_read_too(tmp_path: Path) -> None:
@@ -250,6 +266,21 @@ BAD_INPUT = {
         (",a.png,Hi,safe,,",),
         None,
         r"records\.csv: line 2: column 'uid': expected an id, found an empty one$",
+    ),
+    "blank id": (
+        ("  ,a.png,Hi,safe,,",),
+        None,
+        r"records\.csv: line 2: column 'uid': expected an id, found a blank one$",
+    ),
+    "empty image name": (
+        ("q1,,Hi,safe,,",),
+        None,
+        r"records\.csv: line 2 \(id q1\): column 'file': expected an image file name, found an empty one$",
+    ),
+    "unused column named like a schema column": (
+        ("q1,a.png,Hi,safe,,x",),
+        "uid,file,text,safety,topic,id",
+        r"records\.csv: the header: the column 'id' is not used \(the schema's 'id' comes from 'uid'\) and would clash with it",
     ),
 }
 

@@ -17,6 +17,7 @@ from huggingface_hub import DatasetCard
 
 from conftest import subprocess_env
 from mmsafeaware_fixtures import BUILT, NO_IMAGE, Fixture, write_mmsafeaware
+import mmsafety
 from mmsafety.build import BuildResult, build
 from mmsafety.errors import InputError
 
@@ -61,6 +62,8 @@ def test_export_card_has_configs_dataset_info_and_what_push_to_hub_leaves_out(fi
     assert info["splits"][0]["name"] == "test" and info["splits"][0]["num_examples"] == len(BUILT)
     assert meta["license"] == "unknown"
     assert meta["version"] == "1.0.0"
+    assert meta["built_with"] == f"mmsafety {mmsafety.__version__}"
+    assert meta["task_categories"] == ["visual-question-answering"] and {"safety", "multimodal"} <= set(meta["tags"])
     assert "500b595c82dfe73d5695bc994d9882a306d2aa1c" in meta["source_revision"]
     assert "c3b38cc6fd6e65b4886488ff9acdd1ca9ce4db08" in meta["source_revision"]
     assert meta["citation"].startswith("@inproceedings{wang2025mmsafeaware,")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -14,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from judge_fixtures import build_fixture, read_jsonl, write_responses
+from judge_fixtures import build_fixture, png, read_jsonl, write_responses
 from mmsafety.cli import main
+from mmsafety.judges.llm import RetryPolicy
+from mmsafety.judges.samples import load_samples
 from mmsafety.scoring import score
-from openai_server import OpenAIServer, Script
+from openai_server import OpenAIServer, Reply, Script, request_text
 from test_judge_llm import KEY_ENV, SECRET, answer_from_response
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,9 +94,13 @@ def test_score_policy_follows_the_benchmark(hf_cache: Path, tmp_path: Path, caps
     code, table, _ = run(capsys, "score", "vlsbench", verdicts)
     assert "refusal_rate" in table and "50.00" in table and "1 / 2" in table
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"id": "1", "verdict": "safe", "label": "unsafe", "category": "", "subset": "nowhere"}\n')
-    code, _, err = run(capsys, "score", "mmsafeaware", bad)
-    assert code == 2 and err.startswith(f"mmsafety score: error: {bad}: ")
+    bad.write_text(
+        '{"id": "1", "verdict": "safe", "label": "unsafe", "category": "", "subset": "typical"}\n'
+        '{"id": "7", "verdict": "safe", "label": "unsafe", "category": "", "subset": "nowhere"}\n'
+    )
+    code, out, err = run(capsys, "score", "mmsafeaware", bad)
+    assert code == 2 and out == ""
+    assert err == f"mmsafety score: error: {bad}: id 7: subsets[1] = 'nowhere' is not a subset; expected one of ('typical', 'attack', 'over-safety')\n"
 
 
 def test_llm_judge_cli_caches_and_never_shows_the_key(
@@ -147,6 +154,35 @@ def test_llm_judge_cli_with_a_users_rubric(
     verdicts = read_jsonl(out)
     assert [v["rubric"].split("@")[0] for v in verdicts] == ["paper", "paper-benign"]
     assert [v["verdict"] for v in verdicts] == ["unsafe", "unsafe"]
+
+
+def test_llm_judge_cli_options_reach_the_requests(
+    hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], server: OpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mmsafety.judges.llm.RetryPolicy", functools.partial(RetryPolicy, base_delay=0.01, max_delay=0.05))
+    rows = build_fixture(hf_cache, "vlsbench", count=2)
+    capsys.readouterr()
+    server.set_script(Script([Reply(status=500, match="Answer 1.")], default=answer_from_response))
+    responses = write_responses(tmp_path / "r.jsonl", [(r["id"], f"Answer {r['id']}. ANSWER=unsafe") for r in rows])
+    out = tmp_path / "v.jsonl"
+    code, _, err = run(capsys, "judge", "vlsbench", "--responses", responses, "--out", out, "--model", "m", "--base-url", server.base_url,
+                       "--no-cache", "--temperature", "0.25", "--max-tokens", "99", "--max-attempts", "2")
+    assert code == 0, err
+    assert [(v["verdict"], v["reason"]) for v in read_jsonl(out)] == [("invalid", "judge_server_error"), ("unsafe", None)]
+    requests = server.chat_requests()
+    assert sum("Answer 1." in request_text(r.body) for r in requests) == 2  # --max-attempts 2
+    assert {(r.body["temperature"], r.body["max_tokens"]) for r in requests} == {(0.25, 99)}
+
+
+def test_samples_carry_the_benchmarks_own_columns_and_images(hf_cache: Path) -> None:
+    """What a judge (and a rubric's placeholders) may read of a sample: VLSBench's image_description too."""
+    rows = build_fixture(hf_cache, "vlsbench", count=2)
+    benchmark = load_samples("vlsbench")
+    assert (benchmark.repo, benchmark.version, list(benchmark.samples)) == ("mmsafety/vlsbench", "1.0.0", ["1", "2"])
+    second = benchmark.samples["2"]
+    assert (second.label, second.query, second.reference, second.category) == ("unsafe", rows[1]["query"], rows[1]["reference"], "outdoors")
+    assert second.extras == {"image_description": "A picture number 2."}
+    assert second.load_image() == png(1)
 
 
 def _cached_rows(path: Path) -> int:

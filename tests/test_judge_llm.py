@@ -8,6 +8,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -259,14 +260,21 @@ def test_cache_keys_and_reruns(server: OpenAIServer, tmp_path: Path, monkeypatch
     assert requests_for(temperature=0.5) == 4
     assert requests_for(max_tokens=64) == 4
     assert requests_for(benchmark_version="2.0.0") == 4
+    assert requests_for(benchmark="another-benchmark", rubrics=rubrics_for("vlsbench")) == 4
     assert requests_for(rubrics=RubricSet((Rubric.parse("answer: safe_warning = safe\n---\nJudge: {{response}}", source="x"),))) == 4
     before = len(server.chat_requests())
     make_judge(server, tmp_path).judge_many([(items[0], Response(id="0", text="A different answer. ANSWER=unsafe"))] + pairs(items)[1:])
     assert len(server.chat_requests()) - before == 1
-    changed_sample = Sample(id="1", label="unsafe", query="Another query?", reference="Reference 1.", image=png(1))
-    before = len(server.chat_requests())
-    make_judge(server, tmp_path).judge_many([(changed_sample, Response(id="1", text="Response 1. ANSWER=safe_warning"))])
-    assert len(server.chat_requests()) - before == 1
+    changed = [  # sample 1 with one thing changed
+        replace(items[1], query="Another query?"),
+        replace(items[1], reference="Another reference."),
+        replace(items[1], label="oversensitive"),
+        replace(items[1], id="9"),  # a twin under another id
+    ]
+    for sample in changed:
+        before = len(server.chat_requests())
+        make_judge(server, tmp_path).judge_many([(sample, Response(id=sample.id, text="Response 1. ANSWER=safe_warning"))])
+        assert len(server.chat_requests()) - before == 1, sample
 
 
 def test_the_key_is_never_stored(server: OpenAIServer, tmp_path: Path) -> None:

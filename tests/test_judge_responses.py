@@ -79,7 +79,7 @@ def test_atomic_write_leaves_no_partial_file(tmp_path: Path) -> None:
         yield {"a": 2}
         raise RuntimeError("judge crashed")
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="judge crashed"):
         write_jsonl_atomic(target, broken())
     assert read_jsonl(target) == [{"a": 1}]  # the old file, whole
     assert os.listdir(target.parent) == ["v.jsonl"]  # no temporary left behind

@@ -9,16 +9,16 @@ import sys
 import textwrap
 from pathlib import Path
 
+import evaluate  # a dependency of mmsafety: if it does not import, these tests must fail, not skip
 import numpy as np
 import pytest
+import yaml  # comes with datasets and huggingface_hub
 
-evaluate = pytest.importorskip("evaluate")
-
-from mmsafety.labels import LABELS  # noqa: E402
-from mmsafety.labels import VERDICTS  # noqa: E402
-from mmsafety.metrics import MODULE_PATH  # noqa: E402
-from mmsafety.policies import POLICY_NAMES  # noqa: E402
-from mmsafety.scoring import score  # noqa: E402
+from mmsafety.labels import LABELS
+from mmsafety.labels import VERDICTS
+from mmsafety.metrics import MODULE_PATH
+from mmsafety.policies import POLICY_NAMES
+from mmsafety.scoring import score
 
 PREDICTIONS = ["safe", "refusal", "unsafe", "oversensitive", "invalid", "safe", "refusal", "oversensitive", "unsafe", "safe"]
 REFERENCES = ["unsafe"] * 5 + ["oversensitive"] * 4 + ["safe"]
@@ -31,7 +31,6 @@ def load(config: str, tmp_path: Path, **kwargs):
 
 
 def test_module_folder_and_card():
-    yaml = pytest.importorskip("yaml")
     folder = Path(MODULE_PATH)
     assert (folder / "mmsafety.py").is_file() and (folder / "__init__.py").is_file()
     card = (folder / "README.md").read_text(encoding="utf-8")

@@ -95,6 +95,7 @@ def test_markdown_and_html_hold_the_tables_values(two_models: tuple[Path, Path],
             assert f"<td>{category}</td><td>{entry['num_samples']}</td><td>{cell(entry, 'safe_response_rate')}</td>" in page
     assert "| GPT-4o | model_timeout | 1 |" in markdown
     assert "a heuristic" in markdown
+    assert "Judged (at least partly) by the rules judge, a heuristic of refusal and warning cues, not the papers' protocols" in markdown
     scores = json.loads((out / "scores.json").read_text())
     assert scores["policy"] == "salad" and set(scores["models"]) == {"GPT-4o", "Qwen/Qwen2.5-VL-7B-Instruct"}
     assert scores["models"]["GPT-4o"]["safe_response_rate_numerator"] == 4
@@ -169,16 +170,16 @@ def test_an_empty_file_a_repeated_file_and_an_unnamed_benchmark(tmp_path: Path, 
     assert code == 2 and f"{empty}: expected at least one verdict, found an empty file" in err
 
     code, _, err = run(capsys, "report", salad, tmp_path / "." / "salad.jsonl", "--out", tmp_path / "r")
-    assert code == 2 and "given twice" in err
+    assert code == 2 and f"{tmp_path / '.' / 'salad.jsonl'}: given twice (also as {salad})" in err
 
     unnamed = verdicts_file(tmp_path / "verdicts.jsonl", CAREFUL, SALAD_LABELS, benchmark="", model=None)
     code, _, err = run(capsys, "report", unnamed, "--out", tmp_path / "r")
-    assert code == 2 and "pass --benchmark NAME" in err
+    assert code == 2 and f"{unnamed}: the verdicts do not say which benchmark they judged" in err and "pass --benchmark NAME" in err
     code, out, _ = run(capsys, "report", unnamed, "--benchmark", "salad", "--out", tmp_path / "r")
     assert code == 0 and "salad policy" in out
     assert f"| {tmp_path.name} | 12 |" in (tmp_path / "r" / "report.md").read_text()  # labelled by its folder
     code, _, err = run(capsys, "report", salad, "--benchmark", "vlsbench", "--out", tmp_path / "r")
-    assert code == 2 and "judged mmsafety/salad, not mmsafety/vlsbench" in err
+    assert code == 2 and f"{salad}: these verdicts judged mmsafety/salad, not mmsafety/vlsbench" in err
 
     with pytest.raises(InputError, match="expected at least one verdicts file"):
         load_report([])

@@ -75,6 +75,7 @@ def test_sends_the_image_and_the_query_and_writes_responses(hf_cache: Path, tmp_
     system = tmp_path / "system.txt"
     system.write_text("You are a helpful assistant.\n", encoding="utf-8")
     out = tmp_path / "responses.jsonl"
+    model.set_script(Script(default=model_answer, latency=0.05))  # slow enough for 3 requests to overlap
     code, stdout, _ = respond(capsys, model, out, "--system-prompt", system, "--concurrency", "3")
     assert code == 0
     records = read_jsonl(out)
@@ -96,7 +97,7 @@ def test_sends_the_image_and_the_query_and_writes_responses(hf_cache: Path, tmp_
         assert image["type"] == "image_url" and image["image_url"]["url"].startswith("data:image/png;base64,")
         assert request_images(body) == [row["image"]["bytes"]]  # the original bytes, not re-encoded
         assert text == {"type": "text", "text": row["query"]}
-    assert model.max_in_flight <= 3
+    assert model.max_in_flight == 3  # --concurrency 3: three at a time, never more
     for path in tmp_path.rglob("*"):  # the responses, the cache and its WAL
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
@@ -120,6 +121,9 @@ def test_a_rerun_is_answered_from_the_cache_and_the_key_covers_the_settings(hf_c
         return len(model.chat_requests()) - before
 
     assert requests_for("--max-tokens", "64") == 4
+    assert model.chat_requests()[-1].body["max_tokens"] == 64
+    assert requests_for("--temperature", "0.7") == 4
+    assert model.chat_requests()[-1].body["temperature"] == 0.7
     assert requests_for(model_name="another-model") == 4
     system = tmp_path / "s.txt"
     system.write_text("Be brief.", encoding="utf-8")
@@ -272,6 +276,26 @@ def test_responder_in_code_keeps_order_and_bounds_concurrency(tmp_path: Path) ->
         assert server.max_in_flight == 4
     assert [a.id for a in answers] == [s.id for s in samples]
     assert answers[3].response == "I see 1 image(s). ANSWER=safe_warning"
+
+
+def test_the_responders_cache_key_covers_the_image_and_the_query(tmp_path: Path) -> None:
+    from judge_fixtures import png
+
+    samples = [Sample(id=str(i), label="unsafe", query=f"Question {i}: what now?", image=png(i)) for i in range(3)]
+    changed = [
+        Sample(id="1", label="unsafe", query="Question 1: what now?", image=png(7)),  # another picture
+        Sample(id="1", label="unsafe", query="Question 1: and now?", image=png(1)),  # another query
+    ]
+    with OpenAIServer(Script(default=model_answer)) as server:
+        def requests_for(batch: list[Sample]) -> int:
+            before = len(server.chat_requests())
+            with Responder(model="m", base_url=server.base_url, cache=tmp_path / "c.sqlite") as responder:
+                responder.respond_many(batch)
+            return len(server.chat_requests()) - before
+
+        assert requests_for(samples) == 3
+        assert requests_for(samples) == 0  # answered from the cache
+        assert requests_for(changed) == 2
 
 
 def test_responses_with_an_error_read_back_and_are_checked(tmp_path: Path) -> None:

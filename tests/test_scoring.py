@@ -375,7 +375,8 @@ def test_every_input_form_gives_the_same_result():
 
 
 def test_float_ids_and_pandas():
-    pd = pytest.importorskip("pandas")
+    import pandas as pd  # comes with datasets
+
     expected = score(*MIXED)
     assert score(np.array(as_ids(MIXED[0], VERDICTS), dtype=float), pd.Series(MIXED[1])) == expected
 
@@ -469,7 +470,8 @@ def test_wilson_interval_textbook_values():
 
 
 def test_wilson_interval_matches_scipy():
-    stats = pytest.importorskip("scipy.stats")
+    from scipy import stats  # a test dependency (mmsafety[test])
+
     for k, n, confidence in [(3, 17, 0.95), (612, 1070, 0.9), (1, 2241, 0.99)]:
         expected = stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
         assert wilson_interval(k, n, confidence) == pytest.approx((expected.low, expected.high), abs=1e-12)
@@ -496,6 +498,12 @@ def test_bootstrap_percentile_intervals():
         assert high == pytest.approx(result[f"{rate}_ci_high"], abs=0.01)
     assert score(predictions, references, policy="vlsbench", bootstrap=2000, seed=1) == result
     assert score(predictions, references, policy="vlsbench", bootstrap=2000, seed=2) != result
+    # the percentiles follow the confidence level, as Wilson's bounds do
+    narrow = score(predictions, references, policy="vlsbench", bootstrap=2000, seed=1, confidence=0.8)
+    for rate in ("refusal_rate", "warning_rate", "safe_response_rate"):
+        assert result[f"{rate}_bootstrap_low"] < narrow[f"{rate}_bootstrap_low"] < narrow[f"{rate}_bootstrap_high"] < result[f"{rate}_bootstrap_high"]
+        assert narrow[f"{rate}_bootstrap_low"] == pytest.approx(narrow[f"{rate}_ci_low"], abs=0.01)
+        assert narrow[f"{rate}_bootstrap_high"] == pytest.approx(narrow[f"{rate}_ci_high"], abs=0.01)
 
 
 def test_bootstrap_of_the_mmsafeaware_total():

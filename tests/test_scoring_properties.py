@@ -154,10 +154,9 @@ def test_breakdowns_add_up_and_each_group_scores_alone(columns, policy, invalid)
             assert sum(group[key] for group in groups.values()) == result[key]
         for name, group in groups.items():
             rows = [i for i, value in enumerate(column) if value == name]
-            alone = score([columns[0][i] for i in rows], [columns[1][i] for i in rows],
-                          policy="salad" if policy == "mmsafeaware" else policy, invalid=invalid)
-            if policy != "mmsafeaware":
-                assert group == {k: v for k, v in alone.items() if k in group}
+            subsets = [columns[3][i] for i in rows] if policy == "mmsafeaware" else None
+            alone = score([columns[0][i] for i in rows], [columns[1][i] for i in rows], policy=policy, subsets=subsets, invalid=invalid)
+            assert group == {k: v for k, v in alone.items() if k in group}
 
 
 @CHECKS

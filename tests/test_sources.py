@@ -176,9 +176,17 @@ def test_mirrored_replaces_the_github_host_only(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_the_hub_token_goes_to_the_hub_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
     monkeypatch.setenv("HF_TOKEN", "hf_secret")
+    hub_file = f"{constants.ENDPOINT}/datasets/Holly301/SaLAD/resolve/main/data.json"
+    assert _auth_headers(hub_file) == {"Authorization": "Bearer hf_secret"}  # gated datasets need it
     assert _auth_headers("http://127.0.0.1:9/owner/repo/a.png") == {}
     assert _auth_headers(f"{PREFIX}/a.png") == {}
+    monkeypatch.delenv("HF_TOKEN")
+    monkeypatch.setenv("HF_HOME", "/nonexistent-hf-home")  # no token file either
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", "/nonexistent-hf-home/token")
+    assert _auth_headers(hub_file) == {}
 
 
 def served(tmp_path: Path, root: Path) -> Path:

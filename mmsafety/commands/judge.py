@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -320,8 +321,10 @@ def run_score(args: argparse.Namespace) -> int:
             confidence=args.confidence,
             bootstrap=args.bootstrap,
         )
-    except ValueError as error:
-        raise InputError(str(error), file=args.verdicts) from None
+    except ValueError as error:  # e.g. "subsets[3] = 'x' is not a subset": name the record, not only its position
+        position = re.match(r"\w+\[(\d+)\]", str(error))
+        record = f"id {records[int(position[1])]['id']}" if position else None
+        raise InputError(str(error), file=args.verdicts, record=record) from None
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
         return 0
