@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from typing import Any
 import datasets
 
 from mmsafety.errors import InputError
-from mmsafety.records import json_type, load_json_list
+from mmsafety.records import load_json_list, load_jsonl
 
 READERS: dict[str, str] = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".json": "json", ".parquet": "parquet"}
 """Records file extension -> how it is read."""
@@ -110,21 +109,9 @@ def _read_csv(path: Path) -> Records:
 
 def _read_jsonl(path: Path) -> Records:
     """One JSON object per line (blank lines skipped)."""
-    file = str(path)
-    rows: list[dict[str, Any]] = []
-    places: list[str] = []
-    for number, line in enumerate(_text(path).split("\n"), start=1):  # not splitlines: JSON strings may hold U+2028
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(f"malformed JSON: {error.msg}", file=file, record=f"line {number}, column {error.colno}") from None
-        if not isinstance(value, dict):
-            raise InputError(f"expected a JSON object, found {_json_type(value)}", file=file, record=f"line {number}")
-        rows.append(value)
-        places.append(f"line {number}")
-    return Records(file, _columns(rows), rows, places, typed=True, class_labels={})
+    numbered = list(load_jsonl(path))
+    rows = [row for _, row in numbered]
+    return Records(str(path), _columns(rows), rows, [f"line {n}" for n, _ in numbered], typed=True, class_labels={})
 
 
 def _read_json(path: Path) -> Records:
@@ -154,7 +141,3 @@ def _read_parquet(path: Path) -> Records:
 def _columns(rows: list[dict[str, Any]]) -> list[str]:
     """Every key of ``rows``, in the order they first appear."""
     return list(dict.fromkeys(key for row in rows for key in row))
-
-
-def _json_type(value: object) -> str:
-    return f"a JSON {json_type(value)}"

@@ -18,7 +18,8 @@ mmsafety.errors.InputError: data.json: record 0 (id 7): expected the field 'imag
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import os
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from mmsafety.errors import InputError
@@ -71,6 +72,47 @@ def load_json_list(data: bytes, *, file: object) -> list[dict[str, Any]]:
         if not isinstance(record, dict):
             raise InputError(f"expected a JSON object, found a JSON {json_type(record)}", file=file, record=f"record {index}")
     return value
+
+
+def load_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line number, object)`` for each non-blank line of a JSONL file, read line by line.
+
+    Lines end at ``\\n`` only (a JSON string may hold U+2028); a byte-order mark is
+    ignored. Text that is not UTF-8, malformed JSON and a line that is not an object are
+    :class:`~mmsafety.errors.InputError` naming the file, the line and the column.
+
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "r.jsonl"
+    >>> _ = path.write_text('{"id": 1}\\n\\n[2]\\n')
+    >>> list(load_jsonl(path))
+    Traceback (most recent call last):
+    ...
+    mmsafety.errors.InputError: ...r.jsonl: line 3: expected a JSON object, found a JSON list
+    """
+    try:
+        with open(path, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError as error:
+                    raise InputError(
+                        f"expected UTF-8 text, found the byte {raw[error.start]:#04x} at column {error.start + 1}",
+                        file=path,
+                        record=f"line {number}",
+                    ) from None
+                if not text.strip():
+                    continue
+                try:
+                    value = json.loads(text)
+                except json.JSONDecodeError as error:
+                    raise InputError(f"malformed JSON: {error.msg}", file=path, record=f"line {number}, column {error.colno}") from None
+                if not isinstance(value, dict):
+                    raise InputError(f"expected a JSON object, found a JSON {json_type(value)}", file=path, record=f"line {number}")
+                yield number, value
+    except FileNotFoundError:
+        raise InputError("expected a JSONL file, found no such file", file=path) from None
+    except IsADirectoryError:
+        raise InputError("expected a JSONL file, found a folder", file=path) from None
 
 
 class Record:

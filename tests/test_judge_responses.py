@@ -41,12 +41,12 @@ def test_reads_ids_responses_and_models(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "lines, message",
     [
-        (['{"id": "1", "response": "ok"}', '{"id": "2", "response": "ok"'], "line 2: expected one JSON object, found invalid JSON"),
-        (['{"id": "1", "response": "ok"}', "", '["1", "ok"]'], "line 3: expected a JSON object, found a list"),
+        (['{"id": "1", "response": "ok"}', '{"id": "2", "response": "ok"'], "line 2, column 1: malformed JSON: Expecting ',' delimiter"),
+        (['{"id": "1", "response": "ok"}', "", '["1", "ok"]'], "line 3: expected a JSON object, found a JSON list"),
         (['{"response": "ok"}'], 'line 1: expected an "id" field, found none'),
         (['{"id": null, "response": "ok"}'], 'line 1: expected "id" to be a non-empty string (or integer), found null'),
         (['{"id": "1"}'], 'line 1: expected a "response" field, found none'),
-        (['{"id": "1", "response": 5}'], 'line 1: expected "response" to be a string, found a int'),
+        (['{"id": "1", "response": 5}'], 'line 1: expected "response" to be a string, found a JSON integer'),
         (['{"id": "1", "response": "a", "model": 3}'], 'line 1: expected "model" to be a string'),
         (['{"id": "1", "response": "a"}', '{"id": "2", "response": "b"}', '{"id": 1, "response": "c"}'], "line 3: duplicate id '1' (first on line 1)"),
         (['{"id": "1", "response": "a"}', '{"id": "77", "response": "b"}', '{"id": "78", "response": "c"}'], "line 2: 2 id(s) not in benchmark 'salad': 77, 78 (first '77')"),
@@ -65,9 +65,9 @@ def test_bad_responses_are_located(tmp_path: Path, lines: list[str], message: st
 def test_bad_encoding_and_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     path.write_bytes(b'{"id": "1", "response": "ok"}\n{"id": "2", "response": "\xff"}\n')
-    with pytest.raises(InputError, match=r"r.jsonl: line 2: expected UTF-8 text, found byte 0xff"):
+    with pytest.raises(InputError, match=r"r.jsonl: line 2: expected UTF-8 text, found the byte 0xff at column 26"):
         read_responses(path, KNOWN)
-    with pytest.raises(InputError, match="nope.jsonl: no such file"):
+    with pytest.raises(InputError, match="nope.jsonl: expected a JSONL file, found no such file"):
         read_responses(tmp_path / "nope.jsonl", KNOWN)
 
 
@@ -122,7 +122,7 @@ def test_cli_bad_input_is_one_line_with_exit_2(hf_cache: Path, tmp_path: Path, c
     capsys.readouterr()
     out_path = tmp_path / "v.jsonl"
     cases = {
-        "malformed": (['{"id": "1", "response": "ok"}', "{oops"], "line 2: expected one JSON object"),
+        "malformed": (['{"id": "1", "response": "ok"}', "{oops"], "line 2, column 2: malformed JSON"),
         "unknown": (['{"id": "1", "response": "ok"}', '{"id": "99", "response": "ok"}'], "line 2: 1 id(s) not in benchmark 'salad': 99"),
         "duplicate": (['{"id": "1", "response": "ok"}', '{"id": "1", "response": "again"}'], "line 2: duplicate id '1'"),
     }

@@ -27,42 +27,11 @@ from typing import Any
 from mmsafety.errors import InputError, list_ids
 from mmsafety.judges.base import Response, Verdict
 from mmsafety.labels import LABELS, VERDICTS
+from mmsafety.records import json_type, load_jsonl
 
 
 def _describe(value: object) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def _lines(path: Path) -> Iterable[tuple[int, str]]:
-    try:
-        with path.open("rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                try:
-                    yield number, raw.decode("utf-8")
-                except UnicodeDecodeError as error:
-                    raise InputError(
-                        f"expected UTF-8 text, found byte 0x{raw[error.start]:02x} at column {error.start + 1}",
-                        file=path,
-                        record=f"line {number}",
-                    ) from None
-    except FileNotFoundError:
-        raise InputError("no such file", file=path) from None
-    except IsADirectoryError:
-        raise InputError("expected a JSONL file, found a directory", file=path) from None
-
-
-def _object(path: Path, number: int, text: str) -> Mapping[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InputError(
-            f"expected one JSON object, found invalid JSON ({error.msg} at column {error.colno})",
-            file=path,
-            record=f"line {number}",
-        ) from None
-    if not isinstance(value, dict):
-        raise InputError(f"expected a JSON object, found a {_describe(value)}", file=path, record=f"line {number}")
-    return value
+    return f"JSON {json_type(value)}"
 
 
 def _id(path: Path, number: int, record: Mapping[str, Any]) -> str:
@@ -91,10 +60,7 @@ def read_responses(path: str | Path, known_ids: Collection[str] | None = None, *
     responses: list[Response] = []
     first_line: dict[str, int] = {}
     unknown: dict[str, int] = {}
-    for number, text in _lines(path):
-        if not text.strip():
-            continue
-        record = _object(path, number, text)
+    for number, record in load_jsonl(path):
         sample_id = _id(path, number, record)
         if "response" not in record:
             raise InputError('expected a "response" field, found none', file=path, record=f"line {number}")
@@ -194,10 +160,7 @@ def read_verdicts(path: str | Path) -> list[dict[str, Any]]:
     path = Path(path)
     records: list[dict[str, Any]] = []
     first_line: dict[str, int] = {}
-    for number, text in _lines(path):
-        if not text.strip():
-            continue
-        record = dict(_object(path, number, text))
+    for number, record in load_jsonl(path):
         sample_id = _id(path, number, record)
         for name in REQUIRED_VERDICT_FIELDS[1:]:
             if name not in record:
