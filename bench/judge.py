@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from measure import start_openai_server
+from measure import print_throughput, start_openai_server
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -121,15 +121,7 @@ def main() -> int:
         server.wait()
         shutil.rmtree(work, ignore_errors=True)
 
-    print()
-    print(f"{args.n} responses, server latency {1000 * args.latency:.0f} ms per request, {os.cpu_count()} CPUs")
-    print(f"{'mode':<44} {'seconds':>9} {'requests':>9} {'resp/s':>9} {'vs sequential':>14}")
-    for name, seconds, requests in results:
-        print(f"{name:<44} {seconds:>9.2f} {requests:>9} {args.n / seconds:>9.1f} {sequential / seconds:>13.1f}x")
-    speedup16 = next((sequential / s for n, s, _ in results if n == "LLMJudge concurrency 16"), None)
-    print()
-    if speedup16 is not None:
-        print(f"goal: concurrency 16 >= 10x sequential: {speedup16:.1f}x -> {'met' if speedup16 >= 10 else 'NOT met'}")
+    print_throughput(results, count=args.n, unit="responses", latency=args.latency, baseline=sequential, goal_row="LLMJudge concurrency 16")
     print(f"goal: fully cached rerun of {args.n} < 1 s: {cached:.3f} s -> {'met' if cached < 1 else 'NOT met'}")
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 import sys
@@ -38,3 +39,16 @@ def start_openai_server(latency: float, answer: str) -> tuple[subprocess.Popen[s
         process.kill()
         raise RuntimeError(f"the server did not start: {line!r}")
     return process, line.split(" ", 1)[1]
+
+
+def print_throughput(results: list[tuple[str, float, int]], *, count: int, unit: str, latency: float, baseline: float, goal_row: str) -> None:
+    """The table of a concurrency benchmark: seconds, requests, items/s and speed-up over ``baseline``."""
+    print()
+    print(f"{count} {unit}, server latency {1000 * latency:.0f} ms per request, {os.cpu_count()} CPUs")
+    print(f"{'mode':<44} {'seconds':>9} {'requests':>9} {unit + '/s':>10} {'vs sequential':>14}")
+    for name, seconds, requests in results:
+        print(f"{name:<44} {seconds:>9.2f} {requests:>9} {count / seconds:>10.1f} {baseline / seconds:>13.1f}x")
+    speedup = next((baseline / s for n, s, _ in results if n == goal_row), None)
+    print()
+    if speedup is not None:
+        print(f"goal: concurrency 16 >= 10x sequential: {speedup:.1f}x -> {'met' if speedup >= 10 else 'NOT met'}")
