@@ -104,6 +104,21 @@ def test_a_checksum_mismatch_names_the_file(tmp_path: Path, release: tuple[Path,
         source.local_path("images2/2001.png")
 
 
+def test_a_file_pinned_without_a_digest_is_not_hashed_for_nothing(
+    tmp_path: Path, release: tuple[Path, dict[str, bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, _ = release
+    pins = pins_of(root, tmp_path)
+    pins["images2/2001.png"] = PinnedFile("images2/2001.png", None, None, pins["images2/2001.png"].url)
+    source = Source(pins, source_dir=root, download_dir=tmp_path / "downloads")
+    hashed: list[Path] = []
+    monkeypatch.setattr("mmsafety.sources.sha256_file", lambda path: hashed.append(path) or sha256_file(path))
+    assert source.local_path("images2/2001.png") == (root / "images2/2001.png").resolve()
+    assert hashed == []
+    source.local_path("prompt.txt")  # a pinned file is hashed, and so checked
+    assert hashed == [(root / "prompt.txt").resolve()]
+
+
 def test_a_file_not_pinned_is_refused(tmp_path: Path, release: tuple[Path, dict[str, bytes]]) -> None:
     root, _ = release
     source = Source(pins_of(root, tmp_path), source_dir=root, download_dir=tmp_path / "downloads")
