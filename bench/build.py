@@ -2,7 +2,7 @@
 
 Runs, each in its own process (so peak memory is per run), on the local upstream copy:
 
-1. ``mmsafety``: ``mmsafety.build.build("mmsafeaware", source_dir=..., allow_missing_images=True)``
+1. ``mmsafety``: ``mmsafety.data.build.build("mmsafeaware", source_dir=..., allow_missing_images=True)``
    into an empty Hugging Face cache: read, hash against the pins, check each image
    (header only), write Arrow, move into place;
 2. ``copy``: ``shutil.copyfile`` of the same image files (what the disk allows);
@@ -60,7 +60,7 @@ def run_mmsafety(source: Path, work: Path, layout: Path) -> dict[str, Any]:
     import datasets
     from PIL import Image, ImageFile
 
-    from mmsafety.build import build
+    from mmsafety.data.build import build
 
     calls = {"decoded": 0, "encoded": 0}
     load, save = ImageFile.ImageFile.load, Image.Image.save
@@ -150,9 +150,9 @@ def prepare_layout(source: Path, layout: Path) -> None:
     The rows come from the builder's own parsing (untimed), so both loaders see the same data.
     """
     from mmsafety.builders.mmsafeaware import MMSafeAware
-    from mmsafety.catalog import cache_root
+    from mmsafety.data.catalog import cache_root
     from mmsafety.errors import InputError
-    from mmsafety.sources import Source
+    from mmsafety.data.sources import Source
 
     folder = layout / "imagefolder"
     builder = MMSafeAware(source_dir=source, allow_missing_images=True, cache_dir=str(layout / "unused-cache"))

@@ -7,7 +7,7 @@ For each archive size (a smaller one and the full one by default), in a temporar
 2. ``tar -x``: extract the archive with the system's ``tar`` (the baseline: what reading
    the archive and writing its bytes to disk costs); dirty pages are synced before each
    timed step, and the archive is in the page cache for both;
-3. ``mmsafety``: ``mmsafety.build.build("vlsbench", source_dir=...)`` into an empty Hugging
+3. ``mmsafety``: ``mmsafety.data.build.build("vlsbench", source_dir=...)`` into an empty Hugging
    Face cache, in its own process so that its peak memory (``VmHWM``) is its own: hash the
    archive, index its members in one pass over the headers, read them one at a time in
    data.json order, check each image, write Arrow, move into place.
@@ -117,7 +117,7 @@ def run_build_child(source: Path, cache: Path) -> dict[str, Any]:
 
 def child(source: Path) -> None:
     """The build itself, as the command line runs it; prints one JSON line."""
-    from mmsafety.build import build
+    from mmsafety.data.build import build
 
     imported = peak_rss_mb()
     started = time.perf_counter()

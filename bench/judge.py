@@ -56,9 +56,9 @@ def main() -> int:
 
     from judge_fixtures import build_fixture, write_responses
     from mmsafety.judges.llm import LLMJudge
-    from mmsafety.judges.protocols import rubrics_for
-    from mmsafety.judges.responses import read_responses, write_verdicts
-    from mmsafety.judges.samples import load_samples
+    from mmsafety.judges.rubric import rubrics_for
+    from mmsafety.runs.files import read_responses, write_verdicts
+    from mmsafety.runs.samples import load_samples
 
     print(f"building a {args.n}-sample fixture benchmark in {work} ...", flush=True)
     rows = build_fixture(work / "datasets", "vlsbench", count=args.n)

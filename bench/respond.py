@@ -7,7 +7,7 @@ benchmark (small PNG images sent as data URLs, the query as text) on the scripte
 
 1. sequentially, as the upstream evaluation scripts do (a synchronous ``openai.OpenAI``
    client in a ``for`` loop) — the baseline;
-2. with :class:`mmsafety.respond.Responder` at concurrency 1, 4, 16 and 64, each with an
+2. with :class:`mmsafety.runs.respond.Responder` at concurrency 1, 4, 16 and 64, each with an
    empty cache;
 3. once more, fully cached (the whole ``mmsafety respond`` command: load, answer, write).
 
@@ -57,8 +57,8 @@ def main() -> int:
 
     from judge_fixtures import build_fixture
     from mmsafety.cli import main as cli
-    from mmsafety.judges.samples import load_samples
-    from mmsafety.respond import Responder
+    from mmsafety.runs.samples import load_samples
+    from mmsafety.runs.respond import Responder
 
     print(f"building a {args.n}-sample fixture benchmark in {work} ...", flush=True)
     build_fixture(work / "datasets", "vlsbench", count=args.n)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mmsafety.policies import get_policy
+from mmsafety.scoring.policies import get_policy
 from mmsafety.scoring import Tally
 from mmsafety.scoring import check_settings
 from mmsafety.scoring import report

@@ -1,18 +1,18 @@
 """mmsafety: multimodal safety benchmarks as versioned Hugging Face datasets.
 
 The shared schema lives in :mod:`mmsafety.schema`, the vocabularies in
-:mod:`mmsafety.labels`, and the scoring core in :mod:`mmsafety.scoring`.
+:mod:`mmsafety.labels`, the benchmark registry in :mod:`mmsafety.benchmarks`, and the scoring core in :mod:`mmsafety.scoring`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from mmsafety.labels import BENCHMARKS, LABELS, VERDICTS
+from mmsafety.labels import LABELS, VERDICTS
 
 __version__ = "0.1.0"
 
-__all__ = ["BENCHMARKS", "LABELS", "VERDICTS", "score", "__version__"]
+__all__ = ["LABELS", "VERDICTS", "score", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

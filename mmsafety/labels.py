@@ -23,17 +23,3 @@ VERDICTS: tuple[str, ...] = ("safe", "refusal", "unsafe", "oversensitive", "inva
 """Judge verdicts: ``safe`` (what the benchmark wants), ``refusal`` (declines without
 useful help), ``unsafe`` (goes along with a risk it does not see), ``oversensitive``
 (treats a benign sample as dangerous), ``invalid`` (no verdict could be made)."""
-
-BENCHMARKS: tuple[str, ...] = ("mmsafeaware", "salad", "vlsbench")
-"""The built-in benchmarks, each published as ``mmsafety/<name>``."""
-
-HUB_ORGANISATION = "mmsafety"
-
-
-def repo_id(benchmark: str) -> str:
-    """The Hub repository id of a built-in benchmark.
-
-    >>> repo_id("salad")
-    'mmsafety/salad'
-    """
-    return f"{HUB_ORGANISATION}/{benchmark}"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from mmsafety.catalog import built_versions, cache_root
+from mmsafety.data.catalog import built_versions, cache_root
 
 
 def tiny_png(number: int = 0) -> bytes:

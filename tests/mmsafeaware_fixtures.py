@@ -21,7 +21,7 @@ from pathlib import Path
 from PIL import Image
 
 from mmsafety.builders.mmsafeaware.mmsafeaware import QUESTION
-from mmsafety.sources import GITHUB_RAW, checksum_rows
+from mmsafety.data.sources import GITHUB_RAW, checksum_rows
 
 REPOSITORY = "Jarviswang94/MMSafetyAwareness"
 COMMIT = "500b595c82dfe73d5695bc994d9882a306d2aa1c"

@@ -18,7 +18,7 @@ from mmsafety.audit import audit, write_report
 from mmsafety.audit.duplicates import near_pairs
 from mmsafety.audit.leakage import bootstrap_auc_ci, text_leakage
 from mmsafety.cli import main
-from mmsafety.custom import build_custom
+from mmsafety.builders.custom import build_custom
 from mmsafety.errors import InputError
 from mmsafety.schema import features
 
@@ -309,7 +309,7 @@ SEVEN_PAIRS = [["78", "2220"], ["82", "2223"], ["83", "2224"], ["84", "2232"], [
 
 
 def test_the_real_mmsafeaware_build_has_the_seven_known_duplicate_pairs(upstream: Path, hf_cache: Path, tmp_path: Path) -> None:
-    from mmsafety.build import build
+    from mmsafety.data.build import build
 
     build("mmsafeaware", source_dir=upstream / "mmsafeaware", allow_missing_images=True)
     report = audit("mmsafety/mmsafeaware", tmp_path / "out", **FAST)
@@ -320,15 +320,6 @@ def test_the_real_mmsafeaware_build_has_the_seven_known_duplicate_pairs(upstream
     assert report["balance"]["labels"] == {"unsafe": 1020, "oversensitive": 426}
     assert report["leakage"]["status"] == "done" and 0.5 < report["leakage"]["roc_auc"] <= 1.0
     assert "78 (oversensitive), 2220 (oversensitive)" in (tmp_path / "out" / "audit.md").read_text()
-
-
-@pytest.mark.parametrize("name", ["mmsafety.custom", "mmsafety.audit.scan", "mmsafety.audit.duplicates", "mmsafety.audit.leakage"])
-def test_the_docstring_examples_hold(name: str) -> None:
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0 and result.attempted > 0
 
 
 @pytest.mark.parametrize("numpy_has_bitwise_count", [True, False], ids=["numpy 2", "numpy 1"])

@@ -1,6 +1,6 @@
 """Reading archives and metadata strictly: hostile members, truncation, malformed JSON, bad records.
 
-The unit tests call ``mmsafety.archives`` and ``mmsafety.records`` directly; the CLI tests
+The unit tests call ``mmsafety.data.archives`` and ``mmsafety.data.jsonfiles`` directly; the CLI tests
 build SaLAD and VLSBench from hostile sources and check the contract of bad input: exit
 status 2, one line naming the file and the member or record, nothing built, nothing
 exported, nothing written outside the target.
@@ -30,11 +30,11 @@ from archive_fixtures import (
     write_zip,
     zip_symlink,
 )
-from mmsafety import archives
-from mmsafety.archives import TarMembers, ZipMembers, member_path
+from mmsafety.data import archives
+from mmsafety.data.archives import TarMembers, ZipMembers, member_path
 from mmsafety.cli import main
 from mmsafety.errors import InputError
-from mmsafety.records import Record, check_unique_ids, load_json_list
+from mmsafety.data.jsonfiles import Record, check_unique_ids, load_json_list
 
 # -- metadata -------------------------------------------------------------------------------
 

@@ -17,14 +17,14 @@ from huggingface_hub import DatasetCard
 from PIL import Image
 
 from conftest import subprocess_env
-from mmsafety.build import build_with
-from mmsafety.builder import SafetyBuilder
-from mmsafety.catalog import load_benchmark
+from mmsafety.data.build import build_with
+from mmsafety.data.builder import SafetyBuilder
+from mmsafety.data.catalog import load_benchmark
 from mmsafety.cli import main
-from mmsafety.custom import CustomSet, build_custom, parse_mapping
-from mmsafety.record_files import read_records
+from mmsafety.builders.custom import CustomSet, build_custom, parse_mapping
+from mmsafety.builders.custom.records_file import read_records
 from mmsafety.errors import InputError
-from mmsafety.images import image_value
+from mmsafety.data.images import image_value
 
 REPO = "author/street-risks"
 CACHE_DIR = "author___street-risks"
@@ -215,10 +215,10 @@ def test_the_builder_base_class_builds_an_authors_own_reader_under_a_repo_id(hf_
 
 
 def test_the_custom_builder_has_no_pins_and_the_built_ins_keep_theirs(tmp_path: Path) -> None:
-    from mmsafety.builders import builder_class
+    from mmsafety import benchmarks
 
     assert CustomSet.PINNED is False
-    assert builder_class("mmsafeaware").PINNED is True
+    assert benchmarks.require("mmsafeaware").builder_class().PINNED is True
     folder = write_set(tmp_path / "set")
     builder = CustomSet(records=folder / "records.csv", images=folder / "images", repo_id=REPO, mapping=parse_mapping(MAP), cache_dir=str(tmp_path / "c"))
     assert builder.pins() == {}

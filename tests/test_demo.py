@@ -12,8 +12,8 @@ from pathlib import Path
 from PIL import Image
 
 from conftest import subprocess_env
-from mmsafety.demo_set import IMAGE_SIZE, REPO_ID, DemoSet, demo_records, draw, response_files
-from mmsafety.judges.responses import read_responses
+from mmsafety.builders.demo.demo import IMAGE_SIZE, REPO_ID, DemoSet, demo_records, draw, response_files
+from mmsafety.runs.files import read_responses
 
 DEMO_BUDGET_SECONDS = 30.0
 """The demo must run in well under a minute; this is the ceiling the test allows."""
@@ -79,7 +79,7 @@ def test_the_bundled_responses_answer_every_sample(hf_cache: Path, tmp_path: Pat
     ids = {r["id"] for r in demo_records()}
     from importlib import resources
 
-    folder = resources.files("mmsafety.demo_set").joinpath("responses")
+    folder = resources.files("mmsafety.builders.demo").joinpath("responses")
     assert response_files() == ["demo-careful.jsonl", "demo-eager.jsonl"]
     for name in response_files():
         path = tmp_path / name
@@ -90,7 +90,7 @@ def test_the_bundled_responses_answer_every_sample(hf_cache: Path, tmp_path: Pat
 
 
 def test_the_card_of_an_export_says_demo(hf_cache: Path, tmp_path: Path) -> None:
-    from mmsafety.build import build_with
+    from mmsafety.data.build import build_with
 
     result = build_with(DemoSet, export_dir=tmp_path / "export")
     assert result.rows == 12 and result.repo_id == REPO_ID

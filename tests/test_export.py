@@ -18,7 +18,7 @@ from huggingface_hub import DatasetCard
 from conftest import subprocess_env
 from mmsafeaware_fixtures import BUILT, NO_IMAGE, Fixture, write_mmsafeaware
 import mmsafety
-from mmsafety.build import BuildResult, build
+from mmsafety.data.build import BuildResult, build
 from mmsafety.errors import InputError
 
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from mmsafeaware_fixtures import big_png, image_bytes
 from mmsafety.errors import InputError
-from mmsafety.images import FORMATS, image_value, read_image_file, resolve_inside, sniff_format
+from mmsafety.data.images import FORMATS, image_value, read_image_file, resolve_inside, sniff_format
 
 WHERE = {"file": "images/7.jpeg", "record": "id 7"}
 

@@ -18,7 +18,7 @@ import pytest
 from judge_fixtures import build_fixture, png, read_jsonl, write_responses
 from mmsafety.cli import main
 from mmsafety.judges.llm import RetryPolicy
-from mmsafety.judges.samples import load_samples
+from mmsafety.runs.samples import load_samples
 from mmsafety.scoring import score
 from openai_server import OpenAIServer, Reply, Script, request_text
 from test_judge_llm import KEY_ENV, SECRET, answer_from_response

@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 
 from judge_fixtures import png
-from mmsafety.judges.base import JudgeConfigError, Response, Sample
-from mmsafety.judges.cache import AnswerCache
+from mmsafety.judges.base import JudgeConfigError
+from mmsafety.runs.records import Response, Sample
+from mmsafety.runs.cache import AnswerCache
 from mmsafety.judges.llm import LLMJudge, RetryPolicy, retry_after_seconds
-from mmsafety.judges.protocols import rubrics_for
+from mmsafety.judges.rubric import rubrics_for
 from mmsafety.judges.rubric import Rubric, RubricSet
 from openai_server import OpenAIServer, Reply, Script, request_text
 

@@ -11,8 +11,8 @@ import pytest
 from judge_fixtures import build_fixture, read_jsonl, write_responses
 from mmsafety.cli import main
 from mmsafety.errors import InputError
-from mmsafety.judges.base import Verdict
-from mmsafety.judges.responses import read_responses, read_verdicts, write_jsonl_atomic, write_verdicts
+from mmsafety.runs.records import Verdict
+from mmsafety.runs.files import read_responses, read_verdicts, write_jsonl_atomic, write_verdicts
 
 KNOWN = {"1", "2", "3"}
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from mmsafety.errors import InputError
-from mmsafety.judges.protocols import PROTOCOLS, protocol_for, rubrics_for
+from mmsafety import benchmarks
+from mmsafety.judges.rubric import rubrics_for
 from mmsafety.judges.rubric import Rubric, RubricSet
 from mmsafety.labels import LABELS
 
@@ -66,7 +67,8 @@ def test_render_and_schema() -> None:
 
 
 def test_every_builtin_rubric_parses_and_every_benchmark_covers_its_labels() -> None:
-    for name, protocol in PROTOCOLS.items():
+    for name in benchmarks.names():
+        protocol = benchmarks.protocol(name)
         rubrics = rubrics_for(name)
         assert len(rubrics.rubrics) == len(protocol.rubrics)
         labels = ("unsafe",) if name == "vlsbench" else LABELS
@@ -76,7 +78,7 @@ def test_every_builtin_rubric_parses_and_every_benchmark_covers_its_labels() -> 
     assert salad.for_label("oversensitive").name == "salad-benign"
     assert "reference" in salad.for_label("unsafe").placeholders()
     assert VLSBENCH.image is True and salad.for_label("unsafe").image is False
-    assert protocol_for("org/custom").rubrics == ("generic_unsafe.txt", "generic_benign.txt")
+    assert benchmarks.protocol("org/custom").rubrics == ("generic_unsafe.txt", "generic_benign.txt")
 
 
 def test_rubric_hash_changes_with_text() -> None:

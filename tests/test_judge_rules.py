@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mmsafety.errors import InputError
-from mmsafety.judges.base import Response, Sample
+from mmsafety.runs.records import Response, Sample
 from mmsafety.judges.rules import Cues, RuleJudge
 
 UNSAFE = Sample(id="1", label="unsafe")

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mmsafety.judges.base import Response, Sample
+from mmsafety.runs.records import Response, Sample
 from mmsafety.judges.yesno import NO_LEADING_ANSWER, YesNoJudge, compat_answer, read_yes_no
 
 UNSAFE = Sample(id="500", label="unsafe", subset="attack")

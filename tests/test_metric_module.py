@@ -17,7 +17,7 @@ import yaml  # comes with datasets and huggingface_hub
 from mmsafety.labels import LABELS
 from mmsafety.labels import VERDICTS
 from mmsafety.metrics import MODULE_PATH
-from mmsafety.policies import POLICY_NAMES
+from mmsafety.scoring.policies import POLICY_NAMES
 from mmsafety.scoring import score
 
 PREDICTIONS = ["safe", "refusal", "unsafe", "oversensitive", "invalid", "safe", "refusal", "oversensitive", "unsafe", "safe"]

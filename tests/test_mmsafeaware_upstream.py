@@ -19,10 +19,10 @@ from huggingface_hub import DatasetCard
 from PIL import Image
 
 from conftest import UPSTREAM, subprocess_env
-from mmsafety.build import BuildResult, build
+from mmsafety.data.build import BuildResult, build
 from mmsafety.builders.mmsafeaware import MMSafeAware
 from mmsafety.builders.mmsafeaware.mmsafeaware import INFERRED_SCENARIOS, QUESTION, parse_prompts, parse_scenarios
-from mmsafety.sources import read_checksums
+from mmsafety.data.sources import read_checksums
 
 SOURCE = UPSTREAM / "mmsafeaware"
 ABSENT_IMAGES = ["18", "441", "449", "627", "950", "958", "1142"]

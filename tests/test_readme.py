@@ -71,8 +71,8 @@ BLOCKS = python_blocks(README.read_text(encoding="utf-8")) if README.is_file() e
 @pytest.fixture(scope="module")
 def readme_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """An offline Hugging Face home holding the demo set and the three stand-ins; its environment."""
-    from mmsafety.build import build_with
-    from mmsafety.demo_set import DemoSet
+    from mmsafety.data.build import build_with
+    from mmsafety.builders.demo import DemoSet
 
     home = tmp_path_factory.mktemp("readme-hf")
     cache = home / "datasets"

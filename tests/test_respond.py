@@ -17,13 +17,13 @@ import pytest
 
 from judge_fixtures import build_fixture, read_jsonl, write_responses
 from mmsafety.cli import main
-from mmsafety.endpoint import RetryPolicy
+from mmsafety.runs.endpoint import RetryPolicy
 from mmsafety.errors import InputError
-from mmsafety.judges.base import Sample
-from mmsafety.judges.responses import read_responses
+from mmsafety.runs.records import Sample
+from mmsafety.runs.files import read_responses
 from mmsafety.judges.rules import RuleJudge
 from mmsafety.judges.yesno import YesNoJudge
-from mmsafety.respond import Responder
+from mmsafety.runs.respond import Responder
 from openai_server import IMAGE_REJECTED, OpenAIServer, Reply, Script, request_images, request_text
 from test_judge_llm import answer_from_response
 
@@ -46,7 +46,7 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.setenv(KEY_ENV, SECRET)
     fast = functools.partial(RetryPolicy, base_delay=0.01, max_delay=0.05)
-    monkeypatch.setattr("mmsafety.endpoint.RetryPolicy", fast)
+    monkeypatch.setattr("mmsafety.runs.endpoint.RetryPolicy", fast)
     monkeypatch.setattr("mmsafety.judges.llm.RetryPolicy", fast)
 
 

@@ -10,9 +10,9 @@ import datasets
 import pytest
 
 from archive_fixtures import assert_nothing_built, tiny_jpeg, tiny_png, write_json, write_zip
-from mmsafety.build import build
+from mmsafety.data.build import build
 from mmsafety.builders.salad.salad import CATEGORIES, HUB_UPSTREAM, SAMPLE_UPSTREAM
-from mmsafety.catalog import load_benchmark
+from mmsafety.data.catalog import load_benchmark
 from mmsafety.errors import InputError
 
 HUB_RECORDS = [

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datasets
 import pytest
 
-from mmsafety.labels import LABELS, repo_id
+from mmsafety.benchmarks import repo_id
+from mmsafety.labels import LABELS
 from mmsafety.schema import COLUMNS, features
 
 

@@ -14,7 +14,7 @@ from mmsafety.labels import BENIGN_LABELS
 from mmsafety.labels import LABELS
 from mmsafety.labels import VERDICTS
 from mmsafety.metrics import SafetyMetric
-from mmsafety.policies import POLICY_NAMES
+from mmsafety.scoring.policies import POLICY_NAMES
 from mmsafety.scoring import score
 
 SUBSETS = ("typical", "attack", "over-safety")

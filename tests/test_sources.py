@@ -10,7 +10,7 @@ import pytest
 
 from http_fixtures import serve_directory
 from mmsafety.errors import ChecksumError, InputError
-from mmsafety.sources import GITHUB_RAW, PinnedFile, Source, _auth_headers, checksum_rows, mirrored, read_checksums, sha256_file
+from mmsafety.data.sources import GITHUB_RAW, PinnedFile, Source, _auth_headers, checksum_rows, mirrored, read_checksums, sha256_file
 
 PREFIX = f"{GITHUB_RAW}/owner/repo/0123456789abcdef0123456789abcdef01234567/data"
 
@@ -112,7 +112,7 @@ def test_a_file_pinned_without_a_digest_is_not_hashed_for_nothing(
     pins["images2/2001.png"] = PinnedFile("images2/2001.png", None, None, pins["images2/2001.png"].url)
     source = Source(pins, source_dir=root, download_dir=tmp_path / "downloads")
     hashed: list[Path] = []
-    monkeypatch.setattr("mmsafety.sources.sha256_file", lambda path: hashed.append(path) or sha256_file(path))
+    monkeypatch.setattr("mmsafety.data.sources.sha256_file", lambda path: hashed.append(path) or sha256_file(path))
     assert source.local_path("images2/2001.png") == (root / "images2/2001.png").resolve()
     assert hashed == []
     source.local_path("prompt.txt")  # a pinned file is hashed, and so checked

@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from archive_fixtures import assert_nothing_built, error_line, run_cli, tar_file, tar_special, tiny_png, write_json, write_tar, write_zip
-from mmsafety.build import build
-from mmsafety.catalog import load_benchmark
+from mmsafety.data.build import build
+from mmsafety.data.catalog import load_benchmark
 from mmsafety.builders.vlsbench import VLSBench
 from mmsafety.builders.vlsbench.vlsbench import EMPTY_INSTRUCTION, IDENTICAL_PAIR, MISFILED_SUBCATEGORIES
 from mmsafety.errors import InputError

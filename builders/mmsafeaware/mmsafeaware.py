@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import datasets
 
-from mmsafety.builder import Row, SafetyBuilder
+from mmsafety.data.builder import Row, SafetyBuilder
 from mmsafety.errors import ChecksumError, InputError, list_ids
-from mmsafety.images import image_value
-from mmsafety.sources import Source
+from mmsafety.data.images import image_value
+from mmsafety.data.sources import Source
 
 PROMPT_FILE = "prompt.txt"
 DICT_FILE = "dict.txt"

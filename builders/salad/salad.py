@@ -20,12 +20,12 @@ from pathlib import Path, PurePosixPath
 
 import datasets
 
-from mmsafety.archives import ZipMembers, relative_name
-from mmsafety.builder import Row, SafetyBuilder
+from mmsafety.data.archives import ZipMembers, relative_name
+from mmsafety.data.builder import Row, SafetyBuilder
 from mmsafety.errors import InputError
-from mmsafety.images import image_value
-from mmsafety.records import Record, check_unique_ids, load_json_list
-from mmsafety.sources import Source
+from mmsafety.data.images import image_value
+from mmsafety.data.jsonfiles import Record, check_unique_ids, load_json_list
+from mmsafety.data.sources import Source
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import datasets
 
-from mmsafety.archives import TarMembers, relative_name
-from mmsafety.builder import Row, SafetyBuilder
+from mmsafety.data.archives import TarMembers, relative_name
+from mmsafety.data.builder import Row, SafetyBuilder
 from mmsafety.errors import InputError
-from mmsafety.images import image_value, read_image_file
-from mmsafety.records import Record, check_unique_ids, load_json_list
-from mmsafety.sources import Source
+from mmsafety.data.images import image_value, read_image_file
+from mmsafety.data.jsonfiles import Record, check_unique_ids, load_json_list
+from mmsafety.data.sources import Source
 
 DATA_FILE = "data.json"
 ARCHIVE = "imgs.tar"

@@ -6,7 +6,7 @@ import datasets
 import evaluate
 import pyarrow.compute as pc
 
-from mmsafety.policies import POLICY_NAMES
+from mmsafety.scoring.policies import POLICY_NAMES
 from mmsafety.scoring import check_lengths
 from mmsafety.scoring import decode
 from mmsafety.scoring import group_keys

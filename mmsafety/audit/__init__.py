@@ -32,7 +32,7 @@ from typing import Any
 from mmsafety import __version__
 from mmsafety.audit.duplicates import PHASH_DISTANCE
 from mmsafety.audit.leakage import BOOTSTRAP, FOLDS
-from mmsafety.audit.report import summary, write_report
+from mmsafety.audit.write import summary, write_report
 from mmsafety.audit.scan import BATCH_SIZE
 from mmsafety.errors import InputError
 

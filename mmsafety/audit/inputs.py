@@ -58,7 +58,7 @@ def open_input(target: str | Path) -> AuditInput:
     text = str(target)
     if not REPO.fullmatch(text):
         raise InputError("expected a repo id built in the cache (ORG/NAME), an exported folder or a .parquet file; found no such path", file=text)
-    from mmsafety.catalog import load_benchmark
+    from mmsafety.data.catalog import load_benchmark
 
     return _dataset(text, load_benchmark(text), kind="repo")
 

@@ -1,6 +1,6 @@
 """One streaming pass over a set: the text columns, and what each image is.
 
-Every image is checked as a build checks it (:func:`mmsafety.images.image_value`:
+Every image is checked as a build checks it (:func:`mmsafety.data.images.image_value`:
 opens, known format, not cut short), its bytes hashed (sha256, for exact
 duplicates) and its pixels decoded once, small, for a perceptual hash
 (``imagehash.phash``: 64 bits from the DCT of a 32x32 greyscale thumbnail; a JPEG is
@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from mmsafety.audit.inputs import AuditInput
 from mmsafety.errors import InputError
-from mmsafety.images import EXTENSIONS, image_value
+from mmsafety.data.images import EXTENSIONS, image_value
 
 HASH_SIZE = 8
 """``imagehash.phash`` hash size: 8x8 = 64 bits."""

@@ -12,7 +12,7 @@ from mmsafety.errors import InputError, list_ids
 
 
 def add_parser(subparsers: Any) -> None:
-    from mmsafety.builders import BUILDERS
+    from mmsafety import benchmarks
 
     build = subparsers.add_parser(
         "build",
@@ -20,7 +20,7 @@ def add_parser(subparsers: Any) -> None:
         description="Download (or read --source-dir), verify and build a benchmark under mmsafety/<name>, "
         "so that datasets.load_dataset('mmsafety/<name>') works offline.",
     )
-    build.add_argument("benchmark", choices=[*sorted(BUILDERS), "all", "custom"], help="a built-in benchmark, all of them, or `custom`: your own set (options below)")
+    build.add_argument("benchmark", choices=[*benchmarks.names(), "all", "custom"], help="a built-in benchmark, all of them, or `custom`: your own set (options below)")
     build.add_argument("--source-dir", type=Path, help="a local copy of the upstream files (for `all`: a folder with one sub-folder per benchmark)")
     build.add_argument("--export", type=Path, metavar="DIR", help="also write the Hub repository (Parquet + card) here (for `all`: one sub-folder per benchmark)")
     build.add_argument("--allow-missing-images", action="store_true", help="leave out (and list) rows whose image is absent or unreadable")
@@ -45,13 +45,13 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from mmsafety.build import build
-    from mmsafety.builders import BUILDERS
+    from mmsafety.data.build import build
+    from mmsafety import benchmarks
 
     if args.benchmark == "custom":
         return build_custom.run_custom(args)
     build_custom.check_not_custom(args)
-    names = sorted(BUILDERS) if args.benchmark == "all" else [args.benchmark]
+    names = list(benchmarks.names()) if args.benchmark == "all" else [args.benchmark]
     for name in names:
         several = len(names) > 1
         source = args.source_dir / name if several and args.source_dir else args.source_dir
@@ -93,7 +93,7 @@ def _counts(counter: Any) -> str:
 
 
 def run_checksums(args: argparse.Namespace) -> int:
-    from mmsafety.sources import checksum_rows
+    from mmsafety.data.sources import checksum_rows
 
     if not args.dir.is_dir():
         raise InputError("expected a folder of upstream files", file=args.dir)

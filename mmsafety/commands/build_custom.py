@@ -47,7 +47,7 @@ def check_not_custom(args: argparse.Namespace) -> None:
 
 def run_custom(args: argparse.Namespace) -> int:
     from mmsafety.commands.build import summary
-    from mmsafety.custom import build_custom, parse_mapping
+    from mmsafety.builders.custom import build_custom, parse_mapping
 
     missing = [flag for flag, value in (("--records FILE", args.records), ("--images DIR", args.images), ("--repo-id ORG/NAME", args.repo_id)) if not value]
     if missing:

@@ -23,7 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 def run_demo_command(args: argparse.Namespace) -> int:
     """Run the demo and say where everything is."""
     start = time.perf_counter()
-    from mmsafety.demo_set import REPO_ID, run_demo
+    from mmsafety.demo import REPO_ID, run_demo
 
     result = run_demo(args.out)
     steps = ", ".join(f"{step} {seconds:.1f} s" for step, seconds in result.seconds.items())

@@ -28,9 +28,8 @@ from typing import Any
 
 from mmsafety.errors import InputError
 from mmsafety.judges.base import Judge
-from mmsafety.judges.protocols import policy_for, protocol_for
-from mmsafety.labels import BENCHMARKS
-from mmsafety.policies import POLICY_NAMES
+from mmsafety import benchmarks
+from mmsafety.scoring.policies import POLICY_NAMES
 
 LLM_OPTIONS = ("base_url", "model", "api_key_env", "concurrency", "timeout", "cache", "rubric", "max_attempts", "temperature", "max_tokens", "no_cache")
 SCORE_SETTINGS = ("policy", "refusal_is_safe", "invalid_handling", "confidence", "bootstrap")
@@ -46,13 +45,6 @@ def default_cache_path() -> Path:
     """Where the LLM judge caches answers unless told (``$XDG_CACHE_HOME/mmsafety/judge-cache.sqlite``)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "mmsafety" / "judge-cache.sqlite"
-
-
-def check_benchmark(name: str) -> str:
-    """A built-in benchmark name or a repo id (``org/name``); anything else is bad input."""
-    if name in BENCHMARKS or ("/" in name and all(name.split("/", 1))):
-        return name
-    raise InputError(f"unknown benchmark {name!r}: expected one of {', '.join(BENCHMARKS)}, or a repo id org/name")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -111,7 +103,7 @@ def choose_judge(benchmark: str, args: argparse.Namespace) -> str:
     """The judge to run: ``--judge``, else ``llm`` if an endpoint or model is named, else the
     benchmark's offline judge. Conflicting options are bad input."""
     llm_given = [name for name in LLM_OPTIONS if getattr(args, name, None) not in (None, False)]
-    name = args.judge or ("llm" if args.base_url or args.model else protocol_for(benchmark).offline_judge)
+    name = args.judge or ("llm" if args.base_url or args.model else benchmarks.protocol(benchmark).offline_judge)
     if args.compat and name != "yesno":
         raise InputError(f"--compat applies to the yesno judge only, not to {name}")
     if name != "llm" and llm_given:
@@ -133,8 +125,7 @@ def make_judge(name: str, args: argparse.Namespace, benchmark: Any) -> Judge:
 
         return RuleJudge()
     from mmsafety.judges.llm import DEFAULT_API_KEY_ENV, LLMJudge, RetryPolicy
-    from mmsafety.judges.protocols import rubrics_for
-    from mmsafety.judges.rubric import RubricSet
+    from mmsafety.judges.rubric import RubricSet, rubrics_for
 
     rubrics = RubricSet.load(args.rubric) if args.rubric else rubrics_for(benchmark.name)
     cache = None if args.no_cache else Path(args.cache) if args.cache else default_cache_path()
@@ -159,7 +150,7 @@ class JudgeRun:
     """What judging a responses file produced."""
 
     benchmark: Any
-    """The :class:`~mmsafety.judges.samples.Benchmark` judged against."""
+    """The :class:`~mmsafety.runs.samples.Benchmark` judged against."""
     responses: list[Any]
     judge: Judge
     verdicts: list[Any]
@@ -171,8 +162,8 @@ def judge_responses(args: argparse.Namespace, name: str) -> JudgeRun:
     from datasets.utils import logging as datasets_logging
     from tqdm import tqdm
 
-    from mmsafety.judges.responses import read_responses
-    from mmsafety.judges.samples import load_samples
+    from mmsafety.runs.files import read_responses
+    from mmsafety.runs.samples import load_samples
 
     start = time.perf_counter()
     datasets_logging.set_verbosity_error()  # no "Found the latest cached dataset" chatter in a CLI run
@@ -226,9 +217,9 @@ def judge_summary(run: JudgeRun, out: str | Path) -> str:
 
 def run_judge(args: argparse.Namespace) -> int:
     """``mmsafety judge``: read responses, judge them, write verdicts, print a summary."""
-    from mmsafety.judges.responses import write_verdicts
+    from mmsafety.runs.files import write_verdicts
 
-    name = check_benchmark(args.benchmark)
+    name = benchmarks.check_name(args.benchmark)
     if os.path.abspath(args.out) == os.path.abspath(args.responses):
         raise InputError("--out is the responses file: expected another path for the verdicts", file=args.out)
     run = judge_responses(args, name)
@@ -304,11 +295,11 @@ def format_groups(groups: dict[str, dict[str, Any]], kind: str) -> str:
 
 def run_score(args: argparse.Namespace) -> int:
     """``mmsafety score``: the metric's rates of a verdicts file."""
-    from mmsafety.judges.responses import read_verdicts
+    from mmsafety.runs.files import read_verdicts
     from mmsafety.scoring import score
 
-    name = check_benchmark(args.benchmark)
-    policy = args.policy or policy_for(name)
+    name = benchmarks.check_name(args.benchmark)
+    policy = args.policy or benchmarks.policy(name)
     records = read_verdicts(args.verdicts)
     try:
         result = score(

@@ -16,9 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-from mmsafety.commands.judge import JUDGES_EPILOG, add_judge_options, check_benchmark
+from mmsafety import benchmarks
+from mmsafety.commands.judge import JUDGES_EPILOG, add_judge_options
 from mmsafety.errors import InputError
-from mmsafety.policies import POLICY_NAMES
+from mmsafety.scoring.policies import POLICY_NAMES
 
 VERDICTS_NAME = "verdicts.jsonl"
 
@@ -105,14 +106,14 @@ def run_respond(args: argparse.Namespace) -> int:
     from datasets.utils import logging as datasets_logging
     from tqdm import tqdm
 
-    from mmsafety.endpoint import DEFAULT_API_KEY_ENV, RetryPolicy
-    from mmsafety.judges.responses import write_jsonl_atomic
-    from mmsafety.judges.samples import load_samples
-    from mmsafety.respond import Responder
+    from mmsafety.runs.endpoint import DEFAULT_API_KEY_ENV, RetryPolicy
+    from mmsafety.runs.files import write_jsonl_atomic
+    from mmsafety.runs.samples import load_samples
+    from mmsafety.runs.respond import Responder
 
     start = time.perf_counter()
     datasets_logging.set_verbosity_error()
-    name = check_benchmark(args.benchmark)
+    name = benchmarks.check_name(args.benchmark)
     for flag, value in (("--concurrency", args.concurrency), ("--max-attempts", args.max_attempts), ("--max-tokens", args.max_tokens)):
         if value < 1:
             raise InputError(f"expected {flag} of at least 1, found {value}")
@@ -177,10 +178,10 @@ def run_respond(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     """``mmsafety evaluate``: judge, write the verdicts, score and report into one folder."""
     from mmsafety.commands.judge import judge_responses, judge_summary
-    from mmsafety.judges.responses import write_verdicts
+    from mmsafety.runs.files import write_verdicts
     from mmsafety.report import load_report, report_summary, write_report
 
-    name = check_benchmark(args.benchmark)
+    name = benchmarks.check_name(args.benchmark)
     _check_confidence(args.confidence)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -205,7 +206,7 @@ def run_report(args: argparse.Namespace) -> int:
     from mmsafety.report import load_report, report_summary, write_report
 
     _check_confidence(args.confidence)
-    benchmark = check_benchmark(args.benchmark) if args.benchmark else None
+    benchmark = benchmarks.check_name(args.benchmark) if args.benchmark else None
     report = load_report(args.verdicts, benchmark=benchmark, policy=args.policy, invalid=args.invalid, confidence=args.confidence)
     files = write_report(report, args.out)
     print(report_summary(report, files))

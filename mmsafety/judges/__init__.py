@@ -13,19 +13,20 @@ One interface (:class:`~mmsafety.judges.base.Judge`), three judges:
 >>> YesNoJudge().judge(Sample(id="5", label="unsafe"), Response(id="5", text="No.")).verdict
 'safe'
 
-Reading responses and writing verdicts: :mod:`mmsafety.judges.responses`; the samples
-of a built benchmark: :func:`~mmsafety.judges.samples.load_samples`; which judge,
-rubrics and scoring policy a benchmark uses: :mod:`mmsafety.judges.protocols`.
+Reading responses and writing verdicts: :mod:`mmsafety.runs.files`; the samples
+of a built benchmark: :func:`~mmsafety.runs.samples.load_samples`; which judge,
+rubrics and scoring policy a benchmark uses: :mod:`mmsafety.benchmarks`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from mmsafety.judges.base import EMPTY_RESPONSE, Judge, JudgeConfigError, JudgeStats, Response, Sample, Verdict
-from mmsafety.judges.protocols import Protocol, policy_for, protocol_for, rubrics_for
-from mmsafety.judges.responses import read_responses, read_verdicts, write_verdicts
-from mmsafety.judges.rubric import Rubric, RubricSet
+from mmsafety.judges.base import Judge, JudgeConfigError, JudgeStats
+
+from mmsafety.runs.records import EMPTY_RESPONSE, Response, Sample, Verdict
+from mmsafety.runs.files import read_responses, read_verdicts, write_verdicts
+from mmsafety.judges.rubric import Rubric, RubricSet, rubrics_for
 from mmsafety.judges.rules import RuleJudge
 from mmsafety.judges.yesno import YesNoJudge
 
@@ -40,7 +41,6 @@ __all__ = [
     "JudgeConfigError",
     "JudgeStats",
     "LLMJudge",
-    "Protocol",
     "Response",
     "RetryPolicy",
     "Rubric",
@@ -50,8 +50,6 @@ __all__ = [
     "Verdict",
     "YesNoJudge",
     "load_samples",
-    "policy_for",
-    "protocol_for",
     "read_responses",
     "read_verdicts",
     "rubrics_for",
@@ -67,11 +65,11 @@ def __getattr__(name: str) -> Any:
 
         return getattr(llm, name)
     if name == "AnswerCache":
-        from mmsafety.judges.cache import AnswerCache
+        from mmsafety.runs.cache import AnswerCache
 
         return AnswerCache
     if name == "load_samples":
-        from mmsafety.judges.samples import load_samples
+        from mmsafety.runs.samples import load_samples
 
         return load_samples
     raise AttributeError(f"module 'mmsafety.judges' has no attribute {name!r}")

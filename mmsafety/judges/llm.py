@@ -21,17 +21,17 @@ the judge model, and maps its answer to a verdict. What it does around that:
   model is ``invalid`` with reason ``judge_refusal``;
 - **fatal errors**: 401, 403 and 404 (bad key, no access, unknown model) stop the run with
   :class:`~mmsafety.judges.base.JudgeConfigError`; answers received so far stay cached;
-- **cache**: every answer is committed to an :class:`~mmsafety.judges.cache.AnswerCache`
+- **cache**: every answer is committed to an :class:`~mmsafety.runs.cache.AnswerCache`
   as it arrives, keyed by :meth:`LLMJudge.cache_key_for`; a rerun asks only for what is
   missing;
 - **the API key** is read from the environment variable ``api_key_env`` and sent only in
   the request header: it is redacted from every error text and never stored.
 
-The requests, their retries and the key's redaction are :class:`mmsafety.endpoint.ChatEndpoint`'s,
-shared with the model under test (:mod:`mmsafety.respond`); this module decides what to ask
+The requests, their retries and the key's redaction are :class:`mmsafety.runs.endpoint.ChatEndpoint`'s,
+shared with the model under test (:mod:`mmsafety.runs.respond`); this module decides what to ask
 and what an answer means.
 
->>> from mmsafety.judges.protocols import rubrics_for
+>>> from mmsafety.judges.rubric import rubrics_for
 >>> judge = LLMJudge(model="gpt-4o", rubrics=rubrics_for("vlsbench"), benchmark="vlsbench",
 ...                  cache="judge-cache.sqlite")  # doctest: +SKIP
 >>> verdicts = judge.judge_many((bench.samples[r.id], r) for r in responses)  # doctest: +SKIP
@@ -49,7 +49,7 @@ from typing import Any
 
 import openai
 
-from mmsafety.endpoint import (
+from mmsafety.runs.endpoint import (
     DEFAULT_API_KEY_ENV,
     FATAL_STATUS,
     PLACEHOLDER_API_KEY,
@@ -64,8 +64,9 @@ from mmsafety.endpoint import (
     retry_after_seconds,
     run_sync,
 )
-from mmsafety.judges.base import Judge, JudgeConfigError, ProgressCallback, Response, Sample, Verdict
-from mmsafety.judges.cache import AnswerCache, CachedAnswer, cache_key, sha256_text
+from mmsafety.judges.base import Judge, JudgeConfigError, ProgressCallback
+from mmsafety.runs.records import Response, Sample, Verdict
+from mmsafety.runs.cache import AnswerCache, CachedAnswer, cache_key, sha256_text
 from mmsafety.judges.rubric import Rubric, RubricSet
 
 __all__ = [

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from mmsafety.errors import InputError
-from mmsafety.judges.cache import sha256_text
+from mmsafety.runs.cache import sha256_text
 from mmsafety.labels import LABELS, VERDICTS
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -298,3 +298,10 @@ class RubricSet:
                 f"{', '.join(sorted({l for r in self.rubrics for l in r.applies_to}))} only; "
                 "give another --rubric whose 'applies-to' covers them"
             )
+
+
+def rubrics_for(benchmark: str) -> RubricSet:
+    """The packaged rubrics of a benchmark's LLM judge (:mod:`mmsafety.benchmarks` names them)."""
+    from mmsafety.benchmarks import protocol
+
+    return RubricSet.builtin(protocol(benchmark).rubrics)

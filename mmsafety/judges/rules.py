@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from mmsafety.errors import InputError
-from mmsafety.judges.base import Judge, Response, Sample, Verdict
+from mmsafety.judges.base import Judge
+from mmsafety.runs.records import Response, Sample, Verdict
 
 CUES_FILE = "rules_cues.json"
 

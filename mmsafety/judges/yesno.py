@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import re
 
-from mmsafety.judges.base import Judge, Response, Sample, Verdict
+from mmsafety.judges.base import Judge
+
+from mmsafety.runs.records import Response, Sample, Verdict
 
 NO_LEADING_ANSWER = "no_leading_yes_or_no"
 """The ``reason`` of an ``invalid`` verdict whose answer does not start with Yes or No."""

@@ -16,9 +16,9 @@ from functools import partial
 
 import datasets
 
-from mmsafety.catalog import load_benchmark
-from mmsafety.judges.base import Sample
-from mmsafety.labels import repo_id
+from mmsafety.data.catalog import load_benchmark
+from mmsafety.runs.records import Sample
+from mmsafety import benchmarks
 
 SHARED_TEXT_COLUMNS = ("id", "query", "category", "subcategory", "subset", "reference")
 
@@ -84,6 +84,6 @@ def load_samples(name: str) -> Benchmark:
     not in the local cache.
     """
     dataset = load_benchmark(name)
-    repo = name if "/" in name else repo_id(name)
+    repo = benchmarks.repo_id(name)
     version = str(dataset.info.version) if dataset.info.version is not None else ""
     return Benchmark(name=name, repo=repo, version=version, samples=samples_from_dataset(dataset))

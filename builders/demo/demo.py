@@ -1,42 +1,31 @@
-"""The DEMO set and the offline demo: the whole flow in seconds, with nothing downloaded.
+"""The DEMO set: the whole flow in seconds, with nothing downloaded.
 
-:class:`DemoSet` is a :class:`~mmsafety.builder.SafetyBuilder` like the benchmarks' builders:
+:class:`DemoSet` is a :class:`~mmsafety.data.builder.SafetyBuilder` like the benchmarks' builders:
 twelve made-up samples in the shared schema (``records.json`` beside this module: six
 ``unsafe``, six ``oversensitive``, in three categories), whose images the package draws
 itself with Pillow at build time (a shape, a caption and a "DEMO" stamp). It registers as
 ``mmsafety/demo``. It is **a demo, not a benchmark**: its figures say nothing about any model.
-(This package is ``mmsafety.demo_set``, not ``mmsafety.demo``: a folder ``mmsafety/demo`` in a
+(This package is ``mmsafety.builders.demo``, not ``mmsafety.demo``: a folder ``mmsafety/demo`` in a
 checkout would be what ``load_dataset("mmsafety/demo")`` loads when run from its root.)
 
-:func:`run_demo` is what ``mmsafety demo`` runs: build the set into the datasets cache, load
-it back with ``datasets.load_dataset("mmsafety/demo")`` (offline), judge the two bundled
-demo models' responses (``responses/*.jsonl``) with the rules judge, score them, and write
-the report.
-
->>> result = run_demo("mmsafety-demo")  # doctest: +SKIP
->>> result.report.html  # doctest: +SKIP
-PosixPath('mmsafety-demo/report.html')
+:func:`mmsafety.demo.run_demo` builds it, judges the two bundled demo models' responses
+(``responses/*.jsonl``) and writes the report.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
-import shutil
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import datasets
 
-from mmsafety.builder import Row, SafetyBuilder
-from mmsafety.images import ImageValue
-from mmsafety.sources import Source
+from mmsafety.data.builder import Row, SafetyBuilder
+from mmsafety.data.images import ImageValue
+from mmsafety.data.sources import Source
 
 REPO_ID = "mmsafety/demo"
 RECORDS = "records.json"
@@ -45,7 +34,7 @@ STAMP = "DEMO - not a benchmark"
 
 
 def _data(name: str) -> bytes:
-    return resources.files(__name__).joinpath(name).read_bytes()
+    return resources.files(__package__).joinpath(name).read_bytes()
 
 
 def demo_records() -> list[dict[str, Any]]:
@@ -55,7 +44,7 @@ def demo_records() -> list[dict[str, Any]]:
 
 def response_files() -> list[str]:
     """The bundled responses files (``responses/<model>.jsonl``), by name."""
-    folder = resources.files(__name__).joinpath("responses")
+    folder = resources.files(__package__).joinpath("responses")
     return sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".jsonl"))
 
 
@@ -210,102 +199,3 @@ class DemoSet(SafetyBuilder):
         for record in plan:
             example = {key: record[key] for key in ("id", "query", "label", "category", "subcategory", "subset", "reference")}
             yield record["id"], example, ImageValue(bytes=draw(record["drawing"]), path=f"{record['id']}.png")
-
-
-# ------------------------------------------------------------------------------- the demo
-
-
-@contextlib.contextmanager
-def hub_offline() -> Iterator[None]:
-    """``datasets`` (and the Hub client) offline for the duration, whatever the environment says:
-    the demo must never ask the network, nor load a Hub repository that happens to be called
-    ``mmsafety/demo``."""
-    import huggingface_hub.constants
-
-    saved = (datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE)
-    datasets.config.HF_HUB_OFFLINE = huggingface_hub.constants.HF_HUB_OFFLINE = True
-    try:
-        yield
-    finally:
-        datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE = saved
-
-
-@dataclass
-class DemoResult:
-    """What :func:`run_demo` did and wrote."""
-
-    out: Path
-    rows: int
-    cache_path: Path
-    responses: list[Path]
-    verdicts: list[Path]
-    report: Any
-    """The :class:`~mmsafety.report.ReportFiles`."""
-    summary: str
-    seconds: dict[str, float] = field(default_factory=dict)
-    """Wall time of each step: build, load, judge, report."""
-
-
-def run_demo(out: str | Path = "mmsafety-demo") -> DemoResult:
-    """Build, load, judge, score and report the demo set into ``out`` (see the module docstring)."""
-    from datasets.utils import logging as datasets_logging
-
-    from mmsafety.build import build_with
-    from mmsafety.judges.responses import read_responses, write_verdicts
-    from mmsafety.judges.rules import RuleJudge
-    from mmsafety.judges.samples import samples_from_dataset
-    from mmsafety.report import load_report, report_summary, write_report
-
-    out = Path(out)
-    seconds: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    built = build_with(DemoSet)
-    seconds["build"], clock = time.perf_counter() - clock, time.perf_counter()
-
-    verbosity = datasets_logging.get_verbosity()
-    datasets_logging.set_verbosity_error()  # no "Using the latest cached version" warning
-    try:
-        if Path(REPO_ID).is_dir():  # load_dataset would read that folder (relative to the working directory) instead
-            from mmsafety.catalog import load_benchmark
-
-            dataset = load_benchmark(REPO_ID)
-        else:
-            with hub_offline():
-                dataset = datasets.load_dataset(REPO_ID, split="test")
-    finally:
-        datasets_logging.set_verbosity(verbosity)
-    samples = samples_from_dataset(dataset)
-    version = str(dataset.info.version or "")
-    seconds["load"], clock = time.perf_counter() - clock, time.perf_counter()
-
-    responses_dir, verdicts_dir = out / "responses", out / "verdicts"
-    responses_dir.mkdir(parents=True, exist_ok=True)
-    verdicts_dir.mkdir(parents=True, exist_ok=True)
-    responses_paths, verdict_paths = [], []
-    folder = resources.files(__name__).joinpath("responses")
-    for name in response_files():
-        responses_path = responses_dir / name
-        with resources.as_file(folder.joinpath(name)) as bundled:
-            shutil.copyfile(bundled, responses_path)
-        responses = read_responses(responses_path, samples, benchmark=REPO_ID)
-        verdicts = RuleJudge().judge_many((samples[r.id], r) for r in responses)
-        verdicts_path = verdicts_dir / name
-        write_verdicts(verdicts_path, verdicts, benchmark=REPO_ID, benchmark_version=version)
-        responses_paths.append(responses_path)
-        verdict_paths.append(verdicts_path)
-    seconds["judge"], clock = time.perf_counter() - clock, time.perf_counter()
-
-    report = load_report(verdict_paths)
-    files = write_report(report, out)
-    seconds["report"] = time.perf_counter() - clock
-    return DemoResult(
-        out=out,
-        rows=dataset.num_rows,
-        cache_path=built.cache_path,
-        responses=responses_paths,
-        verdicts=verdict_paths,
-        report=files,
-        summary=report_summary(report, files),
-        seconds=seconds,
-    )

@@ -24,7 +24,7 @@ from typing import Any
 import datasets
 
 from mmsafety.errors import InputError
-from mmsafety.records import load_json_list, load_jsonl
+from mmsafety.data.jsonfiles import load_json_list, load_jsonl
 
 READERS: dict[str, str] = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".json": "json", ".parquet": "parquet"}
 """Records file extension -> how it is read."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import datasets
 
 from mmsafety.errors import NotBuiltError
-from mmsafety.labels import BENCHMARKS, repo_id
+from mmsafety import benchmarks
 
 
 def cache_root() -> Path:
@@ -37,9 +37,9 @@ def load_benchmark(name: str, split: str = "test") -> datasets.Dataset:
     registered by a build. Raises :class:`NotBuiltError` naming the build command
     when nothing is in the cache.
     """
-    repo = name if "/" in name else repo_id(name)
+    repo = benchmarks.repo_id(name)
     if not built_versions(repo):
-        command = f"mmsafety build {name}" if name in BENCHMARKS else "mmsafety build custom ..."
+        command = f"mmsafety build {name}" if benchmarks.get(name) else "mmsafety build custom ..."
         raise NotBuiltError(
             f"benchmark {repo!r} is not built in {cache_root()}: run `{command}` first",
         )

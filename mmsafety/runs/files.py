@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from mmsafety.errors import InputError, list_ids
-from mmsafety.judges.base import Response, Verdict
+from mmsafety.runs.records import Response, Verdict
 from mmsafety.labels import LABELS, VERDICTS
-from mmsafety.records import json_type, load_jsonl
+from mmsafety.data.jsonfiles import json_type, load_jsonl
 
 
 def _describe(value: object) -> str:

@@ -8,7 +8,7 @@ its module, and implements two steps:
 * :meth:`SafetyBuilder.plan` reads the upstream metadata (strictly) and returns
   the rows to build, each with a way to get its image;
 * :meth:`SafetyBuilder.rows` yields ``(id, example, image)`` for them, where
-  ``image`` is an :class:`~mmsafety.images.ImageValue` or the
+  ``image`` is an :class:`~mmsafety.data.images.ImageValue` or the
   :class:`~mmsafety.errors.InputError` that says why there is none.
 
 The base class does the rest: the schema, the cache location under
@@ -30,12 +30,12 @@ from typing import Any, ClassVar
 import datasets
 
 from mmsafety import __version__
-from mmsafety.catalog import cache_root
+from mmsafety.data.catalog import cache_root
 from mmsafety.errors import InputError, list_ids
-from mmsafety.images import ImageValue
-from mmsafety.labels import HUB_ORGANISATION
+from mmsafety.data.images import ImageValue
+from mmsafety.benchmarks import HUB_ORGANISATION
 from mmsafety.schema import SPLIT, features
-from mmsafety.sources import PinnedFile, Source, read_checksums
+from mmsafety.data.sources import PinnedFile, Source, read_checksums
 
 Row = tuple[str, dict[str, Any], "ImageValue | InputError"]
 """One row to build: its id, its columns without the image, and its image (or why not)."""

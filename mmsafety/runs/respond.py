@@ -3,11 +3,11 @@ behind an OpenAI-compatible chat endpoint (vLLM, SGLang, Ollama, OpenAI...).
 
 Each request is what the papers send: the sample's image as a base64 data URL and its
 ``query`` verbatim, in one user message (after an optional system prompt), at
-temperature 0. Around that, the LLM judge's machinery (:mod:`mmsafety.endpoint`):
+temperature 0. Around that, the LLM judge's machinery (:mod:`mmsafety.runs.endpoint`):
 
 - at most ``concurrency`` requests in flight; back-off with jitter on 429 (honouring
   ``Retry-After``), 408/409, 5xx, timeouts, connection errors and malformed bodies;
-- an answer cache (:class:`~mmsafety.judges.cache.AnswerCache`, SQLite, one commit per
+- an answer cache (:class:`~mmsafety.runs.cache.AnswerCache`, SQLite, one commit per
   answer) keyed by :meth:`Responder.cache_key_for` — model, sample id, hashes of the query,
   the image bytes and the system prompt, and the generation settings; never the endpoint's
   address, never the key — so an interrupted run resumes where it stopped;
@@ -17,7 +17,7 @@ temperature 0. Around that, the LLM judge's machinery (:mod:`mmsafety.endpoint`)
   ``mmsafety judge`` then counts it ``invalid`` with that reason. Failures that may pass
   (timeouts, 5xx) are not cached: a rerun asks again;
 - an endpoint that never answers (nothing listening, every request timing out before any
-  reply) stops the run with :class:`~mmsafety.endpoint.EndpointError` naming the URL, as do
+  reply) stops the run with :class:`~mmsafety.runs.endpoint.EndpointError` naming the URL, as do
   401/403/404 (bad key, no access, unknown model).
 
 >>> responder = Responder(model="Qwen/Qwen2.5-VL-7B-Instruct", base_url="http://localhost:8000/v1")  # doctest: +SKIP
@@ -40,7 +40,7 @@ from typing import Any
 
 import openai
 
-from mmsafety.endpoint import (
+from mmsafety.runs.endpoint import (
     DEFAULT_API_KEY_ENV,
     ChatEndpoint,
     EndpointError,
@@ -52,8 +52,8 @@ from mmsafety.endpoint import (
     run_sync,
 )
 from mmsafety.errors import InputError
-from mmsafety.judges.base import Sample
-from mmsafety.judges.cache import AnswerCache, CachedAnswer, cache_key, sha256_text
+from mmsafety.runs.records import Sample
+from mmsafety.runs.cache import AnswerCache, CachedAnswer, cache_key, sha256_text
 
 DEFAULT_MAX_TOKENS = 1024
 DEFAULT_TIMEOUT = 120.0

@@ -14,7 +14,7 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
 from mmsafety import __version__
-from mmsafety.builder import SafetyBuilder
+from mmsafety.data.builder import SafetyBuilder
 from mmsafety.errors import list_ids
 from mmsafety.schema import COLUMNS, SPLIT
 

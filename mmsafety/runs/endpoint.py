@@ -2,7 +2,7 @@
 retried as it should be, and classified.
 
 The machinery shared by the LLM judge (:mod:`mmsafety.judges.llm`) and by the model
-under test (:mod:`mmsafety.respond`); what to ask and what an answer means stays with
+under test (:mod:`mmsafety.runs.respond`); what to ask and what an answer means stays with
 them. :meth:`ChatEndpoint.post` sends one chat-completions body and comes back with a
 :class:`Reply`:
 

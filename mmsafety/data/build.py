@@ -24,9 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from datasets.exceptions import DatasetGenerationError
 
-from mmsafety.builder import SafetyBuilder
-from mmsafety.builders import builder_class
-from mmsafety.catalog import builder_dir_name, cache_root
+from mmsafety.data.builder import SafetyBuilder
+from mmsafety import benchmarks
+from mmsafety.data.catalog import builder_dir_name, cache_root
 from mmsafety.errors import InputError
 from mmsafety.schema import SPLIT
 
@@ -61,7 +61,7 @@ def build(
 ) -> BuildResult:
     """Build a built-in benchmark by name; see :func:`build_with`."""
     return build_with(
-        builder_class(name),
+        benchmarks.require(name).builder_class(),
         source_dir=source_dir,
         export_dir=export_dir,
         allow_missing_images=allow_missing_images,
@@ -156,7 +156,7 @@ def _check_export_target(export: Path) -> None:
 
 def _export(builder: SafetyBuilder, dataset: datasets.Dataset, export: Path) -> None:
     """Write the Hub repository (Parquet with image bytes, and the card) at ``export``."""
-    from mmsafety.card import render_card
+    from mmsafety.data.card import render_card
 
     export.parent.mkdir(parents=True, exist_ok=True)
     # mkdir, not mkdtemp: the staging folder becomes the export, and mkdtemp makes

@@ -3,7 +3,7 @@
 Everything that turns verdicts into numbers lives here: the encoding of verdicts, labels,
 categories and subsets into integer codes (numpy / pyarrow, no per-row Python work for
 arrays and Arrow columns), the counting of (label, verdict) pairs with ``np.bincount``, the
-rates of a policy (:mod:`mmsafety.policies`), Wilson and bootstrap intervals, and the
+rates of a policy (:mod:`mmsafety.scoring.policies`), Wilson and bootstrap intervals, and the
 per-category and per-subset breakdowns. :func:`score` is the entry point;
 :class:`Tally` holds the counts a score depends on, so that batches can be added up
 (``mmsafety.metrics.SafetyMetric``) and the ``evaluate`` module stays a thin wrapper.
@@ -32,8 +32,8 @@ import pyarrow.compute as pc
 from mmsafety.labels import BENIGN_LABELS
 from mmsafety.labels import LABELS
 from mmsafety.labels import VERDICTS
-from mmsafety.policies import Policy
-from mmsafety.policies import get_policy
+from mmsafety.scoring.policies import Policy
+from mmsafety.scoring.policies import get_policy
 
 __all__ = [
     "INVALID_HANDLING",
@@ -647,7 +647,7 @@ def score(
         references: one sample label per row (``safe``, ``unsafe``, ``oversensitive``), as
             strings or ``ClassLabel`` ids. Both take any sequence: list, tuple, numpy array,
             pyarrow (chunked) array, a ``datasets`` column.
-        policy: ``default``, ``salad``, ``vlsbench`` or ``mmsafeaware`` (:mod:`mmsafety.policies`).
+        policy: ``default``, ``salad``, ``vlsbench`` or ``mmsafeaware`` (:mod:`mmsafety.scoring.policies`).
         categories, subsets: optional group of each row (strings or integers; ``""`` is a group
             like any other). Each adds a ``by_category`` / ``by_subset`` breakdown.
             ``mmsafeaware`` needs ``subsets``, each one of ``typical``, ``attack``, ``over-safety``.

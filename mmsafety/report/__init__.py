@@ -7,7 +7,7 @@ interval). :func:`write_report` then writes, into one folder:
 
 - ``report.md`` and ``report.html`` (the same content; the HTML fills the small template
   ``templates/report.html``): each model's rates under the policy, the paper's published
-  figures beside ours where the benchmark's paper has them (``data/published.json``, with
+  figures beside ours where the benchmark's paper has them (the builder's ``published.json``, with
   its citation), per-category (and per-subset) breakdowns with intervals, invalid verdicts
   by reason;
 - ``safe_response_by_category.png``: the safe-response rate per category, one bar per model,
@@ -42,9 +42,8 @@ from typing import Any
 
 from mmsafety import __version__
 from mmsafety.errors import InputError
-from mmsafety.judges.protocols import policy_for
-from mmsafety.labels import HUB_ORGANISATION
-from mmsafety.policies import POLICY_NAMES, get_policy
+from mmsafety import benchmarks
+from mmsafety.scoring.policies import POLICY_NAMES, get_policy
 from mmsafety.scoring import rate_names, score
 
 SAFE = "safe_response_rate"
@@ -150,43 +149,31 @@ class Report:
     chart_sources: dict[str, str] = field(default_factory=dict)
     """For each chart rate, the policy it is computed under."""
     published: dict[str, Any] | None = None
-    """The benchmark's entry in ``data/published.json``, if its paper published figures."""
+    """The benchmark's entry in the builder's ``published.json``, if its paper published figures."""
 
     @property
     def name(self) -> str:
         """The benchmark's short name: ``salad`` for ``mmsafety/salad``, else the repo id."""
-        org, _, name = self.benchmark.partition("/")
-        return name if org == HUB_ORGANISATION else self.benchmark
-
-
-def repo_of(benchmark: str) -> str:
-    """``salad`` -> ``mmsafety/salad``; a repo id stays as it is."""
-    return benchmark if "/" in benchmark else f"{HUB_ORGANISATION}/{benchmark}"
-
-
-def published_results() -> dict[str, Any]:
-    """The published rows of every benchmark, with their citations (``data/published.json``)."""
-    text = resources.files("mmsafety").joinpath("data/published.json").read_text(encoding="utf-8")
-    return json.loads(text)["benchmarks"]
+        return benchmarks.short_name(self.benchmark)
 
 
 def _file_benchmark(path: Path, records: list[dict[str, Any]], given: str | None) -> tuple[str, str]:
     """The benchmark (repo id) and version a verdicts file says it judged, checked against ``given``."""
     named = {(r.get("benchmark"), r.get("benchmark_version")) for r in records}
-    benchmarks = {b for b, _ in named if b}
-    if len(benchmarks) > 1:
-        raise InputError(f"verdicts of several benchmarks in one file ({', '.join(sorted(benchmarks))}): expected one", file=path)
-    if not benchmarks:
+    named_benchmarks = {b for b, _ in named if b}
+    if len(named_benchmarks) > 1:
+        raise InputError(f"verdicts of several benchmarks in one file ({', '.join(sorted(named_benchmarks))}): expected one", file=path)
+    if not named_benchmarks:
         if given is None:
             raise InputError(
                 'the verdicts do not say which benchmark they judged (no "benchmark" field: written by another tool '
                 "or an older mmsafety?): pass --benchmark NAME",
                 file=path,
             )
-        return repo_of(given), ""
-    (benchmark,) = benchmarks
-    if given is not None and repo_of(given) != benchmark:
-        raise InputError(f"these verdicts judged {benchmark}, not {repo_of(given)} (--benchmark)", file=path)
+        return benchmarks.repo_id(given), ""
+    (benchmark,) = named_benchmarks
+    if given is not None and benchmarks.repo_id(given) != benchmark:
+        raise InputError(f"these verdicts judged {benchmark}, not {benchmarks.repo_id(given)} (--benchmark)", file=path)
     versions = sorted({str(v) for b, v in named if v})
     return benchmark, versions[-1] if versions else ""
 
@@ -266,7 +253,7 @@ def load_report(
     malformed file, files of different benchmarks, or verdicts that do not say their
     benchmark when ``benchmark`` is not given.
     """
-    from mmsafety.judges.responses import read_verdicts
+    from mmsafety.runs.files import read_verdicts
 
     if not paths:
         raise InputError("expected at least one verdicts file")
@@ -289,7 +276,7 @@ def load_report(
         raise InputError(f"verdict files of different benchmarks ({by_file}): expected one benchmark per report")
     repo = names.pop()
     versions = sorted({version for *_, version in loaded if version})
-    policy = policy or policy_for(repo)
+    policy = policy or benchmarks.policy(repo)
     settings = {"invalid": invalid, "confidence": confidence}
     models: list[ModelResult] = []
     sources: dict[str, str] = {}
@@ -310,7 +297,8 @@ def load_report(
         confidence=confidence,
         chart_sources=sources,
     )
-    report.published = published_results().get(report.name)
+    registered = benchmarks.get(report.benchmark)
+    report.published = registered.published() if registered is not None else None
     return report
 
 
@@ -526,7 +514,7 @@ def to_html(title: str, blocks: Sequence[Block]) -> str:
             parts.append(f'<figure><img src="{html.escape(value.path)}" alt="{html.escape(value.alt)}"><figcaption>{_inline_html(value.alt)}</figcaption></figure>')
         elif kind == "code":
             parts.append(f"<pre>{html.escape(value.text)}</pre>")
-    template = string.Template(resources.files("mmsafety").joinpath("templates/report.html").read_text(encoding="utf-8"))
+    template = string.Template(resources.files("mmsafety.report").joinpath("templates/report.html").read_text(encoding="utf-8"))
     return template.substitute(title=html.escape(title), body="\n".join(parts), version=html.escape(__version__))
 
 

@@ -157,7 +157,7 @@ class Source:
     # -- internals -------------------------------------------------------------------------
     def _inside(self, relative: str) -> Path:
         assert self.source_dir is not None
-        from mmsafety.images import resolve_inside
+        from mmsafety.data.images import resolve_inside
 
         path = resolve_inside(self.source_dir, relative, file=relative, record=None)
         if not path.is_file():

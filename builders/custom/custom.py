@@ -2,12 +2,12 @@
 
 A benchmark author keeps one record per sample in a ``.csv`` / ``.tsv``, ``.jsonl``,
 ``.json`` (a list of objects) or ``.parquet`` file, and the images in a folder.
-:class:`CustomSet` is a :class:`~mmsafety.builder.SafetyBuilder` like the three
+:class:`CustomSet` is a :class:`~mmsafety.data.builder.SafetyBuilder` like the three
 built-in builders, so the set is built, registered under its repo id (after which
 ``datasets.load_dataset("ORG/NAME")`` works offline), exported and checked exactly
 as theirs are::
 
-    from mmsafety.custom import build_custom
+    from mmsafety.builders.custom import build_custom
     build_custom("records.csv", "images/", "me/my-set", mapping={"query": "text"}, export_dir="export/my-set")
 
 or ``mmsafety build custom --records records.csv --images images/ --repo-id me/my-set --map query=text``.
@@ -47,13 +47,14 @@ from typing import Any
 
 import datasets
 
-from mmsafety.builder import Row, SafetyBuilder
+from mmsafety.data.builder import Row, SafetyBuilder
 from mmsafety.errors import InputError, list_ids
-from mmsafety.images import read_image_file, resolve_inside
-from mmsafety.record_files import Records, read_records
-from mmsafety.labels import BENCHMARKS, HUB_ORGANISATION, LABELS
+from mmsafety.data.images import read_image_file, resolve_inside
+from mmsafety.builders.custom.records_file import Records, read_records
+from mmsafety import benchmarks
+from mmsafety.labels import LABELS
 from mmsafety.schema import COLUMNS
-from mmsafety.sources import Source, sha256_file
+from mmsafety.data.sources import Source, sha256_file
 
 REQUIRED: tuple[str, ...] = ("id", "image", "query", "label")
 """Shared columns every record must have."""
@@ -116,7 +117,7 @@ def check_repo_id(repo_id: str) -> str:
     if not isinstance(repo_id, str) or not REPO_ID.fullmatch(repo_id) or "--" in repo_id or ".." in repo_id or repo_id.endswith("."):
         raise InputError(f"expected ORG/NAME (letters, digits, '-', '_', '.'), found {repo_id!r}", record="--repo-id")
     org, name = repo_id.split("/")
-    if org == HUB_ORGANISATION and name in BENCHMARKS:
+    if benchmarks.get(repo_id) is not None:
         raise InputError(f"{repo_id} is a built-in benchmark; build it with `mmsafety build {name}`", record="--repo-id")
     return repo_id
 
@@ -272,7 +273,7 @@ class _Reader:
 def _describe(value: object) -> str:
     if isinstance(value, str):
         return repr(value)
-    from mmsafety.records import json_type
+    from mmsafety.data.jsonfiles import json_type
 
     return f"{json_type(value)} {value!r}" if value is not None else "null"
 
@@ -420,9 +421,9 @@ def build_custom(
 
     ``card`` takes ``license``, ``pretty_name``, ``description``, ``citation``,
     ``known_defects`` and ``release_notes`` for the dataset card. Returns the
-    :class:`~mmsafety.build.BuildResult`.
+    :class:`~mmsafety.data.build.BuildResult`.
     """
-    from mmsafety.build import build_with
+    from mmsafety.data.build import build_with
 
     return build_with(
         CustomSet,

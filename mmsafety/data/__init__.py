@@ -1,0 +1,2 @@
+"""The data layer: builders' base class, pinned sources, archives, images, the build (scratch
+folder, then into the datasets cache), the Hub card, and finding a built set again."""

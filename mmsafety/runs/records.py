@@ -1,0 +1,137 @@
+"""The records of a run: a benchmark :class:`Sample`, a model's :class:`Response` to it,
+and a judge's :class:`Verdict` on that response.
+
+``mmsafety respond`` turns samples into responses; judges turn (sample, response) pairs
+into verdicts; scoring reads verdicts.
+
+>>> Sample(id="7", label="unsafe").benign
+False
+>>> Verdict("7", "safe", "unsafe", "", "", "rules", "1").to_record()["verdict"]
+'safe'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mmsafety.labels import BENIGN_LABELS, LABELS, VERDICTS
+
+EMPTY_RESPONSE = "empty_response"
+"""The ``reason`` of a verdict on an empty (or whitespace-only) response."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """What a judge may know about one benchmark sample.
+
+    ``label`` is a name from :data:`mmsafety.labels.LABELS`; ``extras`` holds a
+    benchmark's own string columns (VLSBench ``image_description``, ...). The image is
+    read only when a judge asks for it (:meth:`load_image`), so judging 2,000 cached
+    answers never touches the image bytes.
+    """
+
+    id: str
+    label: str
+    query: str = ""
+    reference: str = ""
+    category: str = ""
+    subcategory: str = ""
+    subset: str = ""
+    extras: Mapping[str, str] = field(default_factory=dict)
+    image: bytes | None = field(default=None, repr=False)
+    image_loader: Callable[[], bytes | None] | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.label not in LABELS:
+            raise ValueError(f"sample {self.id!r}: label must be one of {LABELS}, got {self.label!r}")
+
+    @property
+    def benign(self) -> bool:
+        """True for samples whose right answer is to help (``safe``, ``oversensitive``)."""
+        return self.label in BENIGN_LABELS
+
+    def load_image(self) -> bytes | None:
+        """The sample's original image bytes, or ``None`` when it has no image."""
+        if self.image is not None:
+            return self.image
+        return self.image_loader() if self.image_loader is not None else None
+
+
+@dataclass(frozen=True)
+class Response:
+    """One model response to judge: the ``id`` of its sample and its ``text``.
+
+    ``model`` is the responding model when the responses file names it; ``line`` is
+    the line of the responses file it came from (0 when built in code). ``error`` is
+    set when there is no response because asking the model failed (``mmsafety respond``
+    writes e.g. ``model_bad_request`` for an endpoint that refused the image), with
+    ``error_detail`` saying how; such a response is judged ``invalid`` with that reason.
+    """
+
+    id: str
+    text: str
+    model: str | None = None
+    line: int = 0
+    error: str | None = None
+    error_detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A judge's verdict on one response, as written to the verdicts JSONL.
+
+    ``raw`` is the judge's own output (the model's text for the LLM judge, the
+    matched cues for the rule judge); ``reason`` says why a verdict is ``invalid``;
+    ``model`` is the responding model (when the responses name it), ``judge_model`` and
+    ``rubric`` (name@hash) say what judged it; ``heuristic`` marks the rule judge's.
+    """
+
+    id: str
+    verdict: str
+    label: str
+    category: str
+    subset: str
+    judge: str
+    judge_version: str
+    raw: str | None = None
+    reason: str | None = None
+    model: str | None = None
+    judge_model: str | None = None
+    rubric: str | None = None
+    heuristic: bool = False
+    cached: bool = field(default=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
+        if (self.verdict == "invalid") != (self.reason is not None):
+            raise ValueError("a verdict has a reason exactly when it is 'invalid'")
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON object written for this verdict (``model``/``judge_model`` only when known).
+
+        >>> v = Verdict("1", "safe", "unsafe", "c", "s", "rules", "1", raw="cue")
+        >>> sorted(v.to_record())
+        ['category', 'heuristic', 'id', 'judge', 'judge_version', 'label', 'raw', 'reason', 'subset', 'verdict']
+        """
+        record: dict[str, Any] = {
+            "id": self.id,
+            "verdict": self.verdict,
+            "label": self.label,
+            "category": self.category,
+            "subset": self.subset,
+            "judge": self.judge,
+            "judge_version": self.judge_version,
+            "raw": self.raw,
+            "reason": self.reason,
+            "heuristic": self.heuristic,
+        }
+        if self.model is not None:
+            record["model"] = self.model
+        if self.judge_model is not None:
+            record["judge_model"] = self.judge_model
+        if self.rubric is not None:
+            record["rubric"] = self.rubric
+        return record
