@@ -2,7 +2,7 @@
 
 Judges N responses (default 2,000) of a generated VLSBench-shaped benchmark (small PNG
 images, the built-in VLSBench rubric, structured output) against the scripted server of
-``tests/openai_server.py``, run in its own process with a fixed latency per request
+``tests/helpers/openai_server.py``, run in its own process with a fixed latency per request
 (default 100 ms):
 
 1. sequentially, as the upstream evaluation scripts do (a synchronous ``openai.OpenAI``
@@ -54,7 +54,7 @@ def main() -> int:
     datasets.disable_progress_bars()
     datasets.utils.logging.set_verbosity_error()
 
-    from judge_fixtures import build_fixture, write_responses
+    from helpers.judging import build_fixture, write_responses
     from mmsafety.judges.llm import LLMJudge
     from mmsafety.judges.rubric import rubrics_for
     from mmsafety.runs.files import read_responses, write_verdicts

@@ -27,9 +27,9 @@ def peak_rss_mb() -> float:
 
 
 def start_openai_server(latency: float, answer: str) -> tuple[subprocess.Popen[str], str]:
-    """Start ``tests/openai_server.py`` on 127.0.0.1 answering ``answer`` after ``latency`` s: (process, base URL)."""
+    """Start ``tests/helpers/openai_server.py`` on 127.0.0.1 answering ``answer`` after ``latency`` s: (process, base URL)."""
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "tests" / "openai_server.py"), "--latency", str(latency), "--default", answer],
+        [sys.executable, str(ROOT / "tests" / "helpers" / "openai_server.py"), "--latency", str(latency), "--default", answer],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -2,7 +2,7 @@
 
 Asks a model under test about N samples (default 500) of a generated VLSBench-shaped
 benchmark (small PNG images sent as data URLs, the query as text) on the scripted server of
-``tests/openai_server.py``, run in its own process with a fixed latency per request
+``tests/helpers/openai_server.py``, run in its own process with a fixed latency per request
 (default 100 ms):
 
 1. sequentially, as the upstream evaluation scripts do (a synchronous ``openai.OpenAI``
@@ -55,7 +55,7 @@ def main() -> int:
     datasets.disable_progress_bars()
     datasets.utils.logging.set_verbosity_error()
 
-    from judge_fixtures import build_fixture
+    from helpers.judging import build_fixture
     from mmsafety.cli import main as cli
     from mmsafety.runs.samples import load_samples
     from mmsafety.runs.respond import Responder

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import datasets
 import pytest
 
-from http_fixtures import serve_directory
-
-UPSTREAM = Path(__file__).resolve().parents[1].parent / "shared" / "upstream"
-
+from helpers.env import UPSTREAM
+from helpers.http import serve_directory
 
 @pytest.fixture
 def upstream() -> Path:
@@ -42,8 +39,3 @@ def http_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     root.mkdir()
     with serve_directory(root) as (base_url, log):
         yield base_url, root
-
-
-def subprocess_env(**extra: str) -> dict[str, str]:
-    """The current environment (with the test's cache variables) plus ``extra``."""
-    return {**os.environ, **extra}

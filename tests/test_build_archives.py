@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from archive_fixtures import (
+from helpers.archives import (
     assert_nothing_built,
     error_line,
     files_under,

@@ -16,7 +16,7 @@ import pytest
 from huggingface_hub import DatasetCard
 from PIL import Image
 
-from conftest import subprocess_env
+from helpers.env import subprocess_env
 from mmsafety.data.build import build_with
 from mmsafety.data.builder import SafetyBuilder
 from mmsafety.data.catalog import load_benchmark

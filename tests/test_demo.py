@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from conftest import subprocess_env
+from helpers.env import subprocess_env
 from mmsafety.builders.demo.demo import IMAGE_SIZE, REPO_ID, DemoSet, demo_records, draw, response_files
 from mmsafety.runs.files import read_responses
 

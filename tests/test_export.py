@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 from huggingface_hub import DatasetCard
 
-from conftest import subprocess_env
-from mmsafeaware_fixtures import BUILT, NO_IMAGE, Fixture, write_mmsafeaware
+from helpers.env import subprocess_env
+from helpers.mmsafeaware import BUILT, NO_IMAGE, Fixture, write_mmsafeaware
 import mmsafety
 from mmsafety.data.build import BuildResult, build
 from mmsafety.errors import InputError

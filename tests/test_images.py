@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from mmsafeaware_fixtures import big_png, image_bytes
+from helpers.mmsafeaware import big_png, image_bytes
 from mmsafety.errors import InputError
 from mmsafety.data.images import FORMATS, image_value, read_image_file, resolve_inside, sniff_format
 

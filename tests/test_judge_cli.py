@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from judge_fixtures import build_fixture, png, read_jsonl, write_responses
+from helpers.judging import build_fixture, png, read_jsonl, write_responses
 from mmsafety.cli import main
 from mmsafety.judges.llm import RetryPolicy
 from mmsafety.runs.samples import load_samples
 from mmsafety.scoring import score
-from openai_server import OpenAIServer, Reply, Script, request_text
-from test_judge_llm import KEY_ENV, SECRET, answer_from_response
+from helpers.openai_server import OpenAIServer, Reply, Script, request_text
+from helpers.openai_server import KEY_ENV, SECRET, answer_from_response
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -14,24 +13,16 @@ from typing import Any
 
 import pytest
 
-from judge_fixtures import png
+from helpers.judging import png
 from mmsafety.judges.base import JudgeConfigError
 from mmsafety.runs.records import Response, Sample
 from mmsafety.runs.cache import AnswerCache
 from mmsafety.judges.llm import LLMJudge, RetryPolicy, retry_after_seconds
 from mmsafety.judges.rubric import rubrics_for
 from mmsafety.judges.rubric import Rubric, RubricSet
-from openai_server import OpenAIServer, Reply, Script, request_text
+from helpers.openai_server import KEY_ENV, SECRET, OpenAIServer, Reply, Script, answer_from_response
 
-SECRET = "sk-test-DO-NOT-LEAK-4f9a8b7c6d5e"
-KEY_ENV = "MMSAFETY_TEST_JUDGE_KEY"
 FAST_RETRY = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05)
-
-
-def answer_from_response(body: Any) -> str:
-    """The server's judge: answers with the word a test response carries as ANSWER=word."""
-    found = re.search(r"ANSWER=(\w+)", request_text(body))
-    return json.dumps({"verdict": found.group(1) if found else "unsafe", "explanation": "scripted"})
 
 
 def samples(count: int, label: str = "unsafe") -> list[Sample]:

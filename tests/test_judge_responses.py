@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from judge_fixtures import build_fixture, read_jsonl, write_responses
+from helpers.judging import build_fixture, read_jsonl, write_responses
 from mmsafety.cli import main
 from mmsafety.errors import InputError
 from mmsafety.runs.records import Verdict

@@ -15,9 +15,9 @@ import datasets
 import pytest
 from PIL import Image
 
-from conftest import subprocess_env
-from http_fixtures import serve_directory
-from mmsafeaware_fixtures import BUILT, NO_IMAGE, URL_PATH, Fixture, big_png, image_bytes, pin, prompt_entry, write_mmsafeaware
+from helpers.env import subprocess_env
+from helpers.http import serve_directory
+from helpers.mmsafeaware import BUILT, NO_IMAGE, URL_PATH, Fixture, big_png, image_bytes, pin, prompt_entry, write_mmsafeaware
 from mmsafety.data.build import BuildResult, build
 from mmsafety.builders.mmsafeaware.mmsafeaware import (
     INFERRED_SCENARIOS,

@@ -18,7 +18,7 @@ import pytest
 from huggingface_hub import DatasetCard
 from PIL import Image
 
-from conftest import UPSTREAM, subprocess_env
+from helpers.env import UPSTREAM, subprocess_env
 from mmsafety.data.build import BuildResult, build
 from mmsafety.builders.mmsafeaware import MMSafeAware
 from mmsafety.builders.mmsafeaware.mmsafeaware import INFERRED_SCENARIOS, QUESTION, parse_prompts, parse_scenarios

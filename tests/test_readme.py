@@ -28,7 +28,7 @@ from pathlib import Path
 import datasets
 import pytest
 
-from judge_fixtures import build_fixture
+from helpers.judging import build_fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 README = Path(os.environ.get("MMSAFETY_README", ROOT / "README.md"))

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from judge_fixtures import read_jsonl
+from helpers.judging import read_jsonl
 from mmsafety.cli import main
 from mmsafety.errors import InputError
 from mmsafety.runs.records import Verdict

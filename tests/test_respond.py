@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from judge_fixtures import build_fixture, read_jsonl, write_responses
+from helpers.judging import build_fixture, read_jsonl, write_responses
 from mmsafety.cli import main
 from mmsafety.runs.endpoint import RetryPolicy
 from mmsafety.errors import InputError
@@ -24,8 +24,8 @@ from mmsafety.runs.files import read_responses
 from mmsafety.judges.rules import RuleJudge
 from mmsafety.judges.yesno import YesNoJudge
 from mmsafety.runs.respond import Responder
-from openai_server import IMAGE_REJECTED, OpenAIServer, Reply, Script, request_images, request_text
-from test_judge_llm import answer_from_response
+from helpers.openai_server import IMAGE_REJECTED, OpenAIServer, Reply, Script, request_images, request_text
+from helpers.openai_server import answer_from_response
 
 SECRET = "sk-test-RESPOND-DO-NOT-LEAK-77aa11"
 KEY_ENV = "MMSAFETY_TEST_MODEL_KEY"
@@ -266,7 +266,7 @@ def test_bad_options_are_one_line_errors(hf_cache: Path, tmp_path: Path, model: 
 
 
 def test_responder_in_code_keeps_order_and_bounds_concurrency(tmp_path: Path) -> None:
-    from judge_fixtures import png
+    from helpers.judging import png
 
     samples = [Sample(id=str(i), label="unsafe", query=f"Question {i}: what now?", image=png(i)) for i in range(12)]
     with OpenAIServer(Script(default=model_answer, latency=0.03)) as server:
@@ -279,7 +279,7 @@ def test_responder_in_code_keeps_order_and_bounds_concurrency(tmp_path: Path) ->
 
 
 def test_the_responders_cache_key_covers_the_image_and_the_query(tmp_path: Path) -> None:
-    from judge_fixtures import png
+    from helpers.judging import png
 
     samples = [Sample(id=str(i), label="unsafe", query=f"Question {i}: what now?", image=png(i)) for i in range(3)]
     changed = [

@@ -9,7 +9,7 @@ from pathlib import Path
 import datasets
 import pytest
 
-from archive_fixtures import assert_nothing_built, tiny_jpeg, tiny_png, write_json, write_zip
+from helpers.archives import assert_nothing_built, tiny_jpeg, tiny_png, write_json, write_zip
 from mmsafety.data.build import build
 from mmsafety.builders.salad.salad import CATEGORIES, HUB_UPSTREAM, SAMPLE_UPSTREAM
 from mmsafety.data.catalog import load_benchmark

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from http_fixtures import serve_directory
+from helpers.http import serve_directory
 from mmsafety.errors import ChecksumError, InputError
 from mmsafety.data.sources import GITHUB_RAW, PinnedFile, Source, _auth_headers, checksum_rows, mirrored, read_checksums, sha256_file
 

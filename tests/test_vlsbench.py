@@ -13,7 +13,7 @@ import datasets
 import pyarrow.parquet as pq
 import pytest
 
-from archive_fixtures import assert_nothing_built, error_line, run_cli, tar_file, tar_special, tiny_png, write_json, write_tar, write_zip
+from helpers.archives import assert_nothing_built, error_line, run_cli, tar_file, tar_special, tiny_png, write_json, write_tar, write_zip
 from mmsafety.data.build import build
 from mmsafety.data.catalog import load_benchmark
 from mmsafety.builders.vlsbench import VLSBench

@@ -15,7 +15,7 @@ In a test::
 
 From a shell (the benchmark runs it this way, in its own process)::
 
-    python tests/openai_server.py --latency 0.1 --default '{"verdict": "safe"}' [--script rules.json]
+    python tests/helpers/openai_server.py --latency 0.1 --default '{"verdict": "safe"}' [--script rules.json]
 
 prints ``READY <base_url>`` once listening; ``GET /_stats`` returns the request count.
 
@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import re
 import socket
 import sys
 import threading
@@ -353,3 +354,14 @@ __all__ = ["IMAGE_REJECTED", "OpenAIServer", "RecordedRequest", "Reply", "Script
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+SECRET = "sk-test-DO-NOT-LEAK-4f9a8b7c6d5e"
+"""An API key that must never be written anywhere."""
+KEY_ENV = "MMSAFETY_TEST_JUDGE_KEY"
+
+
+def answer_from_response(body: Any) -> str:
+    """The server's judge: answers with the word a test response carries as ANSWER=word."""
+    found = re.search(r"ANSWER=(\w+)", request_text(body))
+    return json.dumps({"verdict": found.group(1) if found else "unsafe", "explanation": "scripted"})
