@@ -191,7 +191,7 @@ def test_evaluate_with_the_llm_judge_against_a_faulty_judge_server(hf_cache: Pat
     out = tmp_path / "eval"
     with OpenAIServer(script) as judge_server:
         code, stdout, _ = run(
-            capsys, "evaluate", "vlsbench", "--responses", responses, "--out", out, "--model", "judge-model",
+            capsys, "evaluate", "vlsbench", "--protocol", "mmsafety", "--responses", responses, "--out", out, "--model", "judge-model",
             "--base-url", judge_server.base_url, "--timeout", "0.3", "--cache", tmp_path / "judge.sqlite", "--no-progress",
         )
     assert code == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +14,9 @@ import pytest
 
 from helpers.authors import authors_file, import_authors_module
 from helpers.http import serve_directory
-from helpers.judging import png
-from helpers.openai_server import KEY_ENV, SECRET, OpenAIServer, Script
+from helpers.judging import build_fixture, png, read_jsonl, write_responses
+from helpers.openai_server import KEY_ENV, SECRET, OpenAIServer, Script, request_text
+from mmsafety.cli import main
 from mmsafety.errors import ChecksumError, InputError
 from mmsafety.judges.llm import LLMJudge
 from mmsafety.judges.protocols import llm_protocol
@@ -191,3 +193,50 @@ def test_a_download_that_differs_from_the_pin_is_refused(authors_folder: Path, t
 def test_evaluation_code_without_the_template_is_bad_input() -> None:
     with pytest.raises(InputError, match="evaluate_vlsbench_function"):
         parse_authors_file(b"def something():\n    pass\n", file="eval_utils.py")
+
+
+def label_from_response(body: Any) -> str:
+    """The scripted judge: answers the authors' schema with the label a test response carries as LABEL=n."""
+    found = re.search(r"LABEL=(\d)", request_text(body))
+    return json.dumps({"label": int(found.group(1)), "explanation": "scripted"}) if found else "{}"
+
+
+def test_judge_vlsbench_runs_the_upstream_protocol_by_default(
+    hf_cache: Path, tmp_path: Path, authors_folder: Path, server: OpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = build_fixture(hf_cache, "vlsbench", count=4)
+    server.set_script(Script(default=label_from_response))
+    answers = ["LABEL=1", "LABEL=2", "LABEL=3", "no label here"]
+    responses = write_responses(tmp_path / "r.jsonl", [(r["id"], a) for r, a in zip(rows, answers)])
+    out = tmp_path / "v.jsonl"
+    code = main(["judge", "vlsbench", "--responses", str(responses), "--out", str(out), "--model", "gpt-4o", "--base-url", server.base_url,
+                 "--api-key-env", KEY_ENV, "--no-cache", "--source-dir", str(authors_folder), "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    assert [(v["verdict"], v["reason"]) for v in read_jsonl(out)] == [
+        ("refusal", None), ("safe", None), ("unsafe", None), ("invalid", "unparsable_judge_output"),
+    ]
+
+
+def test_judge_vlsbench_upstream_requests_carry_the_authors_settings(
+    hf_cache: Path, tmp_path: Path, authors_folder: Path, server: OpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = build_fixture(hf_cache, "vlsbench", count=2)
+    responses = write_responses(tmp_path / "r.jsonl", [(r["id"], "LABEL=2") for r in rows])
+    code = main(["judge", "vlsbench", "--responses", str(responses), "--out", str(tmp_path / "v.jsonl"), "--model", "gpt-4o",
+                 "--base-url", server.base_url, "--api-key-env", KEY_ENV, "--no-cache", "--source-dir", str(authors_folder), "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    bodies = [r.body for r in server.chat_requests()]
+    assert {(b["temperature"], b["max_tokens"], b["messages"][0]["role"], b["response_format"]["json_schema"]["name"]) for b in bodies} == {
+        (0.0, 128, "system", "VLSBENCHOUTPUT")
+    }
+
+
+def test_source_dir_goes_with_the_upstream_protocol_only(
+    hf_cache: Path, tmp_path: Path, authors_folder: Path, server: OpenAIServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = build_fixture(hf_cache, "vlsbench", count=1)
+    responses = write_responses(tmp_path / "r.jsonl", [(rows[0]["id"], "x")])
+    code = main(["judge", "vlsbench", "--responses", str(responses), "--out", str(tmp_path / "v.jsonl"), "--model", "m",
+                 "--base-url", server.base_url, "--protocol", "mmsafety", "--source-dir", str(authors_folder)])
+    assert code == 2
+    assert "--source-dir" in capsys.readouterr().err
