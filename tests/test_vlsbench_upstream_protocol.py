@@ -240,3 +240,9 @@ def test_source_dir_goes_with_the_upstream_protocol_only(
                  "--base-url", server.base_url, "--protocol", "mmsafety", "--source-dir", str(authors_folder)])
     assert code == 2
     assert "--source-dir" in capsys.readouterr().err
+
+
+def test_a_failed_download_says_how_to_give_the_authors_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MMSAFETY_GITHUB_URL", "http://127.0.0.1:9/")
+    with pytest.raises(InputError, match="pass --source-dir"):
+        load_protocol(download_dir=tmp_path / "downloads")

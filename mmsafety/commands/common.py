@@ -23,7 +23,9 @@ LLM_OPTIONS = ("base_url", "model", "api_key_env", "concurrency", "timeout", "ca
 JUDGES_EPILOG = (
     "judges: yesno (MMSafeAware's Yes/No reader; --compat for the authors' script), rules (offline "
     "refusal/warning cues, a heuristic), llm (any OpenAI-compatible endpoint). Default: llm when --model "
-    "or --base-url is given, else the benchmark's offline judge."
+    "or --base-url is given, else the benchmark's offline judge. The llm judge follows --protocol: upstream (the "
+    "benchmark authors' own request, read from their pinned evaluation code; the default for VLSBench) or mmsafety "
+    "(mmsafety's rubrics; the default elsewhere)."
 )
 
 

@@ -78,7 +78,18 @@ def authors_bytes(source: str | Path | None = None, *, download_dir: Path | None
 
         download_dir = cache_root() / "downloads" / "mmsafety"
     folder = Path(source) if source is not None else None
-    data = Source({AUTHORS_FILE: pinned}, source_dir=folder, download_dir=download_dir).read_bytes(AUTHORS_FILE)
+    try:
+        data = Source({AUTHORS_FILE: pinned}, source_dir=folder, download_dir=download_dir).read_bytes(AUTHORS_FILE)
+    except ChecksumError:
+        raise
+    except InputError as error:
+        if folder is not None:
+            raise
+        raise InputError(
+            f"{error.detail}; the authors' judge request is read from their {AUTHORS_FILE}: "
+            "pass --source-dir with a copy of it (github.com/AI45Lab/VLSBench at the pinned commit), or --protocol mmsafety",
+            file=error.file,
+        ) from None
     return data, str(folder / AUTHORS_FILE) if folder is not None else pinned.url
 
 
