@@ -99,7 +99,7 @@ def word_at(text: str, answers: Mapping[str, str]) -> str | None:
     True
     """
     stripped = text.lstrip(_DECORATION)
-    match = re.match(rf"({verdict_words(answers)})(?![A-Za-z0-9])", stripped, re.IGNORECASE)
+    match = re.match(rf"({verdict_words(answers)})(?![A-Za-z0-9_])(?!-[A-Za-z])", stripped, re.IGNORECASE)
     return answers[answer_key(match.group(1))] if match else None
 
 
