@@ -15,10 +15,10 @@ import pytest
 from helpers.authors import authors_file, import_authors_module
 from helpers.http import serve_directory
 from helpers.judging import build_fixture, png, read_jsonl, write_responses
-from helpers.openai_server import KEY_ENV, SECRET, OpenAIServer, Script, request_text
+from helpers.openai_server import KEY_ENV, SECRET, OpenAIServer, Reply, Script, request_text
 from mmsafety.cli import main
 from mmsafety.errors import ChecksumError, InputError
-from mmsafety.judges.llm import LLMJudge
+from mmsafety.judges.llm import LLMJudge, RetryPolicy
 from mmsafety.judges.protocols import llm_protocol
 from mmsafety.judges.vlsbench_upstream import load_protocol, parse_authors_file, pin
 from mmsafety.runs.records import Response, Sample
@@ -246,3 +246,24 @@ def test_a_failed_download_says_how_to_give_the_authors_file(tmp_path: Path, mon
     monkeypatch.setenv("MMSAFETY_GITHUB_URL", "http://127.0.0.1:9/")
     with pytest.raises(InputError, match="pass --source-dir"):
         load_protocol(download_dir=tmp_path / "downloads")
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (Reply(content="{}"), "unparsable_judge_output"),
+        (Reply(refusal="I can't help with judging this."), "judge_refusal"),
+        (Reply(status=500), "judge_server_error"),
+        (Reply(status=400, error_code="content_filter"), "judge_content_filter"),
+    ],
+)
+def test_an_empty_answer_a_refusal_or_a_failed_call_is_invalid_with_its_reason(
+    server: OpenAIServer, authors_folder: Path, reply: Reply, reason: str
+) -> None:
+    server.set_script(Script([reply]))
+    protocol = llm_protocol("vlsbench", "upstream", source=authors_folder)
+    judge = LLMJudge(model="gpt-4o", rubrics=protocol.rubrics, base_url=server.base_url, api_key_env=KEY_ENV,
+                     retry=RetryPolicy(max_attempts=1), **protocol.settings)
+    sample = Sample(id="1", label="unsafe", query="q", image=png(1))
+    verdict = judge.judge_many([(sample, Response(id="1", text="an answer"))])[0]
+    assert (verdict.verdict, verdict.reason) == ("invalid", reason)
