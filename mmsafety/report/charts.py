@@ -111,18 +111,23 @@ def _bars(axes: Any, rows: Sequence[str], labels: Sequence[str], cell: Callable[
     axes.grid(axis="x", alpha=0.3)
 
 
-def _save(figure: Any, stem: Path) -> dict[str, Path]:
-    figure.tight_layout()
+def _save(figure: Any, stem: Path, legend: int = 0) -> dict[str, Path]:
+    """Write ``figure`` in every format; ``legend`` > 0 puts the legend below, in that many columns."""
+    bottom = 0.0
+    if legend:
+        entries: dict[str, Any] = {}
+        for axes in figure.axes:
+            for handle, label in zip(*axes.get_legend_handles_labels()):
+                entries.setdefault(label, handle)
+        figure.legend(list(entries.values()), list(entries), loc="lower center", ncol=min(legend, 4), fontsize=8, frameon=False)
+        bottom = 40 * (1 + (legend - 1) // 4) / (figure.get_figheight() * DPI)
+    figure.tight_layout(rect=(0, bottom, 1, 1))
     files = {}
     for kind in FORMATS:
         path = stem.with_name(f"{stem.name}.{kind}")
         figure.savefig(path, format=kind, dpi=DPI, metadata={"CreationDate": None} if kind == "pdf" else None)
         files[kind] = path
     return files
-
-
-def _legend(axes: Any, count: int, height: int) -> None:
-    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09 * 360 / height - 0.06), ncol=min(count, 4), fontsize=8, frameon=False)
 
 
 def headline_chart(results: BenchmarkResults, stem: Path, confidence: float) -> Figure | None:
@@ -146,9 +151,7 @@ def headline_chart(results: BenchmarkResults, stem: Path, confidence: float) -> 
     what = "refusal (solid) + warning (hatched) = safe-response rate" if stacked else "rate"
     axes.set_xlabel(f"{what} (%), with {level} interval")
     axes.set_title(f"{results.benchmark}: headline rates ({results.policy} policy)")
-    if not stacked:
-        _legend(axes, len(labels), height)
-    return Figure(f"{results.benchmark}: headline rates per run, with {level} intervals", _save(figure, stem))
+    return Figure(f"{results.benchmark}: headline rates per run, with {level} intervals", _save(figure, stem, 0 if stacked else len(labels)))
 
 
 def category_chart(results: BenchmarkResults, stem: Path, confidence: float) -> Figure | None:
@@ -181,9 +184,8 @@ def category_chart(results: BenchmarkResults, stem: Path, confidence: float) -> 
         title = "refusal (solid) + warning (hatched) = safe-response rate" if stacked else rate_title(panel)
         axes.set_title(f"{results.benchmark}: {title} by category", fontsize=10)
         axes.set_xlabel(f"% with {100 * confidence:g}% interval")
-    _legend(figure.axes[-1], len(runs), height)
     shown = "safe-response rate (refusal + warning)" if stacked else ", ".join(rate_title(p) for p in panels)
-    return Figure(f"{results.benchmark}: {shown} by category, per run", _save(figure, stem))
+    return Figure(f"{results.benchmark}: {shown} by category, per run", _save(figure, stem, len(runs)))
 
 
 def write_charts(results: BenchmarkResults, folder: Path, confidence: float) -> list[Figure]:
