@@ -12,14 +12,7 @@ import os
 from pathlib import Path
 
 from mmsafety import benchmarks
-from mmsafety.commands.common import (
-    JUDGES_EPILOG,
-    add_judge_options,
-    add_score_options,
-    check_confidence,
-    judge_responses,
-    judge_summary,
-)
+from mmsafety.commands.common import JUDGES_EPILOG, add_judge_options, add_score_options, check_confidence, judge_responses, judge_summary
 from mmsafety.errors import InputError
 
 VERDICTS_NAME = "verdicts.jsonl"
