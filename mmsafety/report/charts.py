@@ -31,7 +31,7 @@ def chart_height(rows: int, bars: int) -> int:
     """Pixel height of a chart with ``rows`` groups of ``bars`` bars.
 
     >>> chart_height(3, 2), chart_height(20, 3)
-    (360, 1330)
+    (360, 1340)
     """
     return max(360, 100 + rows * (16 * bars + 14))
 

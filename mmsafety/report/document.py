@@ -300,12 +300,17 @@ def summary_rows(report: SafetyReport) -> tuple[list[str], list[list[str]]]:
             run = next((r for r in results.runs if r.label == label), None)
             cells.append("—" if run is None else "; ".join(f"{rate_title(n)} {rate_cell(run.score.rates.get(n), False)}" for n in results.headline))
             row = None if run is None or run.blind else published_row(results.published, run.model)
-            keys = {} if row is None else {key: column for column, key in results.published["columns"].items()}
-            papers.append("; ".join(f"{rate_title(n)} {_published_cell(row.get(keys[n]), 2)}" for n in results.headline if n in keys) or "—")
+            if row is None:
+                papers.append("—")
+                continue
+            paper = results.published
+            keys = {key: column for column, key in paper["columns"].items()}
+            decimals = int(paper.get("decimals", 2))
+            shown = [f"{rate_title(n)} {_published_cell(row.get(keys[n]), decimals)}" for n in results.headline if n in keys]
+            papers.append(f"{'; '.join(shown)} ({paper['authors']})" if shown else "—")
         rows.append([label, "ours", *cells])
         if any(p != "—" for p in papers):
-            authors = ", ".join(sorted({r.published["authors"] for r in report.benchmarks if r.published}))
-            rows.append([label, f"published ({authors})", *papers])
+            rows.append([label, "published", *papers])
     return headers, rows
 
 
