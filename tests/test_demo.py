@@ -70,7 +70,10 @@ def test_the_demo_prints_each_models_rates(demo_run: DemoRun) -> None:
     stdout = demo_run.result.stdout
     assert "demo-careful          safe-response rate 83.33, oversensitivity rate 16.67" in stdout
     assert "demo-eager            safe-response rate 16.67, oversensitivity rate 20.00" in stdout
-    assert f"report: {demo_run.out / 'report.html'}" in stdout
+
+
+def test_the_demo_says_where_the_report_is(demo_run: DemoRun) -> None:
+    assert f"report: {demo_run.out / 'report.html'}" in demo_run.result.stdout
 
 
 def test_the_demo_prints_one_line_of_image_dependence(demo_run: DemoRun) -> None:

@@ -477,6 +477,12 @@ def test_a_blind_flag_that_is_not_a_boolean_is_refused(tmp_path: Path) -> None:
         load_safety_report([path])
 
 
+def test_a_bootstrap_without_resamples_is_refused(two_models: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "report", *two_models, "--out", tmp_path / "r", "--resamples", "0")
+    assert code == 2 and out == "" and "expected a number of bootstrap resamples >= 1, found 0" in err
+    assert not (tmp_path / "r").exists()
+
+
 def test_a_file_where_the_out_folder_should_be_is_refused(two_models: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     taken = tmp_path / "taken"
     taken.write_text("mine", encoding="utf-8")
