@@ -197,6 +197,18 @@ def test_headline_rates_without_a_value_are_left_out(tmp_path: Path) -> None:
     assert headlines == {"mmsafety/vlsbench": ("refusal_rate", "warning_rate", "safe_response_rate"), "mmsafety/salad": ("safe_response_rate",)}
 
 
+def test_a_set_without_subsets_has_no_by_subset_section(tmp_path: Path) -> None:
+    vls = verdicts_file(tmp_path / "vls.jsonl", ["safe", "refusal", "unsafe"] * 2, ["unsafe"] * 6, benchmark="mmsafety/vlsbench", subsets=[""] * 6)
+    markdown = write_safety_report(load_safety_report([vls]), tmp_path / "r").markdown.read_text(encoding="utf-8")
+    assert "## By category" in markdown and "## By subset" not in markdown
+
+
+def test_vlsbench_rates_stand_in_the_papers_columns(tmp_path: Path) -> None:
+    vls = verdicts_file(tmp_path / "vls.jsonl", ["safe", "refusal", "unsafe"] * 2, ["unsafe"] * 6, benchmark="mmsafety/vlsbench", subsets=[""] * 6)
+    markdown = write_safety_report(load_safety_report([vls]), tmp_path / "r").markdown.read_text(encoding="utf-8")
+    assert "| model-a | ours | 33.33 | 33.33 | 66.67 |" in markdown
+
+
 def test_each_chart_is_written_as_png_svg_and_pdf(written: Any) -> None:
     stems = {name.rsplit(".", 1)[0] for name in written.charts}
     assert stems == {"mmsafeaware-headline", "mmsafeaware-by-category", "salad-headline", "salad-by-category"}
