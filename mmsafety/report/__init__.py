@@ -44,7 +44,7 @@ from mmsafety import __version__
 from mmsafety.errors import InputError
 from mmsafety import benchmarks
 from mmsafety.scoring.policies import POLICY_NAMES, get_policy
-from mmsafety.scoring import rate_names, score
+from mmsafety.scoring import Score, score
 
 SAFE = "safe_response_rate"
 OVER = "oversensitivity_rate"
@@ -73,6 +73,13 @@ RATE_TITLES = {
     "total_accuracy": "total accuracy (mean of subsets)",
 }
 COMPANIONS = ("_numerator", "_denominator", "_ci_low", "_ci_high", "_bootstrap_low", "_bootstrap_high")
+
+
+def rate_names(result: Any) -> list[str]:
+    """The rates of a :class:`~mmsafety.scoring.Score` (``.rates``) or of one of its flat groups."""
+    if isinstance(result, Score):
+        return list(result.rates)
+    return [key.removesuffix("_numerator") for key in result if key.endswith("_numerator")]
 
 
 def category_chart_size(categories: int, models: int) -> tuple[int, int]:
