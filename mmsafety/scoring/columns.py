@@ -92,7 +92,8 @@ class _Vocabulary:
     def __init__(self, names: tuple[str, ...], noun: str):
         self.names = names
         self.noun = noun
-        self.lookup: dict[Any, int] = {name: i for i, name in enumerate(names)}
+        self.by_name: dict[str, int] = {name: i for i, name in enumerate(names)}
+        self.lookup: dict[Any, int] = dict(self.by_name)
         self.lookup.update({i: i for i in range(len(names))})
         self.arrow_names = pa.array(names, type=pa.string())
 
@@ -118,10 +119,14 @@ class _Vocabulary:
             return self._encode_arrow(column, name)
         if isinstance(column, np.ndarray):
             return self._encode_numpy(column, name)
-        # True == 1 and 0.0 == 0 as dictionary keys: the types are checked apart, in one pass
+        try:  # names only: one dictionary lookup per item, the floor for a list; bytearray collects fastest
+            return np.frombuffer(bytearray(map(self.by_name.__getitem__, column)), dtype=np.int8)
+        except (KeyError, TypeError):
+            pass
+        # ids too: True == 1 and 0.0 == 0 as dictionary keys, so the types are checked first
         if any(kind is bool or not issubclass(kind, _ID_TYPES) for kind in set(map(type, column))):
             raise self._explain(column, name)
-        try:  # one dictionary lookup per item, the floor for a Python list; bytearray collects fastest
+        try:
             return np.frombuffer(bytearray(map(self.lookup.__getitem__, column)), dtype=np.int8)
         except (KeyError, TypeError):
             raise self._explain(column, name) from None
