@@ -120,6 +120,11 @@ def test_class_label_ids_as_integers(tmp_path):
     assert result == score(PREDICTIONS, REFERENCES, policy="salad")
 
 
+def test_verdict_names_with_class_label_ids_in_one_batch(tmp_path):
+    result = load("salad", tmp_path).compute(predictions=PREDICTIONS, references=[LABELS.index(r) for r in REFERENCES], detail=True)
+    assert result == score(PREDICTIONS, REFERENCES, policy="salad")
+
+
 def test_integer_ids_are_stored_as_int32(tmp_path):
     metric = load("salad", tmp_path)
     metric.add_batch(predictions=[0, 1], references=[1, 1])

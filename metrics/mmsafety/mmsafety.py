@@ -165,7 +165,7 @@ class Mmsafety(evaluate.Metric):
     # Not only _info and _compute: evaluate stores True as 1 and 2.7 as 2 in int32 features
     # without a word, and a verdict typo would only fail at compute time. These two check
     # each batch first (bools and floats refused, the value and its position named) and
-    # store it as the format the first batch chose (strings or ids).
+    # store both columns in one format, the one the first batch chose (strings or ids).
     def add_batch(self, *, predictions=None, references=None, **kwargs):
         """Add a batch of rows."""
         predictions, references, groups = self._checked(predictions, references, kwargs, "predictions", "references")
@@ -186,13 +186,13 @@ class Mmsafety(evaluate.Metric):
             if values is not None:
                 checked[name] = group_keys(values, name)
                 check_lengths(verdicts, prediction_name, checked[name], name)
-        stored = self.selected_feature_format
-        if stored is not None and len(verdicts):
-            ids = stored["predictions"].dtype == "int32"
-            if ids != _is_id(predictions) or ids != _is_id(references):  # the other format than the first batch's
-                predictions, references = (
-                    (verdicts.tolist(), labels.tolist()) if ids else (decode(verdicts, "verdicts"), decode(labels, "labels"))
-                )
+        if len(verdicts):  # one format for both columns: the first batch's, ids if either column holds ids
+            stored = self.selected_feature_format
+            ids = stored["predictions"].dtype == "int32" if stored is not None else _is_id(predictions) or _is_id(references)
+            if _is_id(predictions) != ids:
+                predictions = verdicts.tolist() if ids else decode(verdicts, "verdicts")
+            if _is_id(references) != ids:
+                references = labels.tolist() if ids else decode(labels, "labels")
         return predictions, references, {**groups, **checked}
 
     def _compute(self, predictions, references, categories=None, subsets=None, detail=False, **settings):
