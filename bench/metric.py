@@ -289,7 +289,7 @@ def main() -> None:
         print(f"  {label[7:]}: {ratio:.0f}x, {seconds:.3f} s (>= 50x, < 0.5 s)  {'met' if met else 'MISSED'}")
     if m:
         print(f"  evaluate module, strings: {figures[paths[-1][0]][1]:.2f}x the loop's rows/s (reported as it is)")
-        print(f"\nevaluate on the same {m:,} int32 rows, batches of 10,000 ({'first' if args.repeat else 'one'} run each):")
+        print(f"\nevaluate on the same {m:,} int32 rows, batches of 10,000 (best of {args.repeat + 1} runs each):")
         seconds = {}
         for label, run in evaluate_paths.items():
             first, best, peak, result = measure(run, args.repeat, True)
