@@ -10,7 +10,16 @@ from __future__ import annotations
 import argparse
 
 from mmsafety import benchmarks
-from mmsafety.commands.common import add_score_options, check_confidence
+from mmsafety.commands.common import (
+    add_json_option,
+    add_score_options,
+    check_confidence,
+    check_verdict_files,
+    coverage_line,
+    incomplete_status,
+    print_json,
+    report_json,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -26,6 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     report.add_argument("--out", required=True, metavar="DIR", help="folder for the report")
     report.add_argument("--benchmark", metavar="NAME", help="the benchmark, for verdicts that do not say it (written by other tools)")
     add_score_options(report)
+    add_json_option(report, "each model's result and coverage, and the files written")
     report.set_defaults(func=run_report)
 
 
@@ -35,7 +45,13 @@ def run_report(args: argparse.Namespace) -> int:
 
     check_confidence(args.confidence)
     benchmark = benchmarks.check_name(args.benchmark) if args.benchmark else None
+    checked = check_verdict_files(args.verdicts, benchmark)
     report = load_report(args.verdicts, benchmark=benchmark, policy=args.policy, invalid=args.invalid, confidence=args.confidence)
     files = write_report(report, args.out)
-    print(report_summary(report, files))
-    return 0
+    if args.json:
+        print_json(report_json(report, files, checked))
+    else:
+        print(report_summary(report, files))
+        for check in checked:
+            print(f"{check.path}: {coverage_line(check.coverage)}")
+    return incomplete_status(args, [(c.path, c.coverage) for c in checked])
