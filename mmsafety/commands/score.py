@@ -16,6 +16,7 @@ from mmsafety.commands.common import (
     add_json_option,
     add_score_options,
     check_confidence,
+    check_verdict_files,
     coverage_line,
     flat_result,
     incomplete_status,
