@@ -35,7 +35,7 @@ def make_parser() -> argparse.ArgumentParser:
         description="Multimodal safety benchmarks as versioned Hugging Face datasets.",
     )
     parser.add_argument("--version", action="version", version=f"mmsafety {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, help="the command to run (`mmsafety COMMAND --help` describes it)")
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
