@@ -68,7 +68,7 @@ def test_mmsafeaware_is_judged_by_yesno_by_default(mmsafeaware_responses: Path, 
     assert [v["verdict"] for v in verdicts] == ["safe", "safe", "safe", "oversensitive", "unsafe", "invalid", "safe", "safe", "invalid"]
 
 
-def test_judge_prints_verdict_counts_reasons_and_requests(mmsafeaware_responses: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_judge_prints_its_summary(mmsafeaware_responses: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, stdout, _ = run(capsys, "judge", "mmsafeaware", "--responses", mmsafeaware_responses, "--out", tmp_path / "v.jsonl")
     assert code == 0
     assert "verdicts: safe 5, unsafe 1, oversensitive 1, invalid 2" in stdout
@@ -149,7 +149,7 @@ def test_score_policy_option_overrides_the_benchmarks(hf_cache: Path, tmp_path: 
     assert code == 0 and json.loads(dumped)["policy"] == "default"
 
 
-def test_score_table_shows_percent_and_counts(hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_score_table_shows_percent_with_counts(hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     verdicts = _verdicts_for(hf_cache, "vlsbench", tmp_path)
     capsys.readouterr()
     code, table, _ = run(capsys, "score", "vlsbench", verdicts)

@@ -220,7 +220,7 @@ def test_column_reader_takes_integer_ids_as_text(tmp_path: Path) -> None:
     assert (table.column("id").to_pylist(), table.column("judge_version").to_pylist()) == (["7"], ["2"])
 
 
-def test_column_reader_names_line_and_column_of_malformed_json(tmp_path: Path) -> None:
+def test_column_reader_names_where_json_is_malformed(tmp_path: Path) -> None:
     good = json.dumps(verdicts_of([{"id": "1", "label": "unsafe", "category": "", "subset": ""}])[0])
     path = tmp_path / "v.jsonl"
     path.write_text(good + "\n" + '{"id": "2", "verdict": "safe",}\n')
