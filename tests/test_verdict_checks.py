@@ -75,6 +75,22 @@ def test_score_names_the_line_of_an_unknown_id_after_blank_lines(salad: list[dic
     assert code == 2 and f"{path}: line 4: id '99' is not in mmsafety/salad" in err
 
 
+def test_score_names_the_line_of_a_repeated_id(salad: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    records = verdicts_of(salad[:4])
+    records.append(records[2])
+    path = write_responses(tmp_path / "v.jsonl", records)
+    code, _, err = run(capsys, "score", "salad", path)
+    assert code == 2 and f"{path}: line 5: duplicate id '3' (first on line 3)" in err
+
+
+def test_score_checks_verdicts_in_any_order(salad: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    records = verdicts_of(salad[::-1])
+    records[0]["label"] = "unsafe"  # id 12 is benign in the set
+    path = write_responses(tmp_path / "v.jsonl", records)
+    code, _, err = run(capsys, "score", "salad", path)
+    assert code == 2 and f"{path}: line 1 (id 12): label 'unsafe', but the built mmsafety/salad 1.0.0 has label 'oversensitive'" in err
+
+
 def test_score_refuses_labels_rewritten_in_the_file(salad: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_responses(tmp_path / "v.jsonl", verdicts_of(salad, label="unsafe"))
     code, out, err = run(capsys, "score", "salad", path)

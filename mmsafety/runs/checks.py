@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from mmsafety import benchmarks
 from mmsafety.errors import InputError
-from mmsafety.runs.verdict_table import line_of, read_verdict_table
+from mmsafety.runs.verdict_table import line_of, read_verdict_table, refuse
 
 CHECKED_FIELDS = ("label", "category", "subset")
 """The fields of a verdict that must be the built set's for its id."""
@@ -144,29 +145,42 @@ def check_verdicts(path: str | Path, name: str | None) -> CheckedVerdicts:
     name), as the module docstring says; raises :class:`~mmsafety.errors.InputError` naming the
     file and line."""
     path = Path(path)
-    table = read_verdict_table(path)
+    table = read_verdict_table(path, unique=False)  # unique ids: checked below, from their places in the set
     name = named_benchmark(path, table, name)
     built, version = built_columns(name)
     repo = benchmarks.repo_id(name)
     ids = table.column("id")
-    positions = pc.index_in(ids, value_set=built.column("id"))
-    unknown = _first(pc.is_null(positions))
-    if unknown is not None:
-        sample_id = ids[unknown].as_py()
-        raise InputError(
-            f"id {sample_id!r} is not in {repo} (built, {built.num_rows:,} items): expected ids of the set",
-            file=path,
-            record=_where(path, unknown),
-        )
+    positions = _positions(ids, built.column("id"))
+    if positions is None:  # the file's ids in the set's order, from its first item: no search needed
+        expected = {field: built.column(field).slice(0, table.num_rows) for field in CHECKED_FIELDS}
+    else:
+        unknown = _first(pc.is_null(positions))
+        if unknown is not None:
+            sample_id = ids[unknown].as_py()
+            raise InputError(
+                f"id {sample_id!r} is not in {repo} (built, {built.num_rows:,} items): expected ids of the set",
+                file=path,
+                record=_where(path, unknown),
+            )
+        if np.bincount(positions.to_numpy(), minlength=built.num_rows).max(initial=0) > 1:
+            refuse(path)  # names the line of the repeated id
+        expected = {field: built.column(field).take(positions) for field in CHECKED_FIELDS}
     for field in CHECKED_FIELDS:
-        expected = built.column(field).take(positions)
-        row = _first(pc.not_equal(table.column(field), expected))
+        row = _first(pc.not_equal(table.column(field), expected[field]))
         if row is not None:
             raise InputError(
                 f"{field} {table.column(field)[row].as_py()!r}, but the built {repo} {version} has {field} "
-                f"{expected[row].as_py()!r} for this id: expected the set's label, category and subset "
+                f"{expected[field][row].as_py()!r} for this id: expected the set's label, category and subset "
                 "(was the file edited, or judged against another version?)",
                 file=path,
                 record=_where(path, row, ids[row].as_py()),
             )
     return CheckedVerdicts(path, name, repo, version, table, Coverage(scored=table.num_rows, total=built.num_rows))
+
+
+def _positions(ids: pa.ChunkedArray, built_ids: pa.ChunkedArray) -> pa.Array | None:
+    """Where each id is in the set (null where it is not), or ``None`` when the ids are the set's
+    first ids in its order (a run over the set, whole or cut short)."""
+    if len(ids) <= len(built_ids) and pc.all(pc.equal(ids, built_ids.slice(0, len(ids)))).as_py() is not False:
+        return None
+    return pc.index_in(ids, value_set=built_ids).combine_chunks() if isinstance(ids, pa.ChunkedArray) else pc.index_in(ids, value_set=built_ids)

@@ -35,31 +35,58 @@ OPTIONAL = ("benchmark", "benchmark_version", "judge", "judge_version", "judge_m
 VERDICT_SCHEMA = pa.schema([(name, pa.string()) for name in REQUIRED + OPTIONAL])
 """The columns of a verdict table: every field is text."""
 
+CHUNK_SIZE = 64 << 20
+"""Bytes of the file parsed at once: memory stays near the table's size, not the file's."""
 BLOCK_SIZE = 16 << 20
-"""Bytes per block Arrow parses at once (a long ``raw`` answer must fit in one block)."""
+"""Bytes per block Arrow parses on one thread (a long ``raw`` answer must fit in one block)."""
 
 
-def read_verdict_table(path: str | Path) -> pa.Table:
+def read_verdict_table(path: str | Path, *, unique: bool = True) -> pa.Table:
     """The verdicts of ``path`` as a table with the columns of :data:`VERDICT_SCHEMA`, one row
     per non-blank line, in file order. Bad input is an :class:`~mmsafety.errors.InputError`
-    naming the file and the line (from :func:`~mmsafety.runs.files.read_verdicts`)."""
+    naming the file and the line (from :func:`~mmsafety.runs.files.read_verdicts`).
+
+    ``unique=False`` leaves out the check that ids are unique, for a caller that checks it
+    another way (and calls :func:`refuse` when they are not)."""
     table = _fast_read(Path(path))
-    if table is not None and _follows_the_format(table):
+    if table is not None and _follows_the_format(table, unique=unique):
         return table
+    return table_from_records(refuse(path))
+
+
+def refuse(path: str | Path) -> list[dict[str, Any]]:
+    """Read ``path`` line by line, raising the :class:`~mmsafety.errors.InputError` that names
+    the line of its first fault (its records when it has none)."""
     from mmsafety.runs.files import read_verdicts
 
-    return table_from_records(read_verdicts(path))
+    return read_verdicts(path)
+
+
+def _parse(data: bytes | memoryview) -> pa.Table:
+    options = pa_json.ParseOptions(explicit_schema=VERDICT_SCHEMA, unexpected_field_behavior="ignore")
+    return pa_json.read_json(pa.BufferReader(data), read_options=pa_json.ReadOptions(block_size=BLOCK_SIZE), parse_options=options)
 
 
 def _fast_read(path: Path) -> pa.Table | None:
-    options = pa_json.ParseOptions(explicit_schema=VERDICT_SCHEMA, unexpected_field_behavior="ignore")
+    """The file parsed by Arrow in chunks cut at line ends, or ``None`` when Arrow cannot read it."""
+    tables = []
     try:
-        return pa_json.read_json(path, read_options=pa_json.ReadOptions(block_size=BLOCK_SIZE), parse_options=options)
+        with open(path, "rb") as handle:
+            rest = b""
+            while data := handle.read(CHUNK_SIZE):
+                chunk = rest + data if rest else data
+                cut = chunk.rfind(b"\n") + 1
+                rest = chunk[cut:]
+                if cut:
+                    tables.append(_parse(memoryview(chunk)[:cut]))
+            if rest.strip():
+                tables.append(_parse(rest))
     except (pa.ArrowException, OSError, ValueError):
         return None
+    return pa.concat_tables(tables) if tables else None
 
 
-def _follows_the_format(table: pa.Table) -> bool:
+def _follows_the_format(table: pa.Table, *, unique: bool = True) -> bool:
     """Whether the rules :func:`~mmsafety.runs.files.read_verdicts` checks hold (if not, it names the line)."""
     if table.num_rows == 0:
         return False
@@ -72,7 +99,7 @@ def _follows_the_format(table: pa.Table) -> bool:
     for name, allowed in (("verdict", VERDICTS), ("label", LABELS)):
         if not pc.all(pc.is_in(table.column(name), value_set=pa.array(allowed))).as_py():
             return False
-    return pc.count_distinct(ids).as_py() == table.num_rows
+    return not unique or pc.count_distinct(ids).as_py() == table.num_rows
 
 
 def _text(value: Any) -> str | None:
