@@ -121,22 +121,28 @@ def named_benchmark(path: str | Path, table: pa.Table, given: str | None) -> str
 
 
 def built_columns(name: str) -> tuple[pa.Table, str]:
-    """The built set's ``id``, ``label`` (as names), ``category`` and ``subset`` columns, and its version."""
+    """The built set's ``id``, ``label`` (as names), ``category`` and ``subset`` columns, and its
+    version: copied out of the cached Arrow file in one chunk each, so that the file's memory map
+    is released when this returns."""
     from mmsafety.data.catalog import load_benchmark
 
     dataset = load_benchmark(name)
     version = str(dataset.info.version) if dataset.info.version is not None else ""
-    table = dataset.with_format("arrow", columns=["id", *CHECKED_FIELDS])[:]
-    label = table.column("label")
+    if dataset._indices is None:  # the cached Arrow file as it is: only these columns are read
+        table = dataset.data.table.select(["id", *CHECKED_FIELDS])
+    else:
+        table = dataset.with_format("arrow", columns=["id", *CHECKED_FIELDS])[:]
+    label = table.column("label").combine_chunks()
     names = getattr(dataset.features["label"], "names", None)
     if names is not None and pa.types.is_integer(label.type):
         label = pa.array(names, pa.string()).take(label)
     columns = {
-        "id": pc.cast(table.column("id"), pa.string()),
+        "id": pc.cast(table.column("id").combine_chunks(), pa.string()),
         "label": pc.cast(label, pa.string()),
-        "category": pc.fill_null(pc.cast(table.column("category"), pa.string()), ""),
-        "subset": pc.fill_null(pc.cast(table.column("subset"), pa.string()), ""),
+        "category": pc.fill_null(pc.cast(table.column("category").combine_chunks(), pa.string()), ""),
+        "subset": pc.fill_null(pc.cast(table.column("subset").combine_chunks(), pa.string()), ""),
     }
+    del dataset, table
     return pa.table(columns), version
 
 
@@ -145,9 +151,14 @@ def check_verdicts(path: str | Path, name: str | None) -> CheckedVerdicts:
     name), as the module docstring says; raises :class:`~mmsafety.errors.InputError` naming the
     file and line."""
     path = Path(path)
+    if name is not None:  # the set first: its memory map is gone before the file is read
+        built, version = built_columns(name)
     table = read_verdict_table(path, unique=False)  # unique ids: checked below, from their places in the set
-    name = named_benchmark(path, table, name)
-    built, version = built_columns(name)
+    if name is None:
+        name = named_benchmark(path, table, name)
+        built, version = built_columns(name)
+    else:
+        named_benchmark(path, table, name)
     repo = benchmarks.repo_id(name)
     ids = table.column("id")
     positions = _positions(ids, built.column("id"))

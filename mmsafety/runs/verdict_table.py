@@ -35,9 +35,9 @@ OPTIONAL = ("benchmark", "benchmark_version", "judge", "judge_version", "judge_m
 VERDICT_SCHEMA = pa.schema([(name, pa.string()) for name in REQUIRED + OPTIONAL])
 """The columns of a verdict table: every field is text."""
 
-CHUNK_SIZE = 64 << 20
+CHUNK_SIZE = 16 << 20
 """Bytes of the file parsed at once: memory stays near the table's size, not the file's."""
-BLOCK_SIZE = 16 << 20
+BLOCK_SIZE = 4 << 20
 """Bytes per block Arrow parses on one thread (a long ``raw`` answer must fit in one block)."""
 
 
