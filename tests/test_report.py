@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from helpers.judging import read_jsonl
+from helpers.judging import build_fixture, read_jsonl
 from mmsafety.cli import main
 from mmsafety.errors import InputError
 from mmsafety.runs.records import Verdict
@@ -68,6 +68,12 @@ EAGER = ["unsafe", "safe", "unsafe", "safe", "safe", "safe", "unsafe", "safe", "
 
 
 @pytest.fixture
+def built_salad(hf_cache: Path) -> None:
+    """A built SaLAD fixture whose rows the verdict files below judge (the report checks them against it)."""
+    build_fixture(hf_cache, "salad", count=12)
+
+
+@pytest.fixture
 def two_models(tmp_path: Path) -> tuple[Path, Path]:
     return (
         verdicts_file(tmp_path / "careful.jsonl", CAREFUL, SALAD_LABELS, model="GPT-4o", reasons={11: "model_timeout"}),
@@ -75,7 +81,7 @@ def two_models(tmp_path: Path) -> tuple[Path, Path]:
     )
 
 
-def test_markdown_and_html_hold_the_tables_values(two_models: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_markdown_and_html_hold_the_tables_values(built_salad: None, two_models: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "report"
     code, stdout, _ = run(capsys, "report", *two_models, "--out", out)
     assert code == 0
@@ -162,7 +168,7 @@ def test_files_of_different_benchmarks_are_refused(tmp_path: Path, capsys: pytes
     assert not (tmp_path / "r").exists()
 
 
-def test_an_empty_file_a_repeated_file_and_an_unnamed_benchmark(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_empty_file_a_repeated_file_and_an_unnamed_benchmark(built_salad: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n", encoding="utf-8")
     salad = verdicts_file(tmp_path / "salad.jsonl", CAREFUL, SALAD_LABELS)

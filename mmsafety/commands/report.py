@@ -45,8 +45,8 @@ def run_report(args: argparse.Namespace) -> int:
 
     check_confidence(args.confidence)
     benchmark = benchmarks.check_name(args.benchmark) if args.benchmark else None
-    checked = check_verdict_files(args.verdicts, benchmark)
     report = load_report(args.verdicts, benchmark=benchmark, policy=args.policy, invalid=args.invalid, confidence=args.confidence)
+    checked = check_verdict_files(args.verdicts, benchmark)
     files = write_report(report, args.out)
     if args.json:
         print_json(report_json(report, files, checked))
