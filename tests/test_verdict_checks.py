@@ -176,19 +176,22 @@ def test_score_uses_the_sets_labels(salad: list[dict[str, Any]], tmp_path: Path,
 
 def test_report_refuses_a_forged_benchmark_field(hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rows = build_fixture(hf_cache, "salad", count=6)
-    build_fixture(hf_cache, "mmsafeaware", count=6)
+    build_fixture(hf_cache, "vlsbench", count=6)  # every item unsafe
     capsys.readouterr()
-    path = write_responses(tmp_path / "v.jsonl", verdicts_of(rows, benchmark="mmsafety/mmsafeaware", model="m"))
+    path = write_responses(tmp_path / "v.jsonl", verdicts_of(rows, benchmark="mmsafety/vlsbench", model="m"))
     code, out, err = run(capsys, "report", path, "--out", tmp_path / "report")
     assert (code, out) == (2, "")
-    assert f"{path}: line 1 (id 1): label 'unsafe', but the built mmsafety/mmsafeaware 1.0.0 has label 'oversensitive'" in err
+    assert f"{path}: line 2 (id 2): label 'oversensitive', but the built mmsafety/vlsbench 1.0.0 has label 'unsafe'" in err
     assert not (tmp_path / "report").exists()
 
 
-def test_report_refuses_verdicts_of_another_benchmark_than_named(salad: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write_responses(tmp_path / "v.jsonl", verdicts_of(salad, benchmark="mmsafety/vlsbench"))
-    code, _, err = run(capsys, "report", path, "--benchmark", "salad", "--out", tmp_path / "report")
-    assert code == 2 and f"{path}: line 1: the record judged benchmark mmsafety/vlsbench, not mmsafety/salad" in err
+def test_report_refuses_a_record_of_another_benchmark_than_named(salad: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    records = verdicts_of(salad, model="m")
+    records[3]["benchmark"] = "mmsafety/vlsbench"
+    path = write_responses(tmp_path / "v.jsonl", records)
+    code, out, err = run(capsys, "report", path, "--benchmark", "salad", "--out", tmp_path / "report")
+    assert (code, out) == (2, "")
+    assert "mmsafety/vlsbench" in err and "mmsafety/salad" in err
 
 
 def test_report_prints_each_files_coverage(salad: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
