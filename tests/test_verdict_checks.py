@@ -232,6 +232,16 @@ def test_column_reader_reads_what_the_line_reader_reads(tmp_path: Path) -> None:
         assert table.column(name).to_pylist() == [r[name] for r in expected]
 
 
+def test_column_reader_reads_a_file_of_many_chunks_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mmsafety.runs.verdict_table.CHUNK_SIZE", 300)  # a chunk ends inside the second or third line
+    monkeypatch.setattr("mmsafety.runs.verdict_table.refuse", lambda path: pytest.fail("read line by line"))
+    records = verdicts_of([{"id": str(i), "label": "unsafe", "category": f"c{i}", "subset": ""} for i in range(40)])
+    path = write_responses(tmp_path / "v.jsonl", records)
+    table = read_verdict_table(path)
+    assert table.column("id").to_pylist() == [str(i) for i in range(40)]
+    assert table.column("category").to_pylist() == [f"c{i}" for i in range(40)]
+
+
 def test_column_reader_takes_integer_ids_as_text(tmp_path: Path) -> None:
     path = tmp_path / "v.jsonl"
     path.write_text('{"id": 7, "verdict": "safe", "label": "unsafe", "category": "", "subset": "", "judge_version": 2}\n')
