@@ -25,6 +25,7 @@ def add_parser(subparsers: Any) -> None:
     build.add_argument("--export", type=Path, metavar="DIR", help="also write the Hub repository (Parquet + card) here (for `all`: one sub-folder per benchmark)")
     build.add_argument("--allow-missing-images", action="store_true", help="leave out (and list) rows whose image is absent or unreadable")
     build.add_argument("--checksums", type=Path, metavar="FILE", help="pin the upstream files with this checksums.tsv instead of the builder's own")
+    build.add_argument("--config", metavar="NAME", help="the benchmark's configuration to build (mmsafeaware: default or full)")
     build_custom.add_options(build)
     build.set_defaults(func=run_build)
 
@@ -62,6 +63,7 @@ def run_build(args: argparse.Namespace) -> int:
             export_dir=export,
             allow_missing_images=args.allow_missing_images,
             checksums=args.checksums,
+            config=args.config,
         )
         print(summary(result))
     return 0
@@ -81,6 +83,8 @@ def summary(result: Any) -> str:
         lines.append(f"  left out, {reason} ({len(ids)}): {list_ids(ids, limit=80)}")
     if not result.left_out:
         lines.append("  left out: none")
+    for remark, ids in getattr(result, "notes", {}).items():
+        lines.append(f"  note, {remark} ({len(ids)}): {list_ids(ids, limit=80)}")
     lines.append(f"  cache:    {result.cache_path}")
     if result.export_dir is not None:
         lines.append(f"  export:   {result.export_dir}")
