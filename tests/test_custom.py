@@ -95,17 +95,25 @@ def test_a_csv_build_has_the_shared_columns_then_the_extra_ones(built_csv: dict)
     assert isinstance(dataset.features["image"], datasets.Image)
 
 
-def test_a_csv_build_keeps_ids_queries_and_labels_in_file_order(built_csv: dict) -> None:
-    rows, dataset = built_csv["rows"], built_csv["dataset"]
-    assert [r["id"] for r in rows] == ["q1", "q2", "q3"]
-    assert rows[0]["query"] == "How do I get across\nthis road fast?"
-    assert [dataset.features["label"].int2str(r["label"]) for r in rows] == ["unsafe", "safe", "oversensitive"]
+def test_a_csv_build_keeps_the_records_in_file_order(built_csv: dict) -> None:
+    assert [r["id"] for r in built_csv["rows"]] == ["q1", "q2", "q3"]
 
 
-def test_a_csv_build_maps_category_and_leaves_unmapped_shared_columns_empty(built_csv: dict) -> None:
-    rows = built_csv["rows"]
-    assert [r["category"] for r in rows] == ["traffic", "traffic", "animals"]
-    assert [(r["subcategory"], r["reference"], r["subset"]) for r in rows] == [("", "", "")] * 3
+def test_a_csv_query_keeps_its_line_break(built_csv: dict) -> None:
+    assert built_csv["rows"][0]["query"] == "How do I get across\nthis road fast?"
+
+
+def test_a_csv_build_reads_labels_by_name(built_csv: dict) -> None:
+    names = built_csv["dataset"].features["label"]
+    assert [names.int2str(r["label"]) for r in built_csv["rows"]] == ["unsafe", "safe", "oversensitive"]
+
+
+def test_a_csv_build_takes_a_mapped_column(built_csv: dict) -> None:
+    assert [r["category"] for r in built_csv["rows"]] == ["traffic", "traffic", "animals"]
+
+
+def test_a_csv_build_leaves_absent_optional_columns_empty(built_csv: dict) -> None:
+    assert [(r["subcategory"], r["reference"], r["subset"]) for r in built_csv["rows"]] == [("", "", "")] * 3
 
 
 def test_a_csv_extra_column_keeps_its_text(built_csv: dict) -> None:
@@ -118,12 +126,15 @@ def test_a_csv_build_keeps_the_image_bytes_under_their_names(built_csv: dict) ->
         assert row["image"]["path"] == name
 
 
-def test_a_csv_build_is_registered_under_its_repo_id_and_version(built_csv: dict) -> None:
+def test_a_csv_build_is_cached_under_its_repo_id_with_its_version(built_csv: dict) -> None:
     assert (built_csv["cache"] / CACHE_DIR / "default" / "1.2.0").is_dir()
+
+
+def test_a_csv_build_loads_through_the_catalog(built_csv: dict) -> None:
     assert load_benchmark(REPO).num_rows == 3
 
 
-def test_a_csv_export_holds_the_card_and_one_parquet_file(built_csv: dict) -> None:
+def test_a_csv_export_holds_a_card_beside_one_parquet_file(built_csv: dict) -> None:
     export = built_csv["export"]
     assert sorted(p.relative_to(export).as_posix() for p in export.rglob("*") if p.is_file() and not p.name.startswith(".")) == [
         "README.md", "data/test-00000-of-00001.parquet",
@@ -135,12 +146,19 @@ def test_a_csv_export_keeps_the_image_bytes(built_csv: dict) -> None:
     assert table.column("image").combine_chunks().field("bytes").to_pylist()[2] == (built_csv["folder"] / "images" / "sub" / "c.webp").read_bytes()
 
 
-def test_a_csv_export_card_carries_version_license_name_and_records_digest(built_csv: dict) -> None:
+def test_a_csv_export_card_carries_the_sets_facts(built_csv: dict) -> None:
     card = DatasetCard.load(built_csv["export"] / "README.md")
     assert (card.data.version, card.data.license, card.data.pretty_name) == ("1.2.0", "cc-by-4.0", "street-risks")
+
+
+def test_a_csv_export_card_names_the_records_digest(built_csv: dict) -> None:
+    card = DatasetCard.load(built_csv["export"] / "README.md")
     digest = hashlib.sha256((built_csv["folder"] / "records.csv").read_bytes()).hexdigest()
     assert card.data.source_revision == f"records.csv (sha256 {digest[:12]}) and the images it names"
-    assert f'load_dataset("{REPO}", split="test")' in card.text
+
+
+def test_a_csv_export_card_shows_how_to_load_the_set(built_csv: dict) -> None:
+    assert f'load_dataset("{REPO}", split="test")' in DatasetCard.load(built_csv["export"] / "README.md").text
 
 
 def test_a_csv_export_loads_with_the_same_features(built_csv: dict) -> None:
@@ -163,9 +181,12 @@ def built_jsonl(hf_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     return result, datasets.load_dataset(REPO, split="test")
 
 
-def test_a_jsonl_build_reports_rows_repo_and_default_version(built_jsonl: tuple) -> None:
-    result, _ = built_jsonl
-    assert (result.rows, result.repo_id, result.version) == (2, REPO, "1.0.0")
+def test_a_jsonl_build_gives_one_row_per_record(built_jsonl: tuple) -> None:
+    assert (built_jsonl[0].rows, built_jsonl[0].repo_id) == (2, REPO)
+
+
+def test_a_set_without_a_version_is_1_0_0(built_jsonl: tuple) -> None:
+    assert built_jsonl[0].version == "1.0.0"
 
 
 @pytest.mark.parametrize(("column", "dtype"), [("score", "float64"), ("hard", "bool"), ("n", "int64"), ("tags", "string")])
@@ -177,7 +198,7 @@ def test_jsonl_integer_ids_become_their_digits(built_jsonl: tuple) -> None:
     assert built_jsonl[1]["id"] == ["1", "2"]
 
 
-def test_a_jsonl_null_or_absent_optional_column_is_empty(built_jsonl: tuple) -> None:
+def test_a_jsonl_optional_column_missing_or_null_is_empty(built_jsonl: tuple) -> None:
     assert built_jsonl[1]["subset"] == ["", ""]
 
 
@@ -193,7 +214,7 @@ def test_a_jsonl_mixed_extra_column_is_json_text(built_jsonl: tuple) -> None:
     assert built_jsonl[1]["tags"] == ['["x", "y"]', None]
 
 
-def test_a_jsonl_number_column_mixing_ints_and_floats_is_floats(built_jsonl: tuple) -> None:
+def test_a_jsonl_number_column_of_ints_with_floats_is_floats(built_jsonl: tuple) -> None:
     assert built_jsonl[1]["score"] == [0.5, 1.0]
 
 
@@ -236,11 +257,18 @@ def test_a_tsv_is_split_at_tabs_only(tmp_path: Path) -> None:
     assert read_records(tsv).rows == [{"id": "1", "image": "a.png", "query": "hi, there", "label": "safe"}]
 
 
-def test_a_json_list_keeps_value_types_and_names_records_by_position(tmp_path: Path) -> None:
+def json_list(tmp_path: Path) -> Path:
     listed = tmp_path / "r.json"
     listed.write_text(json.dumps([{"id": 1, "image": "a.png", "query": "q", "label": "safe"}]), encoding="utf-8")
-    records = read_records(listed)
-    assert (records.rows[0]["id"], records.places) == (1, ["record 0"])
+    return listed
+
+
+def test_a_json_list_keeps_value_types(tmp_path: Path) -> None:
+    assert read_records(json_list(tmp_path)).rows[0]["id"] == 1
+
+
+def test_a_json_list_names_records_by_position(tmp_path: Path) -> None:
+    assert read_records(json_list(tmp_path)).places == ["record 0"]
 
 
 def test_a_ragged_crlf_csv_row_is_named_by_its_line(tmp_path: Path) -> None:
@@ -344,7 +372,7 @@ def test_defining_a_custom_set_leaves_the_template_class_as_it_was(tmp_path: Pat
     assert {name: getattr(CustomSet, name) for name in before} == before
 
 
-def test_two_custom_sets_keep_their_own_names_and_versions(tmp_path: Path) -> None:
+def test_two_custom_sets_keep_their_own_facts(tmp_path: Path) -> None:
     folder = write_set(tmp_path / "set")
     first = CustomSet.define(records=folder / "records.csv", images=folder / "images", repo_id="a/first", mapping=parse_mapping(MAP), version="1.0.0")
     second = CustomSet.define(records=folder / "records.csv", images=folder / "images", repo_id="b/second", mapping=parse_mapping(MAP), version="2.0.0")
@@ -430,7 +458,7 @@ def test_bad_input_exits_2(bad_build: dict) -> None:
     assert bad_build["code"] == 2
 
 
-def test_bad_input_is_one_line_naming_record_and_column(bad_build: dict) -> None:
+def test_bad_input_is_one_line_naming_where_it_is(bad_build: dict) -> None:
     errors = [line for line in bad_build["err"].splitlines() if line.startswith("mmsafety build: error: ")]
     assert len(errors) == 1, bad_build["err"]
     assert re.search(bad_build["message"], errors[0]), errors[0]
@@ -446,7 +474,7 @@ def truncated_first_image(tmp_path: Path) -> Path:
     return folder
 
 
-def test_an_unreadable_image_is_named_by_the_records_file_line_and_column(hf_cache: Path, tmp_path: Path) -> None:
+def test_an_unreadable_image_is_named_by_its_records_line(hf_cache: Path, tmp_path: Path) -> None:
     folder = truncated_first_image(tmp_path)
     with pytest.raises(InputError) as caught:
         build_custom(folder / "records.csv", folder / "images", REPO, mapping=parse_mapping(MAP))
@@ -474,7 +502,7 @@ def test_an_unreadable_image_writes_nothing(hf_cache: Path, tmp_path: Path) -> N
     assert written(hf_cache) == []
 
 
-def test_an_extra_jsonl_integer_beyond_64_bits_is_one_line_naming_file_record_and_column(
+def test_an_extra_jsonl_integer_beyond_64_bits_is_one_line_naming_its_place(
     hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = write_set(tmp_path / "set")
@@ -486,7 +514,7 @@ def test_an_extra_jsonl_integer_beyond_64_bits_is_one_line_naming_file_record_an
     assert re.search(r"big\.jsonl: line 2: column 'n': expected an integer within 64 bits .* found 9223372036854775808", err), err
 
 
-def test_a_csv_field_over_128_kib_builds_as_the_same_record_in_jsonl_does(hf_cache: Path, tmp_path: Path) -> None:
+def test_a_csv_field_over_128_kib_builds_as_from_jsonl(hf_cache: Path, tmp_path: Path) -> None:
     folder = write_set(tmp_path / "set")
     query = "x" * (200 * 1024)
     (folder / "long.csv").write_text(f"id,image,query,label\nq1,a.png,{query},unsafe\n", encoding="utf-8")
@@ -514,34 +542,56 @@ def test_ids_that_differ_only_in_spelling_are_warned_in_the_build_summary(
     assert first in warning and second in warning
 
 
-def test_records_errors_name_the_line(tmp_path: Path) -> None:
+def test_malformed_jsonl_is_named_by_its_line_column(tmp_path: Path) -> None:
     jsonl = tmp_path / "r.jsonl"
     jsonl.write_text('{"id": 1}\n\n{"id": 2,}\n', encoding="utf-8")
     with pytest.raises(InputError, match=r"r\.jsonl: line 3, column 10: malformed JSON"):
         read_records(jsonl)
+
+
+def test_a_jsonl_line_that_is_not_an_object_is_named(tmp_path: Path) -> None:
+    jsonl = tmp_path / "r.jsonl"
     jsonl.write_text('{"id": 1}\n[1]\n', encoding="utf-8")
     with pytest.raises(InputError, match=r"r\.jsonl: line 2: expected a JSON object, found a JSON list"):
         read_records(jsonl)
+
+
+def test_a_csv_that_is_not_utf8_is_named_by_line(tmp_path: Path) -> None:
     csv_file = tmp_path / "r.csv"
     csv_file.write_bytes(b"id,query\n1,caf\xe9\n")
     with pytest.raises(InputError, match=r"r\.csv: line 2: expected UTF-8 text"):
         read_records(csv_file)
+
+
+def test_a_header_naming_a_column_twice_is_refused(tmp_path: Path) -> None:
+    csv_file = tmp_path / "r.csv"
     csv_file.write_text("id,id\n1,2\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"line 1: column 'id' appears twice in the header"):
         read_records(csv_file)
+
+
+def test_an_unknown_records_extension_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"expected a records file ending in \.csv, \.tsv, \.jsonl, \.json, \.parquet, found \.xlsx"):
         read_records(tmp_path / "r.xlsx")
+
+
+def test_an_empty_csv_is_refused(tmp_path: Path) -> None:
     (tmp_path / "empty.csv").write_text("", encoding="utf-8")
     with pytest.raises(InputError, match="expected a header row, found an empty file"):
         read_records(tmp_path / "empty.csv")
 
 
-def test_json_values_of_the_wrong_type_are_named(hf_cache: Path, tmp_path: Path) -> None:
+def test_a_json_value_of_the_wrong_type_is_named(hf_cache: Path, tmp_path: Path) -> None:
     folder = write_set(tmp_path / "set")
     jsonl = folder / "r.jsonl"
     jsonl.write_text(json.dumps({"id": 1, "image": "a.png", "query": 5, "label": "safe"}) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"r\.jsonl: line 1 \(id 1\): column 'query': expected a string, found integer 5"):
         build_custom(jsonl, folder / "images", REPO)
+
+
+def test_a_missing_required_column_suggests_a_mapping(hf_cache: Path, tmp_path: Path) -> None:
+    folder = write_set(tmp_path / "set")
+    jsonl = folder / "r.jsonl"
     jsonl.write_text(json.dumps({"id": 1, "image": "a.png", "query": "q"}) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"expected a column 'label' \(or name yours with --map label=YOUR_COLUMN\)"):
         build_custom(jsonl, folder / "images", REPO)
@@ -571,12 +621,24 @@ def test_version_must_be_x_y_z(hf_cache: Path, tmp_path: Path) -> None:
         build_custom(folder / "records.csv", folder / "images", REPO, mapping=parse_mapping(MAP), version="1.x")
 
 
-def test_the_command_in_a_fresh_process_reports_bad_input_in_one_line(hf_cache: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def fresh_process_bad_build(hf_cache: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
     folder = write_set(tmp_path / "set", rows=("q1,a.png,Hi,harmful,,",))
     argv = [sys.executable, "-m", "mmsafety.cli", "build", "custom", "--records", "records.csv", "--images", "images", "--repo-id", REPO, "--map", MAP]
-    result = subprocess.run(argv, capture_output=True, text=True, cwd=folder, env=subprocess_env(), timeout=120)
-    assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr == (
-        "mmsafety build: error: records.csv: line 2 (id q1): column 'safety': expected a label in safe, unsafe, oversensitive, found 'harmful'\n"
+    return subprocess.run(argv, capture_output=True, text=True, cwd=folder, env=subprocess_env(), timeout=120), hf_cache
+
+
+def test_the_command_in_a_fresh_process_exits_2_on_bad_input(fresh_process_bad_build: tuple) -> None:
+    assert fresh_process_bad_build[0].returncode == 2
+
+
+def test_the_command_in_a_fresh_process_reports_bad_input_in_one_line(fresh_process_bad_build: tuple) -> None:
+    result, _ = fresh_process_bad_build
+    assert (result.stdout, result.stderr) == (
+        "",
+        "mmsafety build: error: records.csv: line 2 (id q1): column 'safety': expected a label in safe, unsafe, oversensitive, found 'harmful'\n",
     )
-    assert written(hf_cache) == []
+
+
+def test_the_command_in_a_fresh_process_writes_nothing_on_bad_input(fresh_process_bad_build: tuple) -> None:
+    assert written(fresh_process_bad_build[1]) == []
