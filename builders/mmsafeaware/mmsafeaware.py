@@ -226,6 +226,16 @@ class MMSafeAware(SafetyBuilder):
         ),
     ]
     DEFAULT_CONFIG_NAME = "default"
+    COUNTS = {
+        "default": {
+            "label": {"unsafe": 1026, "oversensitive": 427},
+            "subset": {"typical": 171, "attack": 855, "over-safety": 427},
+        },
+        FULL: {
+            "label": {"unsafe": 1026, "oversensitive": 497},
+            "subset": {"typical": 171, "attack": 855, "over-safety": 497},
+        },
+    }
     EXTRA_FEATURES = {
         "sentence": datasets.Value("string"),
         "attack_type": datasets.Value("string"),

@@ -111,6 +111,7 @@ class VLSBench(SafetyBuilder):
         "Several records share one image: from id 1236 on, image_path is no longer imgs/<instruction_id>.png, and "
         "2,241 records use 1,957 distinct images; kept as upstream pairs them.",
     )
+    COUNTS = {"default": {"label": {"unsafe": 2241}, "subset": {"": 2241}}}
     EXTRA_FEATURES = {
         "instruction_id": datasets.Value("int32"),
         "image_description": datasets.Value("string"),

@@ -75,6 +75,10 @@ class SafetyBuilder(datasets.GeneratorBasedBuilder):
     PINNED: ClassVar[bool] = True
     """Whether the builder reads pinned upstream files (its ``checksums.tsv``). A builder
     that reads its author's own local files (a custom set) sets ``False``: no pins."""
+    COUNTS: ClassVar[Mapping[str, Mapping[str, Mapping[str, int]]]] = {}
+    """What a build of the complete upstream release holds: rows per configuration, per
+    column (``label``, ``subset``) and value. Empty where the rows depend on the author's
+    own files (a custom set)."""
 
     def __init__(
         self,
