@@ -202,3 +202,26 @@ def test_download_failure_exits_cleanly(tmp_path: Path, hf_cache: Path, http_ser
     with pytest.raises(InputError, match="data.json: download failed: HTTP 404"):
         build("salad")
     assert_nothing_built("salad")
+
+
+@pytest.fixture
+def sample_builder(tmp_path: Path, hf_cache: Path, upstream: Path) -> object:
+    """A SaLAD builder that has read the GitHub sample (with generated images)."""
+    from mmsafety.builders.salad import SaLAD
+
+    folder = tmp_path / "salad" / "data"
+    folder.mkdir(parents=True)
+    shutil.copyfile(upstream / "salad" / "data.json", folder / "data.json")
+    sample = json.loads((folder / "data.json").read_text(encoding="utf-8"))
+    write_zip(folder / "image.zip", [(str(item["image"]), tiny_png(i)) for i, item in enumerate(sample)])
+    builder = SaLAD(source_dir=tmp_path / "salad", cache_dir=str(tmp_path / "scratch"))
+    builder.download_and_prepare()
+    return builder
+
+
+def test_reading_the_sample_leaves_the_declared_upstream_alone(sample_builder: object) -> None:
+    assert sample_builder.UPSTREAM == HUB_UPSTREAM  # type: ignore[attr-defined]
+
+
+def test_reading_the_sample_names_it_as_the_source_read(sample_builder: object) -> None:
+    assert sample_builder.source_revision == SAMPLE_UPSTREAM  # type: ignore[attr-defined]
