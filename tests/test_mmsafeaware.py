@@ -41,7 +41,7 @@ from PIL import Image
 
 from mmsafety.data.build import BuildResult, build
 from mmsafety.data.catalog import load_benchmark
-from mmsafety.errors import ChecksumError, InputError
+from mmsafety.errors import ChecksumError, InputError, NotBuiltError
 
 # -- parsing -----------------------------------------------------------------------------------
 
@@ -495,6 +495,19 @@ def test_the_full_configuration_is_built_from_the_command_line(fixture: Fixture,
         "build", "mmsafeaware", "--config", "full", "--source-dir", str(fixture.folder), "--checksums", str(fixture.checksums), cwd=tmp_path,
     )
     assert result.stdout.splitlines()[0].startswith("Built mmsafety/mmsafeaware 1.0.0: 13 rows, "), result.stderr
+
+
+def test_the_summary_of_a_full_build_shows_how_to_load_it(fixture: Fixture, hf_cache: Path, tmp_path: Path) -> None:
+    result = run_cli(
+        "build", "mmsafeaware", "--config", "full", "--source-dir", str(fixture.folder), "--checksums", str(fixture.checksums), cwd=tmp_path,
+    )
+    assert '  load it:  datasets.load_dataset("mmsafety/mmsafeaware", "full", split="test")' in result.stdout.splitlines(), result.stderr
+
+
+def test_with_only_the_full_configuration_built_the_default_is_not_built(fixture: Fixture, hf_cache: Path) -> None:
+    build_fixture(fixture, config="full")
+    with pytest.raises(NotBuiltError, match="run `mmsafety build mmsafeaware` first"):
+        load_benchmark("mmsafeaware")
 
 
 def test_an_unknown_configuration_is_one_error_line(fixture: Fixture, hf_cache: Path, tmp_path: Path) -> None:

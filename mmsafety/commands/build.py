@@ -88,7 +88,9 @@ def summary(result: Any) -> str:
     lines.append(f"  cache:    {result.cache_path}")
     if result.export_dir is not None:
         lines.append(f"  export:   {result.export_dir}")
-    lines.append(f'  load it:  datasets.load_dataset("{result.repo_id}", split="test")')
+    config = getattr(result, "config", "default")
+    named = "" if config == "default" else f', "{config}"'
+    lines.append(f'  load it:  datasets.load_dataset("{result.repo_id}"{named}, split="test")')
     return "\n".join(lines)
 
 

@@ -51,6 +51,8 @@ class BuildResult:
     left_out: dict[str, list[str]] = field(default_factory=dict)
     notes: dict[str, list[str]] = field(default_factory=dict)
     """Ids kept with a remark, by remark (see :attr:`SafetyBuilder.notes`)."""
+    config: str = "default"
+    """The configuration built (``load_dataset(repo_id, config)``)."""
 
 
 def build(
@@ -152,6 +154,7 @@ def _summarise(builder: SafetyBuilder, dataset: datasets.Dataset, started: float
         by_category=Counter(table.column("category").to_pylist()),
         left_out={reason: list(ids) for reason, ids in builder.left_out.items()},
         notes={remark: list(ids) for remark, ids in builder.notes.items()},
+        config=builder.config_name,
     )
 
 

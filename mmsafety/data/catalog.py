@@ -38,7 +38,7 @@ def load_benchmark(name: str, split: str = "test", config: str = "default") -> d
     when nothing is in the cache.
     """
     repo = benchmarks.repo_id(name)
-    if not built_versions(repo):
+    if not any(path.parts[-3] == config for path in built_versions(repo)):
         command = f"mmsafety build {name}" if benchmarks.get(name) else "mmsafety build custom ..."
         raise NotBuiltError(
             f"benchmark {repo!r} is not built in {cache_root()}: run `{command}` first",
