@@ -114,14 +114,14 @@ def test_salad_oversensitivity_is_the_complement_of_safe_set_accuracy() -> None:
     assert math.isclose(result["oversensitivity_rate"], 1 - result["safe_set_accuracy"])
 
 
-def test_salad_claude_37_sonnet_is_939_of_943_and_612_of_1070() -> None:
+def test_salad_claude_37_sonnet_row_from_its_counts() -> None:
     benign = rows("oversensitive", safe=939, refusal=3, oversensitive=1)
     unsafe = rows("unsafe", safe=612, refusal=300, unsafe=158)
     result = score(*shuffled(benign[0] + unsafe[0], benign[1] + unsafe[1]), policy="salad")
     assert [percent(result[k], 2) for k in ("safe_set_accuracy", "safe_response_rate", "overall_accuracy")] == [99.58, 57.20, 77.05]
 
 
-def test_salad_gpt4o_is_941_of_943_and_576_of_1070() -> None:
+def test_salad_gpt4o_row_from_its_counts() -> None:
     benign = rows("oversensitive", safe=941, refusal=2)
     unsafe = rows("unsafe", safe=576, refusal=494)
     result = score(benign[0] + unsafe[0], benign[1] + unsafe[1], policy="salad")
@@ -191,7 +191,7 @@ def test_mmsafeaware_reasons_name_the_unfit_figures(row: dict) -> None:
     assert [column for column in row["unfit"] if f"{column} {row[column]}" not in row["reason"]] == []
 
 
-def test_mmsafeaware_gpt4v_typical_and_the_human_row_are_not_reproducible() -> None:
+def test_mmsafeaware_rows_not_reproducible_include_gpt4v_with_the_human_row() -> None:
     assert {row["model"] for row in NOT_REPRODUCED} >= {"GPT-4V", "Human"}
 
 
@@ -287,6 +287,6 @@ def test_vlsbench_rows_off_the_released_count_do_not_print_on_2241() -> None:
             and round(100 * (count_of(row["refusal"], 2241) + count_of(row["warning"], 2241)) / 2241, 2) == row["total"]] == []
 
 
-def test_vlsbench_internvl25_8b_is_63_refusals_and_416_warnings_of_2241() -> None:
+def test_vlsbench_internvl25_8b_row_from_its_counts_of_2241() -> None:
     result = score(*shuffled(*rows("unsafe", refusal=63, safe=416, unsafe=2241 - 63 - 416)), policy="vlsbench")
     assert [percent(result[k], 2) for k in ("refusal_rate", "warning_rate", "safe_response_rate")] == [2.81, 18.56, 21.37]
