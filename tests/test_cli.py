@@ -188,3 +188,9 @@ def test_respond_json_prints_one_object(salad: list[dict[str, Any]], tmp_path: P
     assert code == 0, err
     summary = json.loads(out)
     assert (summary["model"], summary["responses"], summary["samples"]) == ("m", 6, 6)
+
+
+def test_build_all_refuses_a_configuration_before_building_anything(hf_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "build", "all", "--config", "full")
+    assert code == 2 and "names a configuration of one benchmark" in err
+    assert not any(hf_cache.iterdir())

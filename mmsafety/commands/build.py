@@ -36,6 +36,7 @@ def add_parser(subparsers: Any) -> None:
     build.add_argument("--allow-missing-images", action="store_true", help="leave out (and list) rows whose image is absent or unreadable")
     build.add_argument("--checksums", type=Path, metavar="FILE", help="pin the upstream files with this checksums.tsv instead of the builder's own")
     build.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of the summary: each build's counts, or its error")
+    build.add_argument("--config", metavar="NAME", help="the benchmark's configuration to build (mmsafeaware: default or full)")
     add_custom_options(build)
     build.set_defaults(func=run_build)
 
@@ -68,6 +69,8 @@ def run_build(args: argparse.Namespace) -> int:
         return run_custom(args)
     check_not_custom(args)
     if args.benchmark == "all":
+        if args.config:
+            raise InputError(f"--config {args.config} names a configuration of one benchmark: expected `mmsafety build NAME --config {args.config}`, not `all`")
         return run_all(args, list(benchmarks.names()))
     result = build_one(args, args.benchmark, several=False)
     print(json.dumps(summary_dict(result), indent=2, ensure_ascii=False) if args.json else summary(result))
@@ -79,7 +82,8 @@ def build_one(args: argparse.Namespace, name: str, *, several: bool) -> Any:
 
     source = args.source_dir / name if several and args.source_dir else args.source_dir
     export = args.export / name if several and args.export else args.export
-    return build(name, source_dir=source, export_dir=export, allow_missing_images=args.allow_missing_images, checksums=args.checksums)
+    return build(name, source_dir=source, export_dir=export, allow_missing_images=args.allow_missing_images, checksums=args.checksums,
+                 config=args.config)
 
 
 def run_all(args: argparse.Namespace, names: list[str]) -> int:
@@ -148,6 +152,7 @@ def summary_dict(result: Any) -> dict[str, Any]:
     """The closing summary of one build, as ``--json`` prints it."""
     return {
         "repo_id": result.repo_id,
+        "config": result.config,
         "version": result.version,
         "rows": result.rows,
         "image_bytes": result.image_bytes,
@@ -156,6 +161,7 @@ def summary_dict(result: Any) -> dict[str, Any]:
         "by_subset": dict(result.by_subset),
         "by_category": dict(result.by_category),
         "left_out": {reason: list(ids) for reason, ids in result.left_out.items()},
+        "notes": {remark: list(ids) for remark, ids in result.notes.items()},
         "cache": str(result.cache_path),
         "export": None if result.export_dir is None else str(result.export_dir),
     }
@@ -175,10 +181,14 @@ def summary(result: Any) -> str:
         lines.append(f"  left out, {reason} ({len(ids)}): {list_ids(ids, limit=80)}")
     if not result.left_out:
         lines.append("  left out: none")
+    for remark, ids in result.notes.items():
+        lines.append(f"  note, {remark} ({len(ids)}): {list_ids(ids, limit=80)}")
     lines.append(f"  cache:    {result.cache_path}")
     if result.export_dir is not None:
         lines.append(f"  export:   {result.export_dir}")
-    lines.append(f'  load it:  datasets.load_dataset("{result.repo_id}", split="test")')
+    config = result.config
+    named = "" if config == "default" else f', "{config}"'
+    lines.append(f'  load it:  datasets.load_dataset("{result.repo_id}"{named}, split="test")')
     return "\n".join(lines)
 
 
