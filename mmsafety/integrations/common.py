@@ -1,0 +1,64 @@
+"""What every harness integration needs: a benchmark's rows (a local build, a Parquet export
+folder or the Hub) and the benchmark's offline judge.
+
+>>> offline_judge("mmsafeaware").name, offline_judge("salad").name
+('yesno', 'rules')
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import datasets
+
+from mmsafety import benchmarks
+from mmsafety.errors import InputError
+from mmsafety.judges.base import Judge
+
+SPLIT = "test"
+
+
+def export_files(folder: str | Path) -> list[str]:
+    """The Parquet files of an export folder (``mmsafety build NAME --export DIR``), sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError("expected an export folder (mmsafety build NAME --export DIR), found none", file=folder)
+    files = sorted(str(p) for p in (folder / "data").glob("*.parquet"))
+    if not files:
+        raise InputError("expected Parquet files under data/ (an mmsafety export), found none", file=folder)
+    return files
+
+
+def load_rows(benchmark: str, path: str | Path | None = None) -> datasets.Dataset:
+    """The ``test`` split of ``benchmark`` (short name or repo id): from the export folder
+    ``path`` when given, else the local build, else the Hub."""
+    if path:
+        return datasets.load_dataset("parquet", data_files={SPLIT: export_files(path)}, split=SPLIT)
+    from mmsafety.data.catalog import built_versions, load_benchmark
+
+    repo = benchmarks.repo_id(benchmark)
+    if built_versions(repo):
+        return load_benchmark(benchmark)
+    return datasets.load_dataset(repo, split=SPLIT)
+
+
+def offline_judge(benchmark: str, *, compat: bool = False) -> Judge:
+    """The judge ``mmsafety judge BENCHMARK`` runs without an endpoint: the Yes/No reader
+    (MMSafeAware) or the rule judge (a heuristic)."""
+    name = benchmarks.protocol(benchmark).offline_judge
+    return named_judge(name, compat=compat)
+
+
+def named_judge(name: str, *, compat: bool = False) -> Judge:
+    """The offline judge called ``name`` (``yesno`` or ``rules``)."""
+    if name == "yesno":
+        from mmsafety.judges.yesno import YesNoJudge
+
+        return YesNoJudge(compat=compat)
+    if compat:
+        raise InputError(f"compat applies to the yesno judge only, not to {name}")
+    if name == "rules":
+        from mmsafety.judges.rules import RuleJudge
+
+        return RuleJudge()
+    raise InputError(f"unknown offline judge {name!r}: expected yesno or rules")
