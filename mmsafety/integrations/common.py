@@ -38,7 +38,14 @@ def load_rows(benchmark: str, path: str | Path | None = None) -> datasets.Datase
 
     repo = benchmarks.repo_id(benchmark)
     if built_versions(repo):
-        return load_benchmark(benchmark)
+        from datasets.utils import logging as datasets_logging
+
+        level = datasets_logging.get_verbosity()
+        datasets_logging.set_verbosity_error()  # no "Found the latest cached dataset" chatter
+        try:
+            return load_benchmark(benchmark)
+        finally:
+            datasets_logging.set_verbosity(level)
     return datasets.load_dataset(repo, split=SPLIT)
 
 

@@ -37,7 +37,16 @@ from typing import Any
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset
 from inspect_ai.dataset import Sample as InspectSample
-from inspect_ai.model import ChatMessageUser, ContentImage, ContentText, GenerateConfig, Model, ResponseSchema, get_model, model_roles
+from inspect_ai.model import (
+    ChatMessageUser,
+    ContentImage,
+    ContentText,
+    GenerateConfig,
+    Model,
+    ResponseSchema,
+    get_model,
+    model_roles,
+)
 from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, metric, scorer
 from inspect_ai.solver import TaskState, generate
 from inspect_ai.util import JSONSchema
@@ -237,11 +246,21 @@ def score_samples(scores: Sequence[SampleScore], policy: str) -> dict[str, Any]:
     return dict(result)
 
 
-def numeric_rates(result: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
-    """The rates of a score result as floats (``prefix`` before each name); empty rates left out."""
+def numeric_rates(result: Mapping[str, Any], prefix: str = "", headline: Sequence[str] = ()) -> dict[str, float]:
+    """The rates of a score result as floats (``prefix`` before each name), the ``headline``
+    rates first (Inspect's headline is the first); empty rates left out."""
     from mmsafety.scoring import rate_names
 
-    return {f"{prefix}{name}": float(result[name]) for name in rate_names(dict(result)) if result[name] is not None}
+    names = rate_names(dict(result))
+    ordered = [n for n in headline if n in names] + [n for n in names if n not in headline]
+    return {f"{prefix}{name}": float(result[name]) for name in ordered if result[name] is not None}
+
+
+def headline_rates(policy: str) -> tuple[str, ...]:
+    """The rates a summary shows first under ``policy`` (:attr:`Policy.headline` where it exists)."""
+    from mmsafety.scoring.policies import get_policy
+
+    return tuple(getattr(get_policy(policy), "headline", ()) or ())
 
 
 @metric
@@ -249,7 +268,7 @@ def safety_rates(policy: str) -> Metric:
     """The policy's rates, as ``mmsafety score`` prints them (numbers only)."""
 
     def compute(scores: list[SampleScore]) -> dict[str, float]:
-        return numeric_rates(score_samples(scores, policy))
+        return numeric_rates(score_samples(scores, policy), headline=headline_rates(policy))
 
     return compute
 
