@@ -14,6 +14,7 @@ from pathlib import Path
 from mmsafety import benchmarks
 from mmsafety.commands.common import JUDGES_EPILOG, add_judge_options, add_score_options, check_confidence, judge_responses, judge_summary
 from mmsafety.errors import InputError
+from mmsafety.runs.response_formats import MAP_HELP
 
 VERDICTS_NAME = "verdicts.jsonl"
 
@@ -29,7 +30,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "the responses file names.",
     )
     evaluate.add_argument("benchmark", help="mmsafeaware, salad, vlsbench, or the repo id of a custom build")
-    evaluate.add_argument("--responses", required=True, metavar="FILE", help='JSONL, one {"id": ..., "response": ...} a line (as `mmsafety respond` writes it)')
+    evaluate.add_argument("--responses", required=True, metavar="FILE", help='JSONL, one {"id": ..., "response": ...} a line (as `mmsafety respond` writes it); VLMEvalKit\'s .xlsx/.tsv predictions; other runners\' JSONL, CSV, TSV or XLSX with --map')
+    evaluate.add_argument("--map", metavar="NAME=FIELD,...", help=MAP_HELP)
     evaluate.add_argument("--out", required=True, metavar="DIR", help="folder for the verdicts and the report")
     add_score_options(evaluate)
     add_judge_options(evaluate)

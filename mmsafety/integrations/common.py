@@ -69,3 +69,51 @@ def named_judge(name: str, *, compat: bool = False) -> Judge:
 
         return RuleJudge()
     raise InputError(f"unknown offline judge {name!r}: expected yesno or rules")
+
+
+def task_name(benchmark: str) -> str:
+    """The task (or dataset) name a harness sees: ``mmsafety_salad``; ``org_my_set`` for a repo id.
+
+    >>> task_name("salad"), task_name("me/My-Set")
+    ('mmsafety_salad', 'me_my_set')
+    """
+    short = benchmarks.short_name(benchmarks.repo_id(benchmark))
+    name = f"mmsafety_{short}" if "/" not in short else short
+    return "".join(c if c.isalnum() else "_" for c in name.lower())
+
+
+def check_target(folder: str | Path) -> Path:
+    """``folder`` if it is absent or an empty folder; bad input otherwise (nothing there is
+    mmsafety's to replace)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError("expected a folder to write into, found a file", file=folder)
+    if folder.is_dir() and any(folder.iterdir()):
+        raise InputError("expected an empty or absent folder to write into, found one with files (nothing is overwritten)", file=folder)
+    return folder
+
+
+def write_folder(folder: str | Path, files: dict[str, bytes | str]) -> list[Path]:
+    """Write ``files`` (relative path → content) as the folder ``folder``, all or nothing:
+    into a staging folder beside it, then renamed into place. ``folder`` must be absent or empty."""
+    import os
+    import secrets
+    import shutil
+
+    folder = check_target(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = folder.parent / f".{folder.name}-{os.getpid()}-{secrets.token_hex(4)}"
+    staging.mkdir()
+    try:
+        for relative, content in files.items():
+            path = staging / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, str):
+                path.write_text(content, encoding="utf-8")
+            else:
+                path.write_bytes(content)
+        check_target(folder)  # still absent or empty: nothing of anyone else's is replaced
+        os.replace(staging, folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [folder / relative for relative in files]
