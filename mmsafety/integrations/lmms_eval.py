@@ -105,7 +105,7 @@ def task_yaml(benchmark: str, parquet: str | Path | None = None) -> str:
 
 def utils_py(benchmark: str, judge: Mapping[str, Any] | None = None) -> str:
     """The ``utils.py`` beside the task YAML: thin functions over this module."""
-    judge = dict(judge or {"judge": benchmarks.protocol(benchmark).offline_judge})
+    judge = {k: v for k, v in (judge or {"judge": benchmarks.protocol(benchmark).offline_judge}).items() if v is not None}
     lines = [
         f'"""lmms-eval functions for {benchmarks.repo_id(benchmark)}, written by `mmsafety export-task lmms-eval`',
         f"(mmsafety {__version__}). They need mmsafety installed where lmms-eval runs.",
@@ -116,7 +116,7 @@ def utils_py(benchmark: str, judge: Mapping[str, Any] | None = None) -> str:
         "from mmsafety.integrations import lmms_eval as mmsafety_lmms_eval",
         "",
         f"BENCHMARK = {json.dumps(benchmark)}",
-        f"JUDGE = {json.dumps(judge)}",
+        f"JUDGE = {judge!r}",
         "",
         "doc_to_visual = mmsafety_lmms_eval.doc_to_visual",
         "doc_to_text = mmsafety_lmms_eval.doc_to_text",
