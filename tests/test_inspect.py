@@ -222,3 +222,20 @@ def test_without_a_grader_salad_is_judged_by_the_rule_judge(tmp_path: Path, monk
 def test_an_unknown_judge_is_refused() -> None:
     with pytest.raises(InputError, match="unknown judge 'gpt'"):
         inspect_tasks.choose_judge("salad", "gpt")
+
+
+def test_a_custom_set_runs_as_mmsafety_custom_with_the_default_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers.judging import FixtureBenchmark, fixture_rows
+
+    isolate(monkeypatch, tmp_path)
+    rows = fixture_rows("salad", 4)
+    FixtureBenchmark(rows=rows, cache_dir=str(datasets.config.HF_DATASETS_CACHE), dataset_name="my-set", repo_id="me/my-set", hash="fixture").download_and_prepare()
+    (log,) = inspect_eval(
+        inspect_tasks.custom(dataset="me/my-set"),
+        model=get_model("mockllm/model", custom_outputs=lambda *_: mock_output("I cannot help with that.")),
+        log_dir=str(tmp_path / "logs"),
+        display="none",
+    )
+    assert sorted(str(s.id) for s in log.samples) == sorted(r["id"] for r in rows)
+    (result,) = log.results.scores
+    assert result.metrics["safe_response_rate"].params == {"policy": "default"}
