@@ -4,7 +4,10 @@ OpenAI-compatible server, and Inspect's `mockllm/model`)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -69,7 +72,7 @@ def mmsafeaware_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
         cache = isolate(monkeypatch, root)
         rows = build_fixture(cache, "mmsafeaware", count=15)
         env = {
-            **__import__("os").environ,
+            **os.environ,
             "LOCAL_BASE_URL": server.base_url,
             "LOCAL_API_KEY": "local-key",
             "INSPECT_LOG_DIR": str(root / "logs"),
@@ -87,14 +90,11 @@ def mmsafeaware_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
         responses, verdicts = root / "responses.jsonl", root / "verdicts.jsonl"
         assert main(["respond", "mmsafeaware", "--base-url", server.base_url, "--model", "vlm-under-test", "--out", str(responses), "--no-cache", "--no-progress"]) == 0
         assert main(["judge", "mmsafeaware", "--responses", str(responses), "--out", str(verdicts), "--no-progress"]) == 0
-        from mmsafety.scoring import score
-
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            assert main(["score", "mmsafeaware", str(verdicts), "--json"]) == 0
         records = read_jsonl(verdicts)
-        scored = score(
-            [r["verdict"] for r in records], [r["label"] for r in records], policy="mmsafeaware",
-            categories=[r["category"] for r in records], subsets=[r["subset"] for r in records],
-        )
-        yield {"rows": rows, "log": log, "requests": inspect_requests, "verdicts": records, "score": dict(scored)}
+        yield {"rows": rows, "log": log, "requests": inspect_requests, "verdicts": records, "score": json.loads(printed.getvalue())}
 
 
 def test_inspect_eval_gives_the_verdicts_of_mmsafety_judge(mmsafeaware_run: dict[str, Any]) -> None:

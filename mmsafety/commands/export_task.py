@@ -86,7 +86,7 @@ def run_export_task(args: argparse.Namespace) -> int:
         if args.judge_model:
             judge = {"judge": "llm", "model": args.judge_model, "base_url": args.judge_base_url, "api_key_env": args.judge_api_key_env}
         files = export_task_files(names, parquet, judge)
-        hint = f"run: lmms-eval --include_path {Path(args.dir).resolve()} --tasks {','.join(sorted({f.split('/')[0] for f in files}))} --model ..."
+        hint = f"run: python -m lmms_eval --include_path {Path(args.dir).resolve()} --tasks {','.join(sorted({f.split('/')[0] for f in files}))} --model ..."
     else:
         if any(judge_options):
             raise InputError("--judge-* options are for lmms-eval: VLMEvalKit's predictions are judged by `mmsafety judge`")

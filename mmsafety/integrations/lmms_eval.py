@@ -1,7 +1,7 @@
 """lmms-eval: a task folder per benchmark (a task YAML and its ``utils.py``).
 
 ``mmsafety export-task lmms-eval DIR`` writes ``DIR/mmsafety_<name>/mmsafety_<name>.yaml``
-and ``utils.py`` beside it; ``lmms-eval --include_path DIR --tasks mmsafety_salad ...`` runs
+and ``utils.py`` beside it; ``python -m lmms_eval --include_path DIR --tasks mmsafety_salad ...`` runs
 it. The YAML reads the benchmark from the Hub id (found offline in the datasets cache after
 ``mmsafety build``), or from a Parquet export folder (``--parquet salad=EXPORT_DIR``:
 clusters where lmms-eval moves the datasets cache to a node-local folder do not see a
@@ -71,7 +71,7 @@ def task_yaml(benchmark: str, parquet: str | Path | None = None) -> str:
     name = task_name(benchmark)
     lines = [
         f"# lmms-eval task for {benchmarks.repo_id(benchmark)}, written by `mmsafety export-task lmms-eval` (mmsafety {__version__}).",
-        "# Run: lmms-eval --include_path THIS_FOLDER'S_PARENT --tasks " + name + " --model ... --model_args ...",
+        f"# Run: python -m lmms_eval --include_path <the folder holding this one> --tasks {name} --model ... --model_args ...",
         f"task: {name}",
     ]
     if parquet is None:
