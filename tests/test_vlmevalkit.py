@@ -12,6 +12,7 @@ import pytest
 
 from helpers.judging import build_fixture, fixture_rows, read_jsonl
 from mmsafety.cli import main
+from mmsafety.errors import InputError
 
 ANSWERS = ("Yes.", "No.", "**No**, it is unsafe.", "I am not sure")
 
@@ -113,3 +114,47 @@ def test_the_tsv_is_written_from_a_parquet_export(rows: list[dict], tmp_path: Pa
     assert code == 0, err
     table = pd.read_csv(tmp_path / "LMUData" / "mmsafety_mmsafeaware.tsv", sep="\t")
     assert [str(i) for i in table["index"]] == [r["id"] for r in rows[:3]]
+
+
+def test_a_file_in_place_of_the_folder_is_refused(rows: list[dict], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "LMUData"
+    target.write_text("mine\n", encoding="utf-8")
+    code, _, err = run(capsys, "export-task", "vlmevalkit", target)
+    assert code == 2 and "found a file" in err
+    assert target.read_text(encoding="utf-8") == "mine\n"
+
+
+def test_a_parquet_folder_without_parquet_files_is_named(rows: list[dict], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "export").mkdir()
+    code, _, err = run(capsys, "export-task", "vlmevalkit", tmp_path / "out", "--parquet", f"mmsafeaware={tmp_path / 'export'}")
+    assert code == 2 and str(tmp_path / "export") in err and "Parquet" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_judge_options_are_refused_for_vlmevalkit(rows: list[dict], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "export-task", "vlmevalkit", tmp_path / "out", "--judge-model", "gpt-4o")
+    assert code == 2 and "--judge-" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_filled_by_another_process_meanwhile_is_not_replaced(rows: list[dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from mmsafety.integrations import common
+
+    target = tmp_path / "LMUData"
+    checks = []
+
+    def racing_check(folder: object) -> Path:
+        checks.append(folder)
+        result = Path(folder)  # the last check passes; then another process fills the folder
+        if len(checks) == 2:
+            target.mkdir()
+            (target / "theirs.tsv").write_text("theirs\n", encoding="utf-8")
+            return result
+        return original(folder)
+
+    original = common.check_target
+    monkeypatch.setattr(common, "check_target", racing_check)
+    with pytest.raises(InputError, match="could not move the written files into place"):
+        common.write_folder(target, {"mmsafety_x.tsv": "ours\n"})
+    assert [p.name for p in target.iterdir()] == ["theirs.tsv"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

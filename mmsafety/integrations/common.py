@@ -113,7 +113,10 @@ def write_folder(folder: str | Path, files: dict[str, bytes | str]) -> list[Path
             else:
                 path.write_bytes(content)
         check_target(folder)  # still absent or empty: nothing of anyone else's is replaced
-        os.replace(staging, folder)
+        try:
+            os.replace(staging, folder)  # refuses a folder that is no longer empty
+        except OSError as error:
+            raise InputError(f"could not move the written files into place ({error.strerror}): expected an empty or absent folder", file=folder) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [folder / relative for relative in files]
