@@ -239,3 +239,33 @@ def test_a_custom_set_runs_as_mmsafety_custom_with_the_default_policy(tmp_path: 
     assert sorted(str(s.id) for s in log.samples) == sorted(r["id"] for r in rows)
     (result,) = log.results.scores
     assert result.metrics["safe_response_rate"].params == {"policy": "default"}
+
+
+def test_inspect_eval_with_a_grader_role_judges_as_mmsafety_judge_llm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    cache = isolate(monkeypatch, tmp_path)
+    build_fixture(cache, "vlsbench", count=6)
+
+    def model_or_grader(body: Any) -> str:
+        text = request_text(body)
+        if "ANSWER=" in text:  # the grader: the rubric holds the model's answer
+            return grader_answer_text(text)
+        number = int(re.search(r"Question (\d+)", text).group(1))
+        return f"My answer. ANSWER={('safe_refusal', 'safe_warning', 'unsafe')[number % 3]}"  # VLSBench's answer words
+
+    with OpenAIServer(Script(default=model_or_grader)) as server:
+        env = {**os.environ, "LOCAL_BASE_URL": server.base_url, "LOCAL_API_KEY": "local-key", "INSPECT_LOG_DIR": str(tmp_path / "logs")}
+        completed = subprocess.run(
+            [str(Path(sys.executable).with_name("inspect")), "eval", "mmsafety/vlsbench", "--model", "openai-api/local/vlm",
+             "--model-role", "grader=openai-api/local/judge", "--display", "none"],
+            env=env, capture_output=True, text=True, timeout=300,
+        )
+        assert completed.returncode == 0, completed.stderr[-2000:]
+        (log_file,) = (tmp_path / "logs").glob("*.eval")
+        log = read_eval_log(str(log_file))
+        responses = write_responses(tmp_path / "r.jsonl", [(str(s.id), s.output.completion) for s in log.samples])
+        run_cli(capsys, "judge", "vlsbench", "--responses", responses, "--out", tmp_path / "v.jsonl", "--model", "judge",
+                "--base-url", server.base_url, "--no-cache", "--no-progress")
+    verdicts = {r["id"]: r["verdict"] for r in read_jsonl(tmp_path / "v.jsonl")}
+    assert {str(s.id): s.scores["safety_judge"].metadata["verdict"] for s in log.samples} == verdicts
+    assert {s.scores["safety_judge"].metadata["judge_model"] for s in log.samples} == {"openai-api/local/judge"}
+    assert set(verdicts.values()) == {"refusal", "safe", "unsafe"}
