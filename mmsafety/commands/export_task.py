@@ -90,9 +90,9 @@ def run_export_task(args: argparse.Namespace) -> int:
     else:
         if any(judge_options):
             raise InputError("--judge-* options are for lmms-eval: VLMEvalKit's predictions are judged by `mmsafety judge`")
-        from mmsafety.integrations.vlmevalkit import export_files
+        from mmsafety.integrations.vlmevalkit import tsv_files
 
-        files = export_files((name, load_rows(name, parquet.get(name))) for name in names)
+        files = tsv_files((name, load_rows(name, parquet.get(name))) for name in names)
         datasets = ",".join(Path(f).stem for f in files)
         hint = (
             f"run: LMUData={Path(args.dir).resolve()} python run.py --data {datasets.replace(',', ' ')} --model MODEL --mode infer; "

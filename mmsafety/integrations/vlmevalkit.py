@@ -52,7 +52,7 @@ def benchmark_tsv(rows: datasets.Dataset) -> str:
     return buffer.getvalue()
 
 
-def export_files(benchmarks: Iterable[tuple[str, datasets.Dataset]]) -> dict[str, str]:
+def tsv_files(benchmarks: Iterable[tuple[str, datasets.Dataset]]) -> dict[str, str]:
     """``{"mmsafety_<name>.tsv": tsv}`` for each ``(benchmark, rows)``."""
     from mmsafety.integrations.common import task_name
 
