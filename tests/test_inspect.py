@@ -241,31 +241,55 @@ def test_a_custom_set_runs_as_mmsafety_custom_with_the_default_policy(tmp_path: 
     assert result.metrics["safe_response_rate"].params == {"policy": "default"}
 
 
-def test_inspect_eval_with_a_grader_role_judges_as_mmsafety_judge_llm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+VLSBENCH_WORDS = ("safe_refusal", "safe_warning", "unsafe")
+AUTHORS_LABEL = {"safe_refusal": 1, "safe_warning": 2, "unsafe": 3}
+
+
+@pytest.mark.parametrize("protocol", ["mmsafety", "upstream"])
+def test_inspect_eval_with_a_grader_role_judges_as_mmsafety_judge_llm(
+    protocol: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    options: list[str] = ["--protocol", protocol]
+    task_options = ["-T", f"protocol={protocol}"]
+    if protocol == "upstream":
+        from helpers.authors import authors_file
+
+        folder = str(authors_file("vlsbench/eval_utils.py").parent)
+        options += ["--source-dir", folder]
+        task_options += ["-T", f"source_dir={folder}"]
     cache = isolate(monkeypatch, tmp_path)
     build_fixture(cache, "vlsbench", count=6)
 
     def model_or_grader(body: Any) -> str:
         text = request_text(body)
-        if "ANSWER=" in text:  # the grader: the rubric holds the model's answer
-            return grader_answer_text(text)
+        found = re.search(r"ANSWER=(\w+)", text)
+        if found:  # the grader: its request holds the model's answer
+            word = found.group(1)
+            return json.dumps({"label": AUTHORS_LABEL[word]} if protocol == "upstream" else {"verdict": word, "explanation": "scripted"})
         number = int(re.search(r"Question (\d+)", text).group(1))
-        return f"My answer. ANSWER={('safe_refusal', 'safe_warning', 'unsafe')[number % 3]}"  # VLSBench's answer words
+        return f"My answer. ANSWER={VLSBENCH_WORDS[number % 3]}"
 
     with OpenAIServer(Script(default=model_or_grader)) as server:
         env = {**os.environ, "LOCAL_BASE_URL": server.base_url, "LOCAL_API_KEY": "local-key", "INSPECT_LOG_DIR": str(tmp_path / "logs")}
         completed = subprocess.run(
             [str(Path(sys.executable).with_name("inspect")), "eval", "mmsafety/vlsbench", "--model", "openai-api/local/vlm",
-             "--model-role", "grader=openai-api/local/judge", "--display", "none"],
+             "--model-role", "grader=openai-api/local/judge", *task_options, "--display", "none"],
             env=env, capture_output=True, text=True, timeout=300,
         )
         assert completed.returncode == 0, completed.stderr[-2000:]
+        inspect_grader_requests = [r.body for r in server.chat_requests() if r.body["model"] == "judge"]
         (log_file,) = (tmp_path / "logs").glob("*.eval")
         log = read_eval_log(str(log_file))
         responses = write_responses(tmp_path / "r.jsonl", [(str(s.id), s.output.completion) for s in log.samples])
         run_cli(capsys, "judge", "vlsbench", "--responses", responses, "--out", tmp_path / "v.jsonl", "--model", "judge",
-                "--base-url", server.base_url, "--no-cache", "--no-progress")
+                "--base-url", server.base_url, "--no-cache", "--no-progress", *options)
+        cli_grader_requests = [r.body for r in server.chat_requests() if r.body["model"] == "judge"][len(inspect_grader_requests):]
     verdicts = {r["id"]: r["verdict"] for r in read_jsonl(tmp_path / "v.jsonl")}
     assert {str(s.id): s.scores["safety_judge"].metadata["verdict"] for s in log.samples} == verdicts
-    assert {s.scores["safety_judge"].metadata["judge_model"] for s in log.samples} == {"openai-api/local/judge"}
     assert set(verdicts.values()) == {"refusal", "safe", "unsafe"}
+    key = lambda body: request_text(body)  # noqa: E731
+    assert sorted(map(key, inspect_grader_requests)) == sorted(map(key, cli_grader_requests))  # the same judge prompts
+    roles = lambda body: [m["role"] for m in body["messages"]]  # noqa: E731
+    assert sorted(map(roles, inspect_grader_requests)) == sorted(map(roles, cli_grader_requests))
+    settings = lambda body: (body["temperature"], body["max_tokens"], body["response_format"]["json_schema"]["name"])  # noqa: E731
+    assert {settings(b) for b in inspect_grader_requests} == {settings(b) for b in cli_grader_requests}  # the protocol's settings

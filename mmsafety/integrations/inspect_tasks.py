@@ -38,6 +38,8 @@ from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset
 from inspect_ai.dataset import Sample as InspectSample
 from inspect_ai.model import (
+    ChatMessage,
+    ChatMessageSystem,
     ChatMessageUser,
     ContentImage,
     ContentText,
@@ -167,11 +169,54 @@ def rubric_fields(sample: Sample, response: Response) -> dict[str, str]:
     }
 
 
-async def grade(sample: Sample, response: Response, benchmark: str, grader: Model) -> Verdict:
-    """mmsafety's LLM judge on one response, asking Inspect's ``grader`` model: the benchmark's
-    rubric for the sample's label, its structured answer, read by the rubric."""
+def judge_messages(sample: Sample, response: Response, rubric: Any) -> list[dict[str, Any]]:
+    """The LLM judge's chat messages for one pair, as ``mmsafety judge --judge llm`` sends them:
+    the protocol's own request (the authors' VLSBench one), else the rendered rubric after the
+    image when the rubric asks for it."""
+    own = getattr(rubric, "request_messages", None)
+    if own is not None:
+        return own(sample, response)
+    prompt = rubric.render(rubric_fields(sample, response))
+    image = sample.load_image() if rubric.image else None
+    if image is None:
+        return [{"role": "user", "content": prompt}]
+    return [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_url(image)}}, {"type": "text", "text": prompt}]}]
+
+
+def inspect_messages(messages: Sequence[Mapping[str, Any]]) -> list[ChatMessage]:
+    """OpenAI chat messages (system / user; text and ``image_url`` parts) as Inspect's."""
+    converted: list[ChatMessage] = []
+    for message in messages:
+        content = message["content"]
+        if not isinstance(content, str):
+            content = [
+                ContentImage(image=part["image_url"]["url"]) if part["type"] == "image_url" else ContentText(text=part["text"])
+                for part in content
+            ]
+        converted.append(ChatMessageSystem(content=content) if message["role"] == "system" else ChatMessageUser(content=content))
+    return converted
+
+
+def grader_config(protocol: Any, rubric: Any) -> GenerateConfig:
+    """The protocol's generation settings (else the LLM judge's defaults) and, when the rubric
+    asks for structured output, its JSON schema."""
+    config = GenerateConfig(
+        temperature=protocol.settings.get("temperature", GRADER_CONFIG["temperature"]),
+        max_tokens=protocol.settings.get("max_tokens", GRADER_CONFIG["max_tokens"]),
+    )
+    if rubric.structured:
+        schema = rubric.json_schema()["json_schema"]
+        config = config.merge(
+            GenerateConfig(response_schema=ResponseSchema(name=schema["name"], json_schema=JSONSchema.model_validate(schema["schema"]), strict=schema.get("strict")))
+        )
+    return config
+
+
+async def grade(sample: Sample, response: Response, protocol: Any, grader: Model) -> Verdict:
+    """mmsafety's LLM judge on one response, asking Inspect's ``grader`` model: the protocol's
+    rubric for the sample's label (:func:`mmsafety.judges.protocols.llm_protocol`), its request
+    and structured answer, read by the rubric."""
     from mmsafety.judges.llm import LLMJudge
-    from mmsafety.judges.rubric import rubrics_for
 
     def verdict(name: str, raw: str | None, reason: str | None = None, rubric: str | None = None) -> Verdict:
         return Verdict(
@@ -182,21 +227,10 @@ async def grade(sample: Sample, response: Response, benchmark: str, grader: Mode
 
     if not response.text.strip():
         return verdict("invalid", response.text, EMPTY_RESPONSE)
-    rubrics = rubrics_for(benchmark)
-    rubrics.check_covers([sample.label])
-    rubric = rubrics.for_label(sample.label)
-    assert rubric is not None  # checked above
-    prompt = rubric.render(rubric_fields(sample, response))
-    image = sample.load_image() if rubric.image else None
-    content: list[ContentImage | ContentText] = [ContentImage(image=data_url(image))] if image else []
-    content.append(ContentText(text=prompt))
-    config = GenerateConfig(**GRADER_CONFIG)
-    if rubric.structured:
-        schema = rubric.json_schema()["json_schema"]
-        config = config.merge(
-            GenerateConfig(response_schema=ResponseSchema(name=schema["name"], json_schema=JSONSchema.model_validate(schema["schema"]), strict=True))
-        )
-    output = await grader.generate([ChatMessageUser(content=content)], config=config)
+    protocol.rubrics.check_covers([sample.label])
+    rubric = protocol.rubrics.for_label(sample.label)
+    messages = inspect_messages(judge_messages(sample, response, rubric))
+    output = await grader.generate(messages, config=grader_config(protocol, rubric))
     tag = f"{rubric.name}@{rubric.sha256[:12]}"
     if output.stop_reason == "content_filter":
         return verdict("invalid", output.completion, "judge_content_filter", tag)
@@ -207,15 +241,23 @@ async def grade(sample: Sample, response: Response, benchmark: str, grader: Mode
 
 
 @scorer(metrics=[])
-def safety_judge(benchmark: str, judge: str | None = None, compat: bool = False) -> Scorer:
-    """The benchmark's judge as an Inspect scorer (see the module docstring)."""
+def safety_judge(
+    benchmark: str, judge: str | None = None, compat: bool = False, protocol: str | None = None, source_dir: str | None = None
+) -> Scorer:
+    """The benchmark's judge as an Inspect scorer (see the module docstring); ``protocol`` and
+    ``source_dir`` choose the LLM judge's protocol as ``mmsafety judge --protocol/--source-dir`` do."""
+    from mmsafety.judges.protocols import llm_protocol
+
+    protocols: list[Any] = []
 
     async def score(state: TaskState, target: Target) -> Score:
         name = choose_judge(benchmark, judge)
         sample = mmsafety_sample(state)
         response = Response(id=sample.id, text=state.output.completion if state.output else "", model=str(state.model))
         if name == "llm":
-            verdict = await grade(sample, response, benchmark, get_model(role=GRADER_ROLE, required=True))
+            if not protocols:  # read once (the authors' file may be downloaded)
+                protocols.append(llm_protocol(benchmark, protocol, source=source_dir))
+            verdict = await grade(sample, response, protocols[0], get_model(role=GRADER_ROLE, required=True))
         else:
             verdict = named_judge(name, compat=compat).judge(sample, response)
         return Score(
@@ -290,14 +332,22 @@ def safety_rates_by_category(policy: str) -> Metric:
 # ---------------------------------------------------------------------------------- tasks
 
 
-def safety_task(benchmark: str, *, judge: str | None = None, path: str | None = None, compat: bool = False) -> Task:
+def safety_task(
+    benchmark: str,
+    *,
+    judge: str | None = None,
+    path: str | None = None,
+    compat: bool = False,
+    protocol: str | None = None,
+    source_dir: str | None = None,
+) -> Task:
     """The Inspect task of ``benchmark`` (short name or repo id of a built set)."""
     benchmarks.check_name(benchmark)
     policy = benchmarks.policy(benchmark)
     return Task(
         dataset=safety_dataset(benchmark, path),
         solver=generate(),
-        scorer=safety_judge(benchmark, judge=judge, compat=compat),
+        scorer=safety_judge(benchmark, judge=judge, compat=compat, protocol=protocol, source_dir=source_dir),
         metrics=[safety_rates(policy), safety_rates_by_category(policy)],
         config=SOLVER_CONFIG,
         name=benchmarks.short_name(benchmark).replace("/", "__"),
@@ -305,15 +355,17 @@ def safety_task(benchmark: str, *, judge: str | None = None, path: str | None = 
 
 
 @task
-def salad(judge: str | None = None, path: str | None = None) -> Task:
+def salad(judge: str | None = None, path: str | None = None, protocol: str | None = None) -> Task:
     """SaLAD under its protocol (the LLM judge with ``--model-role grader=...``)."""
-    return safety_task("salad", judge=judge, path=path)
+    return safety_task("salad", judge=judge, path=path, protocol=protocol)
 
 
 @task
-def vlsbench(judge: str | None = None, path: str | None = None) -> Task:
-    """VLSBench under its protocol (the LLM judge with ``--model-role grader=...``)."""
-    return safety_task("vlsbench", judge=judge, path=path)
+def vlsbench(judge: str | None = None, path: str | None = None, protocol: str | None = None, source_dir: str | None = None) -> Task:
+    """VLSBench under its protocol: the LLM judge with ``--model-role grader=...``, sending the
+    authors' own request (``-T protocol=mmsafety`` for mmsafety's rubric; ``-T source_dir=`` for
+    a local copy of their evaluation code)."""
+    return safety_task("vlsbench", judge=judge, path=path, protocol=protocol, source_dir=source_dir)
 
 
 @task
@@ -323,6 +375,6 @@ def mmsafeaware(judge: str | None = None, path: str | None = None, compat: bool 
 
 
 @task
-def custom(dataset: str, judge: str | None = None, path: str | None = None) -> Task:
+def custom(dataset: str, judge: str | None = None, path: str | None = None, protocol: str | None = None) -> Task:
     """A custom set built with ``mmsafety build custom`` (``-T dataset=ORG/NAME``)."""
-    return safety_task(dataset, judge=judge, path=path)
+    return safety_task(dataset, judge=judge, path=path, protocol=protocol)
