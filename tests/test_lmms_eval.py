@@ -150,3 +150,30 @@ def test_an_llm_judge_named_at_export_judges_in_process_results(hf_cache: Path, 
                      "--base-url", server.base_url, "--no-cache", "--no-progress"]) == 0
     assert ours == {r["id"]: r["verdict"] for r in read_jsonl(tmp_path / "v.jsonl")}
     assert len(set(ours.values()) - {"invalid"}) >= 2  # the judge model was asked and read
+
+
+def test_vlsbench_under_the_authors_protocol_judges_as_mmsafety_judge(hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers.authors import authors_file
+    from helpers.openai_server import request_text
+
+    authors = authors_file("vlsbench/eval_utils.py").parent
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    build_fixture(hf_cache, "vlsbench", count=6)
+    words = {"safe_refusal": 1, "safe_warning": 2, "unsafe": 3}
+
+    def authors_answer(body: Any) -> str:
+        word = request_text(body).split("ANSWER=")[1].split()[0]
+        return json.dumps({"label": words[word], "explanation": "scripted"})
+
+    with OpenAIServer(Script(default=authors_answer)) as server:
+        export(capsys, tmp_path / "tasks", "--benchmark", "vlsbench", "--parquet", f"vlsbench={parquet_export(tmp_path / 'export', 'vlsbench')}",
+               "--judge-model", "judge", "--judge-base-url", server.base_url, "--judge-protocol", "upstream", "--judge-source-dir", authors)
+        task = load_task(tmp_path / "tasks" / "mmsafety_vlsbench" / "mmsafety_vlsbench.yaml")
+        docs = list(task_rows(task))
+        answers = [f"My answer. ANSWER={list(words)[int(d['id']) % 3]}" for d in docs]
+        ours = {d["id"]: task["process_results"](d, [a])["safe_response_rate"]["verdict"] for d, a in zip(docs, answers)}
+        write_responses(tmp_path / "r.jsonl", list(zip([d["id"] for d in docs], answers)))
+        assert main(["judge", "vlsbench", "--responses", str(tmp_path / "r.jsonl"), "--out", str(tmp_path / "v.jsonl"), "--model", "judge",
+                     "--base-url", server.base_url, "--protocol", "upstream", "--source-dir", str(authors), "--no-cache", "--no-progress"]) == 0
+    assert ours == {r["id"]: r["verdict"] for r in read_jsonl(tmp_path / "v.jsonl")}
+    assert set(ours.values()) == {"refusal", "safe", "unsafe"}

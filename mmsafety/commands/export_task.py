@@ -37,6 +37,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     judge.add_argument("--judge-model", metavar="NAME", help="judge with mmsafety's LLM judge and this model")
     judge.add_argument("--judge-base-url", metavar="URL", help="the judge's OpenAI-compatible endpoint")
     judge.add_argument("--judge-api-key-env", metavar="VAR", help="environment variable holding the judge's API key")
+    judge.add_argument("--judge-protocol", choices=("upstream", "mmsafety"), help="as `mmsafety judge --protocol` (default: upstream for VLSBench, mmsafety elsewhere)")
+    judge.add_argument("--judge-source-dir", metavar="PATH", help="as `mmsafety judge --source-dir`: the authors' evaluation code (else downloaded at the pinned commit)")
     parser.set_defaults(func=run_export_task)
 
 
@@ -76,15 +78,19 @@ def run_export_task(args: argparse.Namespace) -> int:
     check_target(args.dir)
     parquet = _parquet(args.parquet)
     names = _names(args, parquet)
-    judge_options = (args.judge_model, args.judge_base_url, args.judge_api_key_env)
+    judge_options = (args.judge_model, args.judge_base_url, args.judge_api_key_env, args.judge_protocol, args.judge_source_dir)
     if args.harness == "lmms-eval":
         from mmsafety.integrations.lmms_eval import export_task_files
 
-        if (args.judge_base_url or args.judge_api_key_env) and not args.judge_model:
-            raise InputError("--judge-base-url and --judge-api-key-env need --judge-model NAME")
+        if any(judge_options[1:]) and not args.judge_model:
+            raise InputError("--judge-base-url, --judge-api-key-env, --judge-protocol and --judge-source-dir need --judge-model NAME")
         judge = None
         if args.judge_model:
-            judge = {"judge": "llm", "model": args.judge_model, "base_url": args.judge_base_url, "api_key_env": args.judge_api_key_env}
+            source = str(Path(args.judge_source_dir).resolve()) if args.judge_source_dir else None
+            judge = {
+                "judge": "llm", "model": args.judge_model, "base_url": args.judge_base_url, "api_key_env": args.judge_api_key_env,
+                "protocol": args.judge_protocol, "source_dir": source,
+            }
         files = export_task_files(names, parquet, judge)
         hint = f"run: python -m lmms_eval --include_path {Path(args.dir).resolve()} --tasks {','.join(sorted({f.split('/')[0] for f in files}))} --model ..."
     else:

@@ -111,7 +111,8 @@ def utils_py(benchmark: str, judge: Mapping[str, Any] | None = None) -> str:
         f"(mmsafety {__version__}). They need mmsafety installed where lmms-eval runs.",
         "",
         "JUDGE says how answers are judged: the benchmark's offline judge, or",
-        '{"judge": "llm", "model": ..., "base_url": ..., "api_key_env": ...} for mmsafety\'s LLM judge."""',
+        '{"judge": "llm", "model": ..., "base_url": ..., "api_key_env": ..., "protocol": ..., "source_dir": ...}',
+        'for mmsafety\'s LLM judge (protocol and source_dir as `mmsafety judge --protocol/--source-dir`)."""',
         "",
         "from mmsafety.integrations import lmms_eval as mmsafety_lmms_eval",
         "",
@@ -198,15 +199,17 @@ def _judge(benchmark: str, config: str) -> Judge:
     if name != "llm":
         return named_judge(name, compat=bool(settings.get("compat", False)))
     from mmsafety.judges.llm import DEFAULT_API_KEY_ENV, LLMJudge
-    from mmsafety.judges.rubric import rubrics_for
+    from mmsafety.judges.protocols import llm_protocol
 
+    protocol = llm_protocol(benchmark, settings.get("protocol"), source=settings.get("source_dir"))
     return LLMJudge(
         model=settings["model"],
-        rubrics=rubrics_for(benchmark),
+        rubrics=protocol.rubrics,
         base_url=settings.get("base_url"),
         api_key_env=settings.get("api_key_env") or DEFAULT_API_KEY_ENV,
         cache=settings.get("cache"),
         benchmark=benchmarks.repo_id(benchmark),
+        **protocol.settings,
     )
 
 
