@@ -293,3 +293,22 @@ def test_inspect_eval_with_a_grader_role_judges_as_mmsafety_judge_llm(
     assert sorted(map(roles, inspect_grader_requests)) == sorted(map(roles, cli_grader_requests))
     settings = lambda body: (body["temperature"], body["max_tokens"], body["response_format"]["json_schema"]["name"])  # noqa: E731
     assert {settings(b) for b in inspect_grader_requests} == {settings(b) for b in cli_grader_requests}  # the protocol's settings
+
+
+def test_the_dataset_reads_a_parquet_export(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mmsafety.data.catalog import load_benchmark
+
+    cache = isolate(monkeypatch, tmp_path)
+    rows = build_fixture(cache, "salad", count=3)
+    (tmp_path / "export" / "data").mkdir(parents=True)
+    load_benchmark("salad").to_parquet(str(tmp_path / "export" / "data" / "test.parquet"))
+    dataset = inspect_tasks.safety_dataset("salad", path=str(tmp_path / "export"))
+    assert [str(s.id) for s in dataset] == [r["id"] for r in rows]
+    assert [s.metadata["label"] for s in dataset] == [r["label"] for r in rows]
+
+
+def test_a_set_neither_built_nor_on_the_hub_names_the_build_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate(monkeypatch, tmp_path)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    with pytest.raises(InputError, match="run `mmsafety build vlsbench`"):
+        inspect_tasks.safety_dataset("vlsbench")

@@ -12,7 +12,7 @@ from pathlib import Path
 import datasets
 
 from mmsafety import benchmarks
-from mmsafety.errors import InputError
+from mmsafety.errors import InputError, NotBuiltError
 from mmsafety.judges.base import Judge
 
 SPLIT = "test"
@@ -46,7 +46,14 @@ def load_rows(benchmark: str, path: str | Path | None = None) -> datasets.Datase
             return load_benchmark(benchmark)
         finally:
             datasets_logging.set_verbosity(level)
-    return datasets.load_dataset(repo, split=SPLIT)
+    try:
+        return datasets.load_dataset(repo, split=SPLIT)
+    except (ConnectionError, FileNotFoundError) as error:  # offline, or no such dataset on the Hub
+        command = f"mmsafety build {benchmark}" if benchmarks.get(benchmark) else "mmsafety build custom ..."
+        raise NotBuiltError(
+            f"benchmark {repo!r} is neither built here nor reachable on the Hub ({type(error).__name__}): "
+            f"run `{command}`, or point at a Parquet export"
+        ) from None
 
 
 def offline_judge(benchmark: str, *, compat: bool = False) -> Judge:
