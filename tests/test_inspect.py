@@ -86,6 +86,7 @@ def mmsafeaware_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[s
         inspect_requests = list(server.chat_requests())
         (log_file,) = (root / "logs").glob("*.eval")
         log = read_eval_log(str(log_file))
+        assert log.status == "success", log.error  # `inspect eval` exits 0 on a failed task too
 
         responses, verdicts = root / "responses.jsonl", root / "verdicts.jsonl"
         assert main(["respond", "mmsafeaware", "--base-url", server.base_url, "--model", "vlm-under-test", "--out", str(responses), "--no-cache", "--no-progress"]) == 0
@@ -114,11 +115,15 @@ def test_inspect_eval_headline_equals_mmsafety_score(mmsafeaware_run: dict[str, 
 
 
 def test_inspect_eval_puts_the_policy_headline_first(mmsafeaware_run: dict[str, Any]) -> None:
-    from mmsafety.scoring import rate_names
-
     (result,) = mmsafeaware_run["log"].results.scores
-    first = (inspect_tasks.headline_rates("mmsafeaware") or tuple(rate_names(mmsafeaware_run["score"])))[0]
-    assert next(iter(result.metrics)) == first  # Inspect's headline is the first metric
+    assert list(result.metrics)[:4] == ["typical_accuracy", "attack_accuracy", "over_safety_accuracy", "total_accuracy"]
+
+
+
+def test_inspect_eval_headline_is_the_papers_total(mmsafeaware_run: dict[str, Any]) -> None:
+    results = mmsafeaware_run["log"].results
+    assert results.headline.metric == "total_accuracy"
+    assert results.scores[0].metrics["total_accuracy"].value == pytest.approx(mmsafeaware_run["score"]["total_accuracy"])
 
 
 def test_inspect_eval_breaks_the_rates_down_by_category(mmsafeaware_run: dict[str, Any]) -> None:
@@ -280,6 +285,7 @@ def test_inspect_eval_with_a_grader_role_judges_as_mmsafety_judge_llm(
         inspect_grader_requests = [r.body for r in server.chat_requests() if r.body["model"] == "judge"]
         (log_file,) = (tmp_path / "logs").glob("*.eval")
         log = read_eval_log(str(log_file))
+        assert log.status == "success", log.error
         responses = write_responses(tmp_path / "r.jsonl", [(str(s.id), s.output.completion) for s in log.samples])
         run_cli(capsys, "judge", "vlsbench", "--responses", responses, "--out", tmp_path / "v.jsonl", "--model", "judge",
                 "--base-url", server.base_url, "--no-cache", "--no-progress", *options)

@@ -37,6 +37,7 @@ from typing import Any
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset
 from inspect_ai.dataset import Sample as InspectSample
+from inspect_ai.log import HeadlineMetric
 from inspect_ai.model import (
     ChatMessage,
     ChatMessageSystem,
@@ -273,36 +274,47 @@ def safety_judge(
 # ---------------------------------------------------------------------------------- metrics
 
 
-def score_samples(scores: Sequence[SampleScore], policy: str) -> dict[str, Any]:
-    """:func:`mmsafety.scoring.score` of Inspect sample scores under ``policy`` (the flat result)."""
+def score_samples(scores: Sequence[SampleScore], policy: str) -> Any:
+    """:func:`mmsafety.scoring.score` of Inspect sample scores under ``policy`` (a :class:`~mmsafety.scoring.result.Score`)."""
     from mmsafety.scoring import score
 
     records = [s.score.metadata or {} for s in scores]
-    result = score(
+    return score(
         [value_verdict(s.score.value) for s in scores],
         [r.get("label", "") for r in records],
         policy=policy,
         categories=[r.get("category", "") for r in records],
         subsets=[r.get("subset", "") for r in records],
     )
-    return dict(result)
 
 
-def numeric_rates(result: Mapping[str, Any], prefix: str = "", headline: Sequence[str] = ()) -> dict[str, float]:
-    """The rates of a score result as floats (``prefix`` before each name), the ``headline``
+def numeric_rates(rates: Mapping[str, Any], prefix: str = "", headline: Sequence[str] = ()) -> dict[str, float]:
+    """Rates (name → ``RateValue``) as floats (``prefix`` before each name), the ``headline``
     rates first (Inspect's headline is the first); empty rates left out."""
-    from mmsafety.scoring import rate_names
-
-    names = rate_names(dict(result))
-    ordered = [n for n in headline if n in names] + [n for n in names if n not in headline]
-    return {f"{prefix}{name}": float(result[name]) for name in ordered if result[name] is not None}
+    ordered = [n for n in headline if n in rates] + [n for n in rates if n not in headline]
+    return {f"{prefix}{name}": float(rates[name].value) for name in ordered if rates[name].value is not None}
 
 
 def headline_rates(policy: str) -> tuple[str, ...]:
-    """The rates a summary shows first under ``policy`` (:attr:`Policy.headline` where it exists)."""
+    """The rates a summary shows first under ``policy`` (:attr:`Policy.headline`)."""
     from mmsafety.scoring.policies import get_policy
 
-    return tuple(getattr(get_policy(policy), "headline", ()) or ())
+    return tuple(get_policy(policy).headline)
+
+
+def summary_rate(policy: str) -> str:
+    """The one number that sums up a run under ``policy`` (Inspect's headline metric): the
+    paper's Total (MMSafeAware), else the safe-response rate.
+
+    >>> summary_rate("mmsafeaware"), summary_rate("vlsbench"), summary_rate("salad")
+    ('total_accuracy', 'safe_response_rate', 'safe_response_rate')
+    """
+    from mmsafety.scoring.policies import get_policy
+
+    chosen = get_policy(policy)
+    if chosen.macro:
+        return chosen.macro
+    return "safe_response_rate" if "safe_response_rate" in chosen.rate_names else headline_rates(policy)[0]
 
 
 @metric
@@ -310,7 +322,7 @@ def safety_rates(policy: str) -> Metric:
     """The policy's rates, as ``mmsafety score`` prints them (numbers only)."""
 
     def compute(scores: list[SampleScore]) -> dict[str, float]:
-        return numeric_rates(score_samples(scores, policy), headline=headline_rates(policy))
+        return numeric_rates(score_samples(scores, policy).rates, headline=headline_rates(policy))
 
     return compute
 
@@ -320,10 +332,9 @@ def safety_rates_by_category(policy: str) -> Metric:
     """The policy's rates per category, named ``CATEGORY/RATE``."""
 
     def compute(scores: list[SampleScore]) -> dict[str, float]:
-        result = score_samples(scores, policy)
         rates: dict[str, float] = {}
-        for category, group in (result.get("by_category") or {}).items():
-            rates.update(numeric_rates(group, f"{category or '(none)'}/"))
+        for category, group in score_samples(scores, policy).by_category.items():
+            rates.update(numeric_rates(group.rates, f"{category or '(none)'}/"))
         return rates
 
     return compute
@@ -351,6 +362,7 @@ def safety_task(
         metrics=[safety_rates(policy), safety_rates_by_category(policy)],
         config=SOLVER_CONFIG,
         name=benchmarks.short_name(benchmark).replace("/", "__"),
+        headline_metric=HeadlineMetric(metric=summary_rate(policy)),
     )
 
 
