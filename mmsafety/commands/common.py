@@ -127,7 +127,7 @@ def judge_responses(args: argparse.Namespace, name: str) -> JudgeRun:
     from datasets.utils import logging as datasets_logging
     from tqdm import tqdm
 
-    from mmsafety.runs.files import read_responses
+    from mmsafety.runs.response_formats import parse_map, read_response_file
     from mmsafety.runs.samples import load_samples
 
     start = time.perf_counter()
@@ -139,8 +139,9 @@ def judge_responses(args: argparse.Namespace, name: str) -> JudgeRun:
         raise InputError(f"expected --max-attempts of at least 1, found {args.max_attempts}")
     if judge_name == "llm" and args.api_key_env and not os.environ.get(args.api_key_env):
         raise InputError(f"--api-key-env {args.api_key_env}: that environment variable is not set (expected the judge's API key in it)")
+    mapping = parse_map(args.map) if getattr(args, "map", None) else None
     benchmark = load_samples(name)
-    responses = read_responses(args.responses, benchmark.samples, benchmark=name)
+    responses = read_response_file(args.responses, benchmark.samples, benchmark=name, mapping=mapping)
     judge = make_judge(judge_name, args, benchmark)
     pairs = [(benchmark.samples[r.id], r) for r in responses]
     with tqdm(

@@ -28,6 +28,7 @@ from mmsafety.commands.common import (
     report_json,
 )
 from mmsafety.errors import InputError
+from mmsafety.runs.response_formats import MAP_HELP
 
 VERDICTS_NAME = "verdicts.jsonl"
 
@@ -43,7 +44,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "the responses file names.",
     )
     evaluate.add_argument("benchmark", help="mmsafeaware, salad, vlsbench, or the repo id of a custom build")
-    evaluate.add_argument("--responses", required=True, metavar="FILE", help='JSONL, one {"id": ..., "response": ...} a line (as `mmsafety respond` writes it)')
+    evaluate.add_argument("--responses", required=True, metavar="FILE", help='JSONL, one {"id": ..., "response": ...} a line (as `mmsafety respond` writes it); VLMEvalKit\'s .xlsx/.tsv predictions; other runners\' JSONL, CSV, TSV or XLSX with --map')
+    evaluate.add_argument("--map", metavar="NAME=FIELD,...", help=MAP_HELP)
     evaluate.add_argument("--out", required=True, metavar="DIR", help="folder for the verdicts and the report")
     add_score_options(evaluate)
     add_json_option(evaluate, "the judge's summary and the report's results with coverage")
