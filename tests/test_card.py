@@ -139,3 +139,19 @@ def test_a_custom_card_does_not_speak_of_upstream(tmp_path: Path, hf_cache: Path
     assert "upstream" not in card.text
     assert "own field" not in card.text
 
+
+
+def test_the_custom_card_options_come_from_the_command_line(tmp_path: Path, hf_cache: Path) -> None:
+    from PIL import Image
+
+    from mmsafety.cli import main
+
+    (tmp_path / "set" / "images").mkdir(parents=True)
+    Image.new("RGB", (8, 8), "red").save(tmp_path / "set" / "images" / "a.png")
+    (tmp_path / "set" / "records.csv").write_text("id,image,query,label\nq1,a.png,Est-ce sûr ?,unsafe\n", encoding="utf-8")
+    argv = ["build", "custom", "--records", str(tmp_path / "set" / "records.csv"), "--images", str(tmp_path / "set" / "images")]
+    argv += ["--repo-id", "me/my-set", "--export", str(tmp_path / "export"), "--pretty-name", "Mon jeu", "--description", "Des rues."]
+    argv += ["--language", "fr,en", "--task-categories", "visual-question-answering"]
+    assert main(argv) == 0
+    meta = DatasetCard.load(tmp_path / "export" / "README.md").data.to_dict()
+    assert (meta["pretty_name"], meta["language"], meta["task_categories"]) == ("Mon jeu", ["fr", "en"], ["visual-question-answering"])

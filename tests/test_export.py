@@ -177,3 +177,21 @@ def test_a_fresh_offline_process_loads_the_build(fixture: Fixture, hf_cache: Pat
         "format": "JPEG",
         "id": "2037",
     }
+
+
+def test_the_command_line_takes_max_shard_size(fixture: Fixture, hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mmsafety.cli import main
+
+    export = tmp_path / "export"
+    argv = ["build", "mmsafeaware", "--source-dir", str(fixture.folder), "--checksums", str(fixture.checksums), "--export", str(export)]
+    assert main([*argv, "--max-shard-size", "3KB"]) == 0
+    shards = sorted((export / "data").iterdir())
+    assert len(shards) > 2
+    assert f"  shards:   {len(shards)} Parquet files under data/" in capsys.readouterr().out
+
+
+def test_the_command_line_refuses_card_options_of_custom_sets_on_a_built_in(hf_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from mmsafety.cli import main
+
+    assert main(["build", "mmsafeaware", "--pretty-name", "Mine", "--language", "fr"]) == 2
+    assert "--language, --pretty-name belong to `mmsafety build custom`" in capsys.readouterr().err

@@ -14,7 +14,9 @@ from typing import Any
 
 from mmsafety.errors import InputError, list_ids
 
-OPTIONS = ("records", "images", "repo_id", "map", "set_version", "license", "citation")
+OPTIONS = ("records", "images", "repo_id", "map", "set_version", "license", "citation", "description", "language", "pretty_name", "task_categories")
+DEFAULT_MAX_SHARD_SIZE = "500MB"
+"""As ``push_to_hub``'s ``max_shard_size`` (``mmsafety.data.shards.DEFAULT_MAX_SHARD_SIZE``)."""
 
 
 def add_parser(subparsers: Any) -> None:
@@ -31,6 +33,12 @@ def add_parser(subparsers: Any) -> None:
     build.add_argument("--export", type=Path, metavar="DIR", help="also write the Hub repository (Parquet + card) here (for `all`: one sub-folder per benchmark)")
     build.add_argument("--allow-missing-images", action="store_true", help="leave out (and list) rows whose image is absent or unreadable")
     build.add_argument("--checksums", type=Path, metavar="FILE", help="pin the upstream files with this checksums.tsv instead of the builder's own")
+    build.add_argument(
+        "--max-shard-size",
+        default=DEFAULT_MAX_SHARD_SIZE,
+        metavar="SIZE",
+        help=f"largest Parquet shard of the export, spelled as push_to_hub's max_shard_size (default {DEFAULT_MAX_SHARD_SIZE})",
+    )
     add_custom_options(build)
     build.set_defaults(func=run_build)
 
@@ -54,11 +62,23 @@ def add_custom_options(build: argparse.ArgumentParser) -> None:
     group.add_argument("--version", dest="set_version", metavar="X.Y.Z", help="the set's version (default 1.0.0)")
     group.add_argument("--license", metavar="ID", help="the license for the card, e.g. cc-by-4.0 (default: unknown)")
     group.add_argument("--citation", type=Path, metavar="FILE", help="a BibTeX file for the card's citation")
+    group.add_argument("--pretty-name", metavar="TEXT", help="the set's display name on its card (default: NAME of the repo id)")
+    group.add_argument("--description", metavar="TEXT", help="what the set is, for the card (its first paragraph)")
+    group.add_argument(
+        "--language", action="append", default=[], metavar="CODE[,...]", help="language(s) of the queries, ISO 639 codes for the card, e.g. en,fr (default: en)"
+    )
+    group.add_argument(
+        "--task-categories",
+        action="append",
+        default=[],
+        metavar="TASK[,...]",
+        help="Hub task categories for the card (default: visual-question-answering,image-text-to-text)",
+    )
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from mmsafety.data.build import build
     from mmsafety import benchmarks
+    from mmsafety.data.build import build
 
     if args.benchmark == "custom":
         return run_custom(args)
@@ -74,6 +94,7 @@ def run_build(args: argparse.Namespace) -> int:
             export_dir=export,
             allow_missing_images=args.allow_missing_images,
             checksums=args.checksums,
+            max_shard_size=args.max_shard_size,
         )
         print(summary(result))
     return 0
@@ -102,6 +123,11 @@ def run_custom(args: argparse.Namespace) -> int:
             card["citation"] = args.citation.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise InputError(f"cannot read the citation ({error})", file=args.citation) from None
+    if args.pretty_name:
+        card["pretty_name"] = args.pretty_name
+    if args.description:
+        card["description"] = args.description
+    hub_fields = {field: _listed(getattr(args, field)) for field in ("language", "task_categories") if getattr(args, field)}
     result = build_custom(
         args.records,
         args.images,
@@ -110,10 +136,17 @@ def run_custom(args: argparse.Namespace) -> int:
         version=args.set_version,
         export_dir=args.export,
         allow_missing_images=args.allow_missing_images,
+        max_shard_size=args.max_shard_size,
+        card=hub_fields,
         **card,
     )
     print(summary(result))
     return 0
+
+
+def _listed(values: list[str]) -> list[str]:
+    """``["en,fr", "de"]`` -> ``["en", "fr", "de"]``."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
 def summary(result: Any) -> str:
@@ -132,7 +165,9 @@ def summary(result: Any) -> str:
         lines.append("  left out: none")
     lines.append(f"  cache:    {result.cache_path}")
     if result.export_dir is not None:
+        shards = sum(name.startswith("data/") for name in getattr(result, "export_files", []))
         lines.append(f"  export:   {result.export_dir}")
+        lines.append(f"  shards:   {shards} Parquet file{'s' if shards != 1 else ''} under data/")
     lines.append(f'  load it:  datasets.load_dataset("{result.repo_id}", split="test")')
     return "\n".join(lines)
 
