@@ -13,18 +13,18 @@ import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers.env import subprocess_env
 from huggingface_hub import DatasetCard
-from mmsafety.builders.custom import CustomSet, build_custom, parse_mapping
-from mmsafety.builders.custom.records_file import read_records
 from PIL import Image
 
-from mmsafety.cli import main
+from helpers.env import subprocess_env
 from mmsafety.data.build import build_with
 from mmsafety.data.builder import SafetyBuilder
 from mmsafety.data.catalog import load_benchmark
-from mmsafety.data.images import image_value
+from mmsafety.cli import main
+from mmsafety.builders.custom import CustomSet, build_custom, parse_mapping
+from mmsafety.builders.custom.records_file import read_records
 from mmsafety.errors import InputError
+from mmsafety.data.images import image_value
 
 REPO = "author/street-risks"
 CACHE_DIR = "author___street-risks"
