@@ -122,7 +122,7 @@ def test_the_vlsbench_card_carries_the_license_upstream_states(hf_cache: Path) -
     assert card_license(VLSBench) == "apache-2.0"
 
 
-def test_a_custom_card_takes_its_description_language_pretty_name_and_task_categories(tmp_path: Path, hf_cache: Path) -> None:
+def test_a_custom_card_takes_the_card_fields_it_is_given(tmp_path: Path, hf_cache: Path) -> None:
     card = export_custom(
         tmp_path,
         pretty_name="My Set",

@@ -36,7 +36,7 @@ def files(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
 
-def test_export_writes_the_card_one_parquet_shard_and_the_marker(fixture: Fixture, hf_cache: Path, tmp_path: Path) -> None:
+def test_export_files_are_the_card_one_shard_with_the_marker(fixture: Fixture, hf_cache: Path, tmp_path: Path) -> None:
     export = tmp_path / "export"
     result = export_fixture(fixture, export)
     assert result.export_dir == export
@@ -89,17 +89,26 @@ def test_a_max_shard_size_that_is_not_a_size_is_refused_before_building(fixture:
     assert not list(hf_cache.glob("mmsafety___*"))
 
 
-def test_load_dataset_on_the_export_gives_the_built_features_and_rows(
-    fixture: Fixture, hf_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def load_built_and_exported(fixture: Fixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[datasets.Dataset, datasets.Dataset]:
     export = tmp_path / "export"
     export_fixture(fixture, export)
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
-    built = datasets.load_dataset("mmsafety/mmsafeaware", split="test")
-    exported = datasets.load_dataset(str(export), split="test")
+    return datasets.load_dataset("mmsafety/mmsafeaware", split="test"), datasets.load_dataset(str(export), split="test")
+
+
+def test_load_dataset_on_the_export_gives_the_built_features(
+    fixture: Fixture, hf_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built, exported = load_built_and_exported(fixture, tmp_path, monkeypatch)
     assert exported.features == built.features
     assert isinstance(exported.features["image"], datasets.Image)
     assert isinstance(exported.features["label"], datasets.ClassLabel)
+
+
+def test_load_dataset_on_the_export_gives_the_built_rows(
+    fixture: Fixture, hf_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built, exported = load_built_and_exported(fixture, tmp_path, monkeypatch)
     raw = datasets.Image(decode=False)
     assert exported.cast_column("image", raw).to_list() == built.cast_column("image", raw).to_list()
 

@@ -29,17 +29,20 @@ def build_custom_cli(folder: Path, export: str | Path) -> int:
 
 
 # -- the command line -------------------------------------------------------------------------
-def test_export_into_the_folder_of_the_records_exits_2_and_loses_nothing(
-    tmp_path: Path, hf_cache: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_export_into_the_folder_of_the_records_exits_2_naming_it(tmp_path: Path, hf_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = write_my_set(tmp_path / "my-set")
-    before = tree(folder)
     assert build_custom_cli(folder, folder) == 2
-    assert tree(folder) == before
     assert f"{folder}: refusing to write into a folder" in capsys.readouterr().err
 
 
-def test_export_into_a_project_folder_with_notes_and_git_is_refused(
+def test_export_into_the_folder_of_the_records_loses_nothing(tmp_path: Path, hf_cache: Path) -> None:
+    folder = write_my_set(tmp_path / "my-set")
+    before = tree(folder)
+    build_custom_cli(folder, folder)
+    assert tree(folder) == before
+
+
+def test_export_into_a_project_folder_is_refused_leaving_its_notes_with_git(
     tmp_path: Path, hf_cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     project = tmp_path / "project"
