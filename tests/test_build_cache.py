@@ -99,6 +99,11 @@ def test_an_upper_case_repo_id_is_found_where_load_dataset_finds_it(tmp_path: Pa
     assert load_benchmark("Holly301/SaLAD")["query"] == ["first"]
 
 
+def test_a_command_accepts_an_upper_case_repo_id(tmp_path: Path, hf_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    build_set(write_set(tmp_path / "a", "first"), "Holly301/SaLAD")
+    assert main(["audit", "Holly301/SaLAD", "--out", str(tmp_path / "audit")]) == 0, capsys.readouterr().err
+
+
 def test_rebuilding_the_same_repo_id_is_allowed(tmp_path: Path, hf_cache: Path) -> None:
     build_set(write_set(tmp_path / "a", "first"), "xb/MySet")
     build_set(write_set(tmp_path / "b", "second"), "xb/MySet")

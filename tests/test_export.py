@@ -204,3 +204,28 @@ def test_the_command_line_refuses_card_options_of_custom_sets_on_a_built_in(hf_c
 
     assert main(["build", "mmsafeaware", "--pretty-name", "Mine", "--language", "fr"]) == 2
     assert "--language, --pretty-name belong to `mmsafety build custom`" in capsys.readouterr().err
+
+
+def test_publish_uploads_only_the_files_the_export_wrote(
+    fixture: Fixture, hf_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import huggingface_hub
+
+    from mmsafety.cli import main
+
+    export = tmp_path / "export"
+    export_fixture(fixture, export)
+    (export / "notes.txt").write_text("private")
+    uploads: list[dict[str, object]] = []
+
+    class RecordingApi:
+        def create_repo(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def upload_folder(self, **kwargs: object) -> str:
+            uploads.append(kwargs)
+            return "recorded"
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
+    assert main(["publish", str(export), "--repo-id", "me/set"]) == 0
+    assert uploads[0]["allow_patterns"] == ["README.md", SINGLE]

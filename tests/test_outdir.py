@@ -144,3 +144,24 @@ def test_a_failed_output_keeps_its_files_recognisable_as_mmsafetys(tmp_path: Pat
     with prepare_output_dir(tmp_path / "out", "evaluate") as out:
         pass
     assert sorted(tree(tmp_path / "out")) == [MARKER]
+
+
+def test_an_export_written_before_the_marker_existed_is_recognised(tmp_path: Path) -> None:
+    (tmp_path / "out" / "data").mkdir(parents=True)
+    (tmp_path / "out" / "README.md").write_text("---\nbuilt_with: mmsafety 0.1.0\n---\n")
+    (tmp_path / "out" / "data" / "test-00000-of-00001.parquet").write_bytes(b"old")
+    with prepare_output_dir(tmp_path / "out", "export") as out:
+        out.file("README.md").write_text("new card")
+    assert sorted(tree(tmp_path / "out")) == [MARKER, "README.md"]
+
+
+def test_the_staging_folder_a_killed_process_left_is_removed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    staging = tmp_path / f".out.mmsafety-{process.pid}-0badf00d"
+    (staging / "data").mkdir(parents=True)
+    prepare_output_dir(tmp_path / "out", "export")
+    assert not staging.exists()

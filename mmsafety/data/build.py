@@ -40,7 +40,7 @@ from mmsafety.data.catalog import (
     recorded_repo_id,
     repo_cache_dir,
 )
-from mmsafety.data.outdir import OutputDir, check_output_dir, prepare_output_dir
+from mmsafety.data.outdir import OutputDir, process_alive, check_output_dir, prepare_output_dir
 from mmsafety.data.shards import DEFAULT_MAX_SHARD_SIZE, shard_size_bytes, write_shards
 from mmsafety.errors import InputError
 from mmsafety.schema import SPLIT
@@ -195,7 +195,7 @@ def remove_dead_scratch(root: Path) -> list[Path]:
     removed = []
     for entry in root.glob(f"{SCRATCH_PREFIX}*"):
         match = _SCRATCH.fullmatch(entry.name)
-        if match and entry.is_dir() and not entry.is_symlink() and not _alive(int(match.group(1))):
+        if match and entry.is_dir() and not entry.is_symlink() and not process_alive(int(match.group(1))):
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
     return removed
@@ -216,18 +216,6 @@ def restore_aside(folder: Path) -> None:
             shutil.rmtree(aside, ignore_errors=True)
         else:
             os.replace(aside, original)
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # -- summary and export -------------------------------------------------------------------------

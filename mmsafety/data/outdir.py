@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 from pathlib import Path, PurePosixPath
@@ -149,11 +150,21 @@ def prepare_output_dir(path: str | os.PathLike[str], kind: str) -> OutputDir:
         raise ValueError(f"unknown output kind {kind!r}: expected one of {', '.join(KINDS)}")
     folder = Path(path).absolute()
     earlier = check_output_dir(folder, kind)
+    remove_dead_staging(folder)
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     out = OutputDir(folder, kind, earlier, created=created)
     out._write_marker(earlier)
     return out
+
+
+def written_files(path: str | os.PathLike[str], kind: str) -> list[str]:
+    """The files mmsafety wrote into ``path`` as an output of ``kind`` (sorted); bad input if it holds none."""
+    folder = Path(path).absolute()
+    files = check_output_dir(folder, kind) if folder.is_dir() else set()
+    if not files:
+        raise InputError(f"expected a folder holding an mmsafety {kind} output, found none", file=folder)
+    return sorted(f for f in files if (folder / f).is_file())
 
 
 def check_output_dir(folder: Path, kind: str) -> set[str]:
@@ -188,6 +199,30 @@ def check_output_dir(folder: Path, kind: str) -> set[str]:
     if found_kind != kind:
         raise InputError(f"holds an earlier mmsafety {found_kind} output, not {_article(kind)} {kind} output; choose another folder", file=folder)
     return {_relative(f, folder) for f in files}
+
+
+def remove_dead_staging(folder: Path) -> None:
+    """Remove staging folders beside ``folder`` that a killed mmsafety process left (``.<name>.mmsafety-<pid>-<hex>``)."""
+    pattern = re.compile(re.escape(f".{folder.name}.mmsafety-") + r"(\d+)-[0-9a-f]{8}")
+    if not folder.parent.is_dir():
+        return
+    for entry in folder.parent.iterdir():
+        match = pattern.fullmatch(entry.name)
+        if match and entry.is_dir() and not entry.is_symlink() and not process_alive(int(match.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` is running (as far as this process can tell)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _legacy_export(folder: Path) -> set[str] | None:
