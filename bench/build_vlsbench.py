@@ -102,7 +102,7 @@ def time_tar_extract(archive: Path, target: Path) -> float:
     return seconds
 
 
-def run_build_child(source: Path, cache: Path, export: Path | None = None) -> dict[str, Any]:
+def run_build_child(source: Path, cache: Path, export: Path | None = None, baseline: bool = False) -> dict[str, Any]:
     """Build in a fresh process (its own peak memory); returns what the child measured."""
     env = {
         **os.environ,
@@ -113,7 +113,7 @@ def run_build_child(source: Path, cache: Path, export: Path | None = None) -> di
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])),
     }
     result = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", str(source), *(["--export", str(export)] if export else [])],
+        [sys.executable, str(Path(__file__).resolve()), "--child", str(source), *(["--export", str(export)] if export else []), *(["--baseline"] if baseline else [])],
         env=env,
         capture_output=True,
         text=True,
@@ -124,13 +124,27 @@ def run_build_child(source: Path, cache: Path, export: Path | None = None) -> di
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def child(source: Path, export: Path | None) -> None:
-    """The build itself, as the command line runs it; prints one JSON line."""
+def child(source: Path, export: Path | None, baseline: bool) -> None:
+    """The build itself, as the command line runs it; prints one JSON line.
+
+    With ``baseline``, the build is followed by the export a user would otherwise write:
+    ``Dataset.to_parquet`` of each contiguous shard, as ``push_to_hub`` cuts them.
+    """
     from mmsafety.data.build import build
 
     imported = peak_rss_mb()
     started = time.perf_counter()
-    result = build("vlsbench", source_dir=source, checksums=source / "checksums.tsv", export_dir=export)
+    result = build("vlsbench", source_dir=source, checksums=source / "checksums.tsv", export_dir=None if baseline else export)
+    if baseline and export is not None:
+        from mmsafety.data.catalog import load_benchmark
+        from mmsafety.data.shards import shard_count
+
+        dataset = load_benchmark("vlsbench")
+        count = shard_count(dataset.data.nbytes, dataset.num_rows, 500 * 10**6)
+        (export / "data").mkdir(parents=True)
+        for index in range(count):
+            dataset.shard(num_shards=count, index=index, contiguous=True).to_parquet(str(export / "data" / f"test-{index:05d}-of-{count:05d}.parquet"))
+        result.export_files = [f"data/{p.name}" for p in sorted((export / "data").iterdir())]
     seconds = time.perf_counter() - started
     shards = [export / name for name in result.export_files if name.startswith("data/")] if export else []
     print(
@@ -164,9 +178,23 @@ def measure(work: Path, count: int, size: int) -> dict[str, Any]:
     assert exported["rows"] == count, exported
     shutil.rmtree(work / f"cache-{count}")
     shutil.rmtree(work / f"export-{count}")
+    os.sync()
+    baseline = run_build_child(source, work / f"cache-{count}", export=work / f"export-{count}", baseline=True)
+    shutil.rmtree(work / f"cache-{count}")
+    shutil.rmtree(work / f"export-{count}")
     shutil.rmtree(source)
     export = {f"export_{key}": value for key, value in exported.items()}
-    return {"count": count, "archive_mb": archive_bytes / 1e6, "image_mb": image_bytes / 1e6, "generated_s": generated, "tar_s": tar_seconds, **built, **export}
+    to_parquet = {f"baseline_{key}": value for key, value in baseline.items()}
+    return {
+        "count": count,
+        "archive_mb": archive_bytes / 1e6,
+        "image_mb": image_bytes / 1e6,
+        "generated_s": generated,
+        "tar_s": tar_seconds,
+        **built,
+        **export,
+        **to_parquet,
+    }
 
 
 def parse_size(text: str) -> int:
@@ -188,9 +216,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, help="where to generate (default: a temporary folder)")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--export", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child, args.export)
+        child(args.child, args.export, args.baseline)
         return 0
     size = int(args.size_kb * 1024)
     full = args.count if args.count is not None else max(1, round(parse_size(args.size) / size))
@@ -213,6 +242,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(
                 f"  {'':>6}  with --export: {run['export_seconds']:6.2f} s, peak RSS {run['export_rss_peak_mb']:6.1f} MB"
                 f" (without: {run['rss_peak_mb']:.1f} MB), {run['export_shards']} shard(s), largest {run['export_largest_shard_mb']:.1f} MB",
+                flush=True,
+            )
+            print(
+                f"  {'':>6}  baseline, build then Dataset.to_parquet per push_to_hub shard: {run['baseline_seconds']:6.2f} s,"
+                f" peak RSS {run['baseline_rss_peak_mb']:6.1f} MB ({run['baseline_rss_peak_mb'] / run['export_rss_peak_mb']:.2f}x ours),"
+                f" {run['baseline_shards']} shard(s); ours takes {run['export_seconds'] / run['baseline_seconds']:.2f}x its time",
                 flush=True,
             )
     last = runs[-1]
