@@ -30,7 +30,8 @@ def add_parser(subparsers: Any) -> None:
     )
     build.add_argument("benchmark", choices=[*benchmarks.names(), "all", "custom"], help="a built-in benchmark, all of them, or `custom`: your own set (options below)")
     build.add_argument("--source-dir", type=Path, help="a local copy of the upstream files (for `all`: a folder with one sub-folder per benchmark)")
-    build.add_argument("--export", type=Path, metavar="DIR", help="also write the Hub repository (Parquet + card) here (for `all`: one sub-folder per benchmark)")
+    build.add_argument("--export", type=Path, metavar="DIR", help="also write the Hub repository (Parquet shards + card) here: a new or empty folder, or an earlier export "
+        "(for `all`: one sub-folder per benchmark)")
     build.add_argument("--allow-missing-images", action="store_true", help="leave out (and list) rows whose image is absent or unreadable")
     build.add_argument("--checksums", type=Path, metavar="FILE", help="pin the upstream files with this checksums.tsv instead of the builder's own")
     build.add_argument(
