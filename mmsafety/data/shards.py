@@ -4,7 +4,8 @@ The shards are named and cut as ``Dataset.push_to_hub`` cuts them
 (``data/test-00000-of-00003.parquet``: ``int(bytes / max_shard_size) + 1`` shards
 of consecutive rows), and written as a stream: record batches are read from the
 built Arrow files one at a time (not memory-mapped, so the process never holds
-more than a batch of images) and appended to one ``ParquetWriter`` per shard.
+more than a row group of images) and appended to one ``ParquetWriter`` per shard,
+with the options ``Dataset.to_parquet`` writes with.
 
 >>> shard_size_bytes("500MB"), shard_size_bytes("1GiB"), shard_size_bytes(1000)
 (500000000, 1073741824, 1000)
@@ -14,12 +15,14 @@ more than a batch of images) and appended to one ``ParquetWriter`` per shard.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
+from datasets.arrow_writer import get_parquet_column_options, get_writer_batch_size_from_data_size, get_writer_batch_size_from_features
 from datasets.utils.py_utils import convert_file_size_to_int
 
 from mmsafety.errors import InputError
@@ -27,8 +30,6 @@ from mmsafety.schema import SPLIT
 
 DEFAULT_MAX_SHARD_SIZE = datasets.config.MAX_SHARD_SIZE
 """``"500MB"``, as ``push_to_hub``."""
-ROW_GROUP_ROWS = datasets.config.ARROW_RECORD_BATCH_SIZE_FOR_IMAGE_DATASETS
-"""Rows per Parquet row group: the batch size ``datasets`` writes image datasets with (100)."""
 
 
 def shard_size_bytes(max_shard_size: str | int) -> int:
@@ -62,45 +63,60 @@ def shard_name(index: int, shards: int, split: str = SPLIT) -> str:
 
 
 def write_shards(dataset: datasets.Dataset, folder: Path, max_bytes: int, split: str = SPLIT) -> list[Path]:
-    """Write ``dataset`` as Parquet shards of at most about ``max_bytes`` into ``folder``; return their paths."""
+    """Write ``dataset`` as Parquet shards of at most about ``max_bytes`` into ``folder``; return their paths.
+
+    The files are written with the options ``Dataset.to_parquet`` uses (image bytes
+    stored plain and uncompressed, content-defined chunking, a page index, row groups
+    of about 100 MB), so they are what ``push_to_hub`` would upload.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     if dataset._indices is not None:  # a selection of rows: write it out in order first
         dataset = dataset.flatten_indices()
     schema = dataset.features.arrow_schema  # carries the datasets features, as to_parquet writes them
-    shards = shard_count(dataset.data.nbytes, dataset.num_rows, max_bytes)
-    batches = _row_groups(dataset, schema)
+    nbytes = dataset.data.nbytes
+    shards = shard_count(nbytes, dataset.num_rows, max_bytes)
+    group_rows = get_writer_batch_size_from_features(dataset.features) or get_writer_batch_size_from_data_size(dataset.num_rows, nbytes)
+    options = {
+        "use_content_defined_chunking": datasets.config.DEFAULT_CDC_OPTIONS,
+        "write_page_index": True,
+        **get_parquet_column_options(dataset.features, schema),
+    }
+    stream = _batches(dataset, schema)
     pending: pa.RecordBatch | None = None
     paths = []
     for index, (start, end) in enumerate(shard_bounds(dataset.num_rows, shards)):
         path = folder / shard_name(index, shards, split)
-        with pq.ParquetWriter(str(path), schema) as writer:
+        with pq.ParquetWriter(str(path), schema, **options) as writer:
             left = end - start
             while left > 0:
-                if pending is None:
-                    pending = next(batches)
-                piece, pending = (pending, None) if pending.num_rows <= left else (pending.slice(0, left), pending.slice(left))
-                writer.write_table(pa.Table.from_batches([piece], schema=schema), row_group_size=ROW_GROUP_ROWS)
-                left -= piece.num_rows
+                pieces, need = [], min(group_rows, left)
+                while need > 0:
+                    if pending is None:
+                        pending = next(stream)
+                    take = min(need, pending.num_rows)
+                    pieces.append(pending.slice(0, take))
+                    pending = pending.slice(take) if take < pending.num_rows else None
+                    need -= take
+                group = pa.Table.from_batches(pieces, schema=schema)
+                writer.write_table(group, row_group_size=group.num_rows)
+                left -= group.num_rows
             if dataset.num_rows == 0:
                 writer.write_table(schema.empty_table())
+            writer.add_key_value_metadata({"content_defined_chunking": json.dumps(datasets.config.DEFAULT_CDC_OPTIONS)})
         paths.append(path)
     return paths
 
 
-def _row_groups(dataset: datasets.Dataset, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
-    """The rows of ``dataset`` in order, in batches of at most :data:`ROW_GROUP_ROWS`, as ``schema``."""
-    for batch in _batches(dataset):
-        batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)
-        for offset in range(0, batch.num_rows, ROW_GROUP_ROWS):
-            yield batch.slice(offset, ROW_GROUP_ROWS)
-
-
-def _batches(dataset: datasets.Dataset) -> Iterator[pa.RecordBatch]:
-    """Record batches read from the dataset's Arrow files through ordinary reads (no memory map)."""
+def _batches(dataset: datasets.Dataset, schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """The rows of ``dataset`` in order, as record batches of ``schema`` read from its Arrow files
+    through ordinary reads (a memory map would count every page read in the process's memory)."""
     files = [entry["filename"] for entry in dataset.cache_files]
     if not files:  # in memory: the table itself
-        yield from dataset.with_format("arrow").data.table.to_batches(max_chunksize=ROW_GROUP_ROWS)
+        batches: Iterator[pa.RecordBatch] = iter(dataset.data.table.to_batches())
+        yield from (pa.RecordBatch.from_arrays(b.columns, schema=schema) for b in batches if b.num_rows)
         return
     for filename in files:
         with pa.OSFile(filename, "rb") as handle:
-            yield from pa.ipc.open_stream(handle)
+            for batch in pa.ipc.open_stream(handle):
+                if batch.num_rows:
+                    yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
