@@ -15,6 +15,9 @@ For each archive size (a smaller one and the full one by default), in a temporar
 
 4. ``mmsafety --export``: the same build with ``export_dir=...`` (as ``mmsafety build vlsbench
    --export DIR``), in its own process: its peak memory and the number of Parquet shards.
+5. the baseline a user would otherwise run: the same build, then ``Dataset.to_parquet`` of each
+   contiguous shard as ``push_to_hub`` cuts them (it reads the memory-mapped build, so every
+   page it reads counts in its memory).
 
 Throughput is MB (10^6 bytes) of image bytes per second. Goals: peak memory flat as the
 archive grows (one member in memory at a time), a build within a small factor of ``tar -x``,
