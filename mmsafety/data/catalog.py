@@ -72,7 +72,7 @@ def not_built(name: str, repo: str, why: str = "") -> NotBuiltError:
     """The one error for a benchmark that is missing or incomplete in the cache."""
     command = f"mmsafety build {benchmarks.get(name).name}" if benchmarks.get(name) else "mmsafety build custom ..."
     reason = f" ({why})" if why else ""
-    return NotBuiltError(f"benchmark {repo!r} is not built in {cache_root()}{reason}: run `{command}`")
+    return NotBuiltError(f"benchmark {repo!r} is not built in {cache_root()}{reason}: run `{command}` first")
 
 
 def load_benchmark(name: str, split: str = "test") -> datasets.Dataset:
