@@ -191,7 +191,7 @@ def test_evaluate_with_the_llm_judge_against_a_faulty_judge_server(hf_cache: Pat
     out = tmp_path / "eval"
     with OpenAIServer(script) as judge_server:
         code, stdout, _ = run(
-            capsys, "evaluate", "vlsbench", "--responses", responses, "--out", out, "--model", "judge-model",
+            capsys, "evaluate", "vlsbench", "--protocol", "mmsafety", "--responses", responses, "--out", out, "--model", "judge-model",
             "--base-url", judge_server.base_url, "--timeout", "0.3", "--cache", tmp_path / "judge.sqlite", "--no-progress",
         )
     assert code == 0
@@ -200,10 +200,10 @@ def test_evaluate_with_the_llm_judge_against_a_faulty_judge_server(hf_cache: Pat
     assert sorted(v["verdict"] for v in verdicts) == ["refusal"] * 3 + ["safe"] * 3 + ["unsafe"] * 3
     assert all(v["judge"] == "llm" and v["model"] == "vlm-under-test" for v in verdicts)
     assert "retries 3" in stdout and "refusal rate 33.33" in stdout and "safe-response rate 66.67" in stdout
-    for name in ("report.md", "report.html", "tradeoff.png", "safe_response_by_category.png", "scores.json"):
+    for name in ("report.md", "report.html", "results.tex", "vlsbench-headline.png", "vlsbench-by-category.png", "scores.json"):
         assert (out / name).is_file(), name
     scores = json.loads((out / "scores.json").read_text())
-    assert scores["models"]["vlm-under-test"]["warning_rate_numerator"] == 3
+    assert scores["benchmarks"]["mmsafety/vlsbench"]["models"]["vlm-under-test"]["warning_rate_numerator"] == 3
     markdown = (out / "report.md").read_text(encoding="utf-8")
     assert "| vlm-under-test | ours | 33.33 | 33.33 | 66.67 |" in markdown  # beside the paper's columns
 

@@ -13,7 +13,7 @@ import datasets
 import pyarrow.parquet as pq
 import pytest
 
-from helpers.archives import assert_nothing_built, error_line, run_cli, tar_file, tar_special, tiny_png, write_json, write_tar, write_zip
+from helpers.archives import assert_nothing_built, run_cli, tar_file, tar_special, tiny_png, write_json, write_tar, write_zip
 from mmsafety.data.build import build
 from mmsafety.data.catalog import load_benchmark
 from mmsafety.builders.vlsbench import VLSBench
@@ -256,9 +256,10 @@ def test_build_all_from_one_folder(tmp_path: Path, hf_cache: Path, upstream: Pat
         assert (tmp_path / "export" / name / "README.md").is_file()
 
 
-def test_build_all_stops_at_bad_input_with_exit_2(tmp_path: Path, hf_cache: Path) -> None:
+def test_build_all_reports_bad_input_with_exit_2(tmp_path: Path, hf_cache: Path) -> None:
     (tmp_path / "upstream" / "mmsafeaware").mkdir(parents=True)
     result = run_cli(["build", "all", "--source-dir", str(tmp_path / "upstream")])
     assert result.returncode == 2
-    assert "expected the upstream files, found an empty folder" in error_line(result.stderr)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("mmsafety build: mmsafeaware: error:")]
+    assert len(errors) == 1 and "expected the upstream files, found an empty folder" in errors[0]
     assert_nothing_built("mmsafeaware")

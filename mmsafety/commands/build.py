@@ -9,11 +9,15 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from mmsafety.errors import InputError, list_ids
 
+EXIT_FAILED = 2
+"""``build all``'s status when a benchmark failed (the others are built)."""
 OPTIONS = ("records", "images", "repo_id", "map", "set_version", "license", "citation", "description", "language", "pretty_name", "task_categories")
 DEFAULT_MAX_SHARD_SIZE = "500MB"
 """As ``push_to_hub``'s ``max_shard_size`` (``mmsafety.data.shards.DEFAULT_MAX_SHARD_SIZE``)."""
@@ -40,6 +44,7 @@ def add_parser(subparsers: Any) -> None:
         metavar="SIZE",
         help=f"largest Parquet shard of the export, spelled as push_to_hub's max_shard_size (default {DEFAULT_MAX_SHARD_SIZE})",
     )
+    build.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of the summary: each build's counts, or its error")
     add_custom_options(build)
     build.set_defaults(func=run_build)
 
@@ -79,26 +84,55 @@ def add_custom_options(build: argparse.ArgumentParser) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     from mmsafety import benchmarks
-    from mmsafety.data.build import build
 
     if args.benchmark == "custom":
         return run_custom(args)
     check_not_custom(args)
-    names = list(benchmarks.names()) if args.benchmark == "all" else [args.benchmark]
-    for name in names:
-        several = len(names) > 1
-        source = args.source_dir / name if several and args.source_dir else args.source_dir
-        export = args.export / name if several and args.export else args.export
-        result = build(
-            name,
-            source_dir=source,
-            export_dir=export,
-            allow_missing_images=args.allow_missing_images,
-            checksums=args.checksums,
-            max_shard_size=args.max_shard_size,
-        )
-        print(summary(result))
+    if args.benchmark == "all":
+        return run_all(args, list(benchmarks.names()))
+    result = build_one(args, args.benchmark, several=False)
+    print(json.dumps(summary_dict(result), indent=2, ensure_ascii=False) if args.json else summary(result))
     return 0
+
+
+def build_one(args: argparse.Namespace, name: str, *, several: bool) -> Any:
+    from mmsafety.data.build import build
+
+    source = args.source_dir / name if several and args.source_dir else args.source_dir
+    export = args.export / name if several and args.export else args.export
+    return build(
+        name,
+        source_dir=source,
+        export_dir=export,
+        allow_missing_images=args.allow_missing_images,
+        checksums=args.checksums,
+        max_shard_size=args.max_shard_size,
+    )
+
+
+def run_all(args: argparse.Namespace, names: list[str]) -> int:
+    """``build all``: build each benchmark, whatever became of the ones before; report each
+    outcome; exit status 2 if any failed."""
+    outcomes: dict[str, dict[str, Any]] = {}
+    for name in names:
+        try:
+            result = build_one(args, name, several=True)
+        except Exception as error:  # noqa: BLE001 - one benchmark's failure must not stop the others
+            message = str(error) if isinstance(error, InputError) else f"{type(error).__name__}: {error}"
+            outcomes[name] = {"built": False, "error": message}
+            print(f"mmsafety build: {name}: error: {message}", file=sys.stderr)
+            continue
+        outcomes[name] = {"built": True, **summary_dict(result)}
+        if not args.json:
+            print(summary(result))
+    failed = [name for name, outcome in outcomes.items() if not outcome["built"]]
+    if args.json:
+        print(json.dumps({"benchmarks": outcomes, "failed": failed}, indent=2, ensure_ascii=False))
+    else:
+        built = [name for name in names if name not in failed]
+        line = f"built {len(built)} of {len(names)}: {', '.join(built) or 'none'}"
+        print(line + (f"; failed: {', '.join(failed)} (errors above)" if failed else ""))
+    return EXIT_FAILED if failed else 0
 
 
 def check_not_custom(args: argparse.Namespace) -> None:
@@ -141,13 +175,31 @@ def run_custom(args: argparse.Namespace) -> int:
         card=hub_fields,
         **card,
     )
-    print(summary(result))
+    print(json.dumps(summary_dict(result), indent=2, ensure_ascii=False) if args.json else summary(result))
     return 0
 
 
 def _listed(values: list[str]) -> list[str]:
     """``["en,fr", "de"]`` -> ``["en", "fr", "de"]``."""
     return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+def summary_dict(result: Any) -> dict[str, Any]:
+    """The closing summary of one build, as ``--json`` prints it."""
+    return {
+        "repo_id": result.repo_id,
+        "version": result.version,
+        "rows": result.rows,
+        "image_bytes": result.image_bytes,
+        "seconds": round(result.seconds, 3),
+        "by_label": dict(result.by_label),
+        "by_subset": dict(result.by_subset),
+        "by_category": dict(result.by_category),
+        "left_out": {reason: list(ids) for reason, ids in result.left_out.items()},
+        "cache": str(result.cache_path),
+        "export": None if result.export_dir is None else str(result.export_dir),
+        "export_files": list(getattr(result, "export_files", [])),
+    }
 
 
 def summary(result: Any) -> str:

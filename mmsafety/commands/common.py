@@ -4,9 +4,11 @@ responses file with them, and the scoring options. Imported by commands; imports
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,14 +17,18 @@ from mmsafety import benchmarks
 from mmsafety.errors import InputError
 from mmsafety.judges import JUDGE_NAMES
 from mmsafety.judges.base import Judge
+from mmsafety.judges.protocols import PROTOCOLS
+from mmsafety.labels import VERDICTS
 from mmsafety.scoring import INVALID_HANDLING
 from mmsafety.scoring.policies import POLICY_NAMES
 
-LLM_OPTIONS = ("base_url", "model", "api_key_env", "concurrency", "timeout", "cache", "rubric", "max_attempts", "temperature", "max_tokens", "no_cache")
+LLM_OPTIONS = ("base_url", "model", "api_key_env", "concurrency", "timeout", "cache", "rubric", "max_attempts", "temperature", "max_tokens", "no_cache", "protocol", "source_dir")
 JUDGES_EPILOG = (
     "judges: yesno (MMSafeAware's Yes/No reader; --compat for the authors' script), rules (offline "
     "refusal/warning cues, a heuristic), llm (any OpenAI-compatible endpoint). Default: llm when --model "
-    "or --base-url is given, else the benchmark's offline judge."
+    "or --base-url is given, else the benchmark's offline judge. The llm judge follows --protocol: upstream (the "
+    "benchmark authors' own request, read from their pinned evaluation code; the default for VLSBench) or mmsafety "
+    "(mmsafety's rubrics; the default elsewhere)."
 )
 
 
@@ -44,10 +50,16 @@ def add_judge_options(parser: argparse.ArgumentParser) -> None:
     llm.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for one answer (default 60)")
     llm.add_argument("--max-attempts", type=int, metavar="N", help="requests per response before giving up (default 6)")
     llm.add_argument("--temperature", type=float, metavar="T", help="judge sampling temperature (default 0)")
-    llm.add_argument("--max-tokens", type=int, metavar="N", help="judge answer length limit (default 512)")
+    llm.add_argument("--max-tokens", type=int, metavar="N", help="judge answer length limit (default 512; the authors' 128 under --protocol upstream)")
     llm.add_argument("--cache", metavar="FILE", help=f"SQLite answer cache (default {default_cache_path()})")
     llm.add_argument("--no-cache", action="store_true", help="neither read nor write the answer cache")
     llm.add_argument("--rubric", action="append", metavar="FILE", help="your own rubric template (repeat for several sample labels)")
+    llm.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        help="upstream: the benchmark authors' own judge request (default for VLSBench); mmsafety: mmsafety's rubrics (default elsewhere)",
+    )
+    llm.add_argument("--source-dir", metavar="PATH", help="--protocol upstream: a folder holding the authors' evaluation code, or the file (default: download it at the pinned commit)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -77,9 +89,10 @@ def make_judge(name: str, args: argparse.Namespace, benchmark: Any) -> Judge:
 
         return RuleJudge()
     from mmsafety.judges.llm import DEFAULT_API_KEY_ENV, LLMJudge, RetryPolicy
-    from mmsafety.judges.rubric import RubricSet, rubrics_for
+    from mmsafety.judges.protocols import llm_protocol
 
-    rubrics = RubricSet.load(args.rubric) if args.rubric else rubrics_for(benchmark.name)
+    protocol = llm_protocol(benchmark.name, args.protocol, rubric_files=args.rubric, source=args.source_dir)
+    rubrics = protocol.rubrics
     cache = None if args.no_cache else Path(args.cache) if args.cache else default_cache_path()
     return LLMJudge(
         model=args.model,
@@ -89,8 +102,8 @@ def make_judge(name: str, args: argparse.Namespace, benchmark: Any) -> Judge:
         concurrency=16 if args.concurrency is None else args.concurrency,
         timeout=60.0 if args.timeout is None else args.timeout,
         cache=cache,
-        temperature=0.0 if args.temperature is None else args.temperature,
-        max_tokens=512 if args.max_tokens is None else args.max_tokens,
+        temperature=protocol.settings.get("temperature", 0.0) if args.temperature is None else args.temperature,
+        max_tokens=protocol.settings.get("max_tokens", 512) if args.max_tokens is None else args.max_tokens,
         retry=RetryPolicy(max_attempts=6 if args.max_attempts is None else args.max_attempts),
         benchmark=benchmark.repo,
         benchmark_version=benchmark.version,
@@ -167,13 +180,110 @@ def judge_summary(run: JudgeRun, out: str | Path) -> str:
     return "\n".join(lines)
 
 
+def judge_summary_dict(run: JudgeRun, out: str | Path) -> dict[str, Any]:
+    """What :func:`judge_summary` says, as ``--json`` prints it."""
+    judge, stats = run.judge, run.judge.stats
+    counts = Counter(v.verdict for v in run.verdicts)
+    return {
+        "out": str(out),
+        "benchmark": run.benchmark.repo,
+        "benchmark_version": run.benchmark.version,
+        "judge": judge.name,
+        "judge_version": judge.version,
+        "judge_model": judge.judge_model,
+        "heuristic": bool(judge.heuristic),
+        "responses": len(run.responses),
+        "samples": len(run.benchmark.samples),
+        "verdicts": {name: counts[name] for name in VERDICTS},
+        "invalid_reasons": dict(Counter(v.reason for v in run.verdicts if v.reason is not None)),
+        "requests": stats.requests,
+        "cache_hits": stats.cache_hits,
+        "retries": stats.retries,
+        "seconds": round(stats.seconds, 3),
+        "structured_output": stats.structured_output,
+    }
+
+
 def add_score_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("scoring")
     group.add_argument("--policy", choices=POLICY_NAMES, help="scoring policy (default: the benchmark's own; custom sets: default)")
     group.add_argument("--invalid", choices=INVALID_HANDLING, default="exclude", help="invalid verdicts: leave out of denominators, or count as failures")
     group.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
+    group.add_argument(
+        "--require-complete",
+        action="store_true",
+        help="exit with status 1 when the verdicts leave items of the built set unscored (after printing the result)",
+    )
 
 
 def check_confidence(confidence: float) -> None:
     if not 0 < confidence < 1:
         raise InputError(f"expected --confidence between 0 and 1, found {confidence}")
+
+
+def add_json_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--json``: print one JSON object on stdout (``what``) instead of the human lines."""
+    parser.add_argument("--json", action="store_true", help=f"print one JSON object on stdout instead of the text: {what}")
+
+
+def print_json(payload: Any) -> None:
+    """Print ``payload`` as the one JSON object a ``--json`` run writes on stdout."""
+    print(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+
+
+def flat_result(result: Any) -> dict[str, Any]:
+    """A score result as its flat dict (:meth:`mmsafety.scoring.Score.to_flat`, or the dict itself)."""
+    to_flat = getattr(result, "to_flat", None)
+    return to_flat() if to_flat is not None else dict(result)
+
+
+def coverage_line(coverage: Any) -> str:
+    """``scored 10 of 1,446 items (1,436 missing)`` for a :class:`~mmsafety.runs.checks.Coverage`."""
+    return coverage.text() + ("" if coverage.complete else f" ({coverage.missing:,} missing)")
+
+
+def incomplete_status(args: argparse.Namespace, coverages: list[tuple[Any, Any]]) -> int:
+    """Exit status 1 (saying why on stderr) when ``--require-complete`` is given and a verdicts
+    file leaves items unscored; else 0. ``coverages``: (file, Coverage) pairs."""
+    if not getattr(args, "require_complete", False):
+        return 0
+    short = [(path, c) for path, c in coverages if not c.complete]
+    for path, coverage in short:
+        print(f"mmsafety {args.command}: {path}: {coverage.missing:,} of {coverage.total:,} items have no verdict (--require-complete)", file=sys.stderr)
+    return 1 if short else 0
+
+
+def quiet_datasets() -> None:
+    """No "Found the latest cached dataset" chatter from ``datasets`` in a command's output."""
+    from datasets.utils import logging as datasets_logging
+
+    datasets_logging.set_verbosity_error()
+
+
+def check_verdict_files(paths: list[Any], benchmark: str | None) -> list[Any]:
+    """Each verdicts file checked against its built set (:func:`mmsafety.runs.checks.check_verdicts`)."""
+    from mmsafety.runs.checks import check_verdicts
+
+    quiet_datasets()
+    return [check_verdicts(path, benchmark) for path in paths]
+
+
+def report_json(report: Any, files: Any, checked: list[Any]) -> dict[str, Any]:
+    """A written report as ``report --json`` and ``evaluate --json`` print it: what ``scores.json``
+    holds (every run's result, the paired comparisons, image dependence), each verdicts file's
+    coverage of the built set, and the files written."""
+    from mmsafety.report import report_payload
+
+    payload = report_payload(report)
+    coverage = {Path(c.path).resolve(): c.coverage.to_dict() for c in checked}
+    for section in payload["benchmarks"].values():
+        for entry in section["models"].values():
+            entry["coverage"] = coverage.get(Path(entry["verdicts"]).resolve())
+    payload["files"] = {
+        "html": str(files.html),
+        "markdown": str(files.markdown),
+        "latex": str(files.latex),
+        "scores": str(files.scores),
+        "charts": sorted(str(path) for path in files.charts.values()),
+    }
+    return payload

@@ -12,7 +12,21 @@ import os
 from pathlib import Path
 
 from mmsafety import benchmarks
-from mmsafety.commands.common import JUDGES_EPILOG, add_judge_options, add_score_options, check_confidence, judge_responses, judge_summary
+from mmsafety.commands.common import (
+    JUDGES_EPILOG,
+    add_json_option,
+    add_judge_options,
+    add_score_options,
+    check_confidence,
+    check_verdict_files,
+    coverage_line,
+    incomplete_status,
+    judge_responses,
+    judge_summary,
+    judge_summary_dict,
+    print_json,
+    report_json,
+)
 from mmsafety.errors import InputError
 
 VERDICTS_NAME = "verdicts.jsonl"
@@ -32,14 +46,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     evaluate.add_argument("--responses", required=True, metavar="FILE", help='JSONL, one {"id": ..., "response": ...} a line (as `mmsafety respond` writes it)')
     evaluate.add_argument("--out", required=True, metavar="DIR", help="folder for the verdicts and the report")
     add_score_options(evaluate)
+    add_json_option(evaluate, "the judge's summary and the report's results with coverage")
     add_judge_options(evaluate)
     evaluate.set_defaults(func=run_evaluate)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """``mmsafety evaluate``: judge, write the verdicts, score and report into one folder."""
+    from mmsafety.report import load_safety_report, report_summary, write_safety_report
     from mmsafety.runs.files import write_verdicts
-    from mmsafety.report import load_report, report_summary, write_report
 
     name = benchmarks.check_name(args.benchmark)
     check_confidence(args.confidence)
@@ -51,8 +66,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise InputError(f"the responses file is where --out would write {VERDICTS_NAME}: expected another --out", file=args.responses)
     run = judge_responses(args, name)
     write_verdicts(verdicts, run.verdicts, benchmark=run.benchmark.repo, benchmark_version=run.benchmark.version)
-    print(judge_summary(run, verdicts))
-    report = load_report([verdicts], policy=args.policy, invalid=args.invalid, confidence=args.confidence)
-    files = write_report(report, out)
-    print(report_summary(report, files))
-    return 0
+    report = load_safety_report([verdicts], policy=args.policy, invalid=args.invalid, confidence=args.confidence)
+    checked = check_verdict_files([verdicts], name)
+    files = write_safety_report(report, out)
+    if args.json:
+        print_json({"judge": judge_summary_dict(run, verdicts), "report": report_json(report, files, checked)})
+    else:
+        print(judge_summary(run, verdicts))
+        print(report_summary(report, files))
+        print(f"{verdicts}: {coverage_line(checked[0].coverage)}")
+    return incomplete_status(args, [(verdicts, checked[0].coverage)])

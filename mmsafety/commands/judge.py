@@ -18,7 +18,15 @@ import argparse
 import os
 
 from mmsafety import benchmarks
-from mmsafety.commands.common import JUDGES_EPILOG, add_judge_options, judge_responses, judge_summary
+from mmsafety.commands.common import (
+    JUDGES_EPILOG,
+    add_json_option,
+    add_judge_options,
+    judge_responses,
+    judge_summary,
+    judge_summary_dict,
+    print_json,
+)
 from mmsafety.errors import InputError
 
 
@@ -35,6 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     judge.add_argument("--responses", required=True, metavar="FILE", help='JSONL, one {"id": ..., "response": ...} a line')
     judge.add_argument("--out", required=True, metavar="FILE", help="verdicts JSONL to write (atomically)")
     add_judge_options(judge)
+    add_json_option(judge, "the summary (verdict counts, invalid reasons, requests, cache hits)")
     judge.set_defaults(func=run_judge)
 
 
@@ -47,5 +56,8 @@ def run_judge(args: argparse.Namespace) -> int:
         raise InputError("--out is the responses file: expected another path for the verdicts", file=args.out)
     run = judge_responses(args, name)
     write_verdicts(args.out, run.verdicts, benchmark=run.benchmark.repo, benchmark_version=run.benchmark.version)
-    print(judge_summary(run, args.out))
+    if args.json:
+        print_json(judge_summary_dict(run, args.out))
+    else:
+        print(judge_summary(run, args.out))
     return 0

@@ -6,9 +6,10 @@ the judge model, and maps its answer to a verdict. What it does around that:
 
 - **structured output**: it asks for ``{"verdict": ..., "explanation": ...}`` with a JSON
   schema (``response_format``); an endpoint that rejects that with a 400 is asked again
-  in plain text, and the run remembers to send plain text from then on. Answers are read
-  tolerantly (:meth:`Rubric.read_answer`); what cannot be read is ``invalid`` (reason
-  ``unparsable_judge_output``), never guessed;
+  in plain text, and the run remembers to send plain text from then on. The verdict is
+  read from one place (:meth:`Rubric.read_answer`: the structured ``verdict`` field, else
+  the last ``Verdict:`` line outside reasoning blocks); what cannot be read is ``invalid``
+  (reason ``unparsable_judge_output``), never guessed;
 - **concurrency**: at most ``concurrency`` requests in flight (an ``asyncio.Semaphore``);
 - **back-off**: 429 (honouring ``Retry-After``), 408/409, 5xx, timeouts, connection errors
   and malformed bodies are retried with exponential back-off and full jitter, up to
@@ -213,7 +214,11 @@ class LLMJudge(Judge):
         }
 
     def messages(self, sample: Sample, response: Response, rubric: Rubric) -> list[dict[str, Any]]:
-        """The chat messages for one pair: the rendered rubric, and the image when asked for."""
+        """The chat messages for one pair: the rendered rubric, and the image when asked for
+        (or the protocol's own messages, when it builds them: the authors' VLSBench request)."""
+        own = getattr(rubric, "request_messages", None)
+        if own is not None:
+            return own(sample, response)
         prompt = rubric.render(self.fields(sample, response))
         image = sample.load_image() if rubric.image else None
         if image is None:
