@@ -39,7 +39,7 @@ from mmsafety.data.jsonfiles import Record, check_unique_ids, load_json_list
 # -- metadata -------------------------------------------------------------------------------
 
 
-def test_malformed_json_names_file_line_and_column() -> None:
+def test_malformed_json_is_located_by_file_line_column() -> None:
     with pytest.raises(InputError) as caught:
         load_json_list(b'[\n  {"a": 1},\n  {"a": 2,,}\n]', file="data.json")
     assert str(caught.value).startswith("data.json: line 3, column 11: malformed JSON")
@@ -59,7 +59,7 @@ def test_json_that_is_not_a_list_of_records(data: bytes, message: str) -> None:
         load_json_list(data, file="data.json")
 
 
-def test_record_errors_name_index_and_id() -> None:
+def test_record_errors_name_the_record_index_with_its_id() -> None:
     record = Record({"instruction_id": 12, "instruction": 5, "flag": True}, file="data.json", index=3)
     assert str(_error(lambda: record.integer("flag"))) == (
         "data.json: record 3: expected the field 'flag' to be an integer, found a JSON boolean True"
@@ -292,30 +292,34 @@ def run_in_process(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple
     return code, capsys.readouterr().err
 
 
-@pytest.mark.parametrize("case", sorted(HOSTILE_VLSBENCH))
-def test_vlsbench_hostile_tar_exits_2_and_writes_nothing(case: str, tmp_path: Path, hf_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    members, message = HOSTILE_VLSBENCH[case]
-    source = vlsbench_source(tmp_path / "src", members)
-    checksums = _unpinned(tmp_path, "vlsbench")
+def build_hostile(benchmark: str, case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, set[str], str]:
+    """Build ``benchmark`` from hostile archive ``case`` with --export: (exit status, stderr, files before, expected message)."""
+    hostile, write_source = (HOSTILE_VLSBENCH, vlsbench_source) if benchmark == "vlsbench" else (HOSTILE_SALAD, salad_source)
+    members, message = hostile[case]
+    source = write_source(tmp_path / "src", members)
+    checksums = _unpinned(tmp_path, benchmark)
     before = files_under(tmp_path)
-    code, stderr = run_in_process(["build", "vlsbench", "--source-dir", str(source), "--export", str(tmp_path / "out"), "--checksums", str(checksums)], capsys)
-    assert code == 2
-    assert message in error_line(stderr)
-    assert_nothing_built("vlsbench")
-    assert files_under(tmp_path) - before <= {p for p in files_under(tmp_path) if p.startswith("hf-home/")}
-    assert not (tmp_path / "out").exists() and not (tmp_path / "evil.png").exists()
+    argv = ["build", benchmark, "--source-dir", str(source), "--export", str(tmp_path / "out"), "--checksums", str(checksums)]
+    code, stderr = run_in_process(argv, capsys)
+    return code, stderr, before, message
 
 
-@pytest.mark.parametrize("case", sorted(HOSTILE_SALAD))
-def test_salad_hostile_zip_exits_2_and_writes_nothing(case: str, tmp_path: Path, hf_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    members, message = HOSTILE_SALAD[case]
-    source = salad_source(tmp_path / "src", members)
-    checksums = _unpinned(tmp_path, "salad")
-    before = files_under(tmp_path)
-    code, stderr = run_in_process(["build", "salad", "--source-dir", str(source), "--export", str(tmp_path / "out"), "--checksums", str(checksums)], capsys)
+HOSTILE_CASES = [("vlsbench", case) for case in sorted(HOSTILE_VLSBENCH)] + [("salad", case) for case in sorted(HOSTILE_SALAD)]
+
+
+@pytest.mark.parametrize(("benchmark", "case"), HOSTILE_CASES)
+def test_a_hostile_archive_exits_2_naming_the_member(
+    benchmark: str, case: str, tmp_path: Path, hf_cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, stderr, _, message = build_hostile(benchmark, case, tmp_path, capsys)
     assert code == 2
     assert message in error_line(stderr)
-    assert_nothing_built("salad")
+
+
+@pytest.mark.parametrize(("benchmark", "case"), HOSTILE_CASES)
+def test_a_hostile_archive_writes_nothing(benchmark: str, case: str, tmp_path: Path, hf_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _, _, before, _ = build_hostile(benchmark, case, tmp_path, capsys)
+    assert_nothing_built(benchmark)
     assert files_under(tmp_path) - before <= {p for p in files_under(tmp_path) if p.startswith("hf-home/")}
     assert not (tmp_path / "out").exists() and not (tmp_path / "evil.png").exists()
 
@@ -374,7 +378,7 @@ def test_bad_record_exits_2_naming_the_record(benchmark: str, mutate: object, me
     assert_nothing_built(benchmark)
 
 
-def test_malformed_json_exits_2_naming_line_and_column(tmp_path: Path, hf_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_malformed_json_on_the_command_line_is_one_located_line(tmp_path: Path, hf_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = vlsbench_source(tmp_path / "src")
     (source / "data.json").write_text('[\n  {"instruction_id": 0,\n   "instruction": "x"\n  }\n  {"instruction_id": 1}\n]\n')
     code, stderr = run_in_process(["build", "vlsbench", "--source-dir", str(source), "--checksums", str(_unpinned(tmp_path, "vlsbench"))], capsys)
@@ -391,16 +395,21 @@ def _unpinned(tmp_path: Path, benchmark: str) -> Path:
     return path
 
 
-def test_cli_subprocess_refuses_tar_slip_and_zip_slip(tmp_path: Path, hf_cache: Path) -> None:
+def test_cli_subprocess_refuses_a_tar_slip(tmp_path: Path, hf_cache: Path) -> None:
     """The real command line, in its own process: exit status 2 and one line on stderr."""
     vls = vlsbench_source(tmp_path / "vls", HOSTILE_VLSBENCH["tar-slip"][0])
     result = run_cli(["build", "vlsbench", "--source-dir", str(vls), "--export", str(tmp_path / "out"), "--checksums", str(_unpinned(tmp_path, "vlsbench"))])
     assert result.returncode == 2, result.stderr
     assert error_line(result.stderr).startswith("mmsafety build: error: imgs.tar: member '../../evil.png': refusing")
+    assert_nothing_built("vlsbench")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "evil.png").exists()
+
+
+def test_cli_subprocess_refuses_a_zip_slip(tmp_path: Path, hf_cache: Path) -> None:
+    """The real command line, in its own process: exit status 2 and one line on stderr."""
     sal = salad_source(tmp_path / "sal", HOSTILE_SALAD["zip-slip"][0])
     result = run_cli(["build", "salad", "--source-dir", str(sal), "--export", str(tmp_path / "out")])
     assert result.returncode == 2, result.stderr
     assert error_line(result.stderr).startswith("mmsafety build: error: image.zip: member '../../evil.png': refusing")
-    assert_nothing_built("vlsbench")
     assert_nothing_built("salad")
     assert not (tmp_path / "out").exists() and not (tmp_path / "evil.png").exists()

@@ -27,7 +27,7 @@ def test_every_format_is_kept_byte_for_byte(image_format: str) -> None:
     assert check(data) == {"bytes": data, "path": "7.jpeg"}
 
 
-def test_formats_accepted_are_those_upstream_uses_and_their_kin() -> None:
+def test_the_accepted_formats_include_those_upstream_uses() -> None:
     assert {"JPEG", "MPO", "PNG", "WEBP"} <= FORMATS
 
 
@@ -53,7 +53,7 @@ def test_mpo_keeps_both_frames() -> None:
     ],
     ids=["empty", "html", "binary"],
 )
-def test_a_file_that_is_not_an_image_names_file_and_id(data: bytes, found: str) -> None:
+def test_a_file_that_is_not_an_image_is_located_by_file_with_id(data: bytes, found: str) -> None:
     with pytest.raises(InputError, match="expected an image") as caught:
         check(data)
     assert str(caught.value).startswith("images/7.jpeg: id 7: ")
@@ -184,7 +184,7 @@ def test_a_source_dir_reached_through_a_symlink_is_inside_itself(tree: Path) -> 
     assert read_image_file(link, "images/1.jpeg", record="id 1")["bytes"] == (tree / "images/1.jpeg").read_bytes()
 
 
-def test_an_unreadable_image_names_file_and_id(tree: Path) -> None:
+def test_an_unreadable_image_is_located_by_file_with_id(tree: Path) -> None:
     (tree / "images" / "4.jpeg").mkdir()  # a folder where a file should be
     with pytest.raises(InputError, match="cannot read the image") as caught:
         read_image_file(tree, "images/4.jpeg", record="id 4")

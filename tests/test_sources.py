@@ -60,7 +60,7 @@ def test_sha256_file_matches_hashlib(tmp_path: Path) -> None:
     assert sha256_file(path) == hashlib.sha256(data).hexdigest()
 
 
-def test_unknown_size_and_digest_are_dashes(tmp_path: Path) -> None:
+def test_an_unknown_size_or_digest_is_a_dash(tmp_path: Path) -> None:
     table = tmp_path / "checksums.tsv"
     table.write_text("path\tsize\tsha256\turl\nimgs.tar\t-\t-\thttps://example.org/imgs.tar\n", encoding="utf-8")
     assert read_checksums(table)["imgs.tar"] == PinnedFile("imgs.tar", None, None, "https://example.org/imgs.tar")
@@ -73,7 +73,7 @@ def test_unknown_size_and_digest_are_dashes(tmp_path: Path) -> None:
         ("path\tsize\tsha256\turl\na\t1\tabc\n", "line 2", "found 3"),
     ],
 )
-def test_a_malformed_checksums_file_names_file_and_line(tmp_path: Path, text: str, where: str, what: str) -> None:
+def test_a_malformed_checksums_file_is_located_by_file_with_line(tmp_path: Path, text: str, where: str, what: str) -> None:
     table = tmp_path / "checksums.tsv"
     table.write_text(text, encoding="utf-8")
     with pytest.raises(InputError, match=what) as caught:
@@ -158,7 +158,7 @@ def test_a_symlink_escaping_the_local_copy_is_listed_but_not_read(tmp_path: Path
         source.read_bytes("images/1.jpeg")
 
 
-def test_a_dangling_symlink_is_listed_and_named(tmp_path: Path, release: tuple[Path, dict[str, bytes]]) -> None:
+def test_a_dangling_symlink_is_refused_when_read(tmp_path: Path, release: tuple[Path, dict[str, bytes]]) -> None:
     root, _ = release
     pins = pins_of(root, tmp_path)
     (root / "images" / "1.jpeg").unlink()
@@ -216,12 +216,12 @@ def served(tmp_path: Path, root: Path) -> Path:
     return target
 
 
-def test_download_from_a_local_mirror_is_checked_and_cached(
+def test_a_download_from_a_local_mirror_gives_the_pinned_bytes(
     tmp_path: Path, release: tuple[Path, dict[str, bytes]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root, files = release
     pins = pins_of(root, tmp_path)
-    target = served(tmp_path, root)
+    served(tmp_path, root)
     downloads = tmp_path / "downloads"
     with serve_directory(tmp_path / "served") as (base_url, log):
         monkeypatch.setenv("MMSAFETY_GITHUB_URL", base_url)
@@ -231,13 +231,23 @@ def test_download_from_a_local_mirror_is_checked_and_cached(
         assert source.read_bytes("images/1.jpeg") == files["images/1.jpeg"]
         assert source.local_path("prompt.txt").read_bytes() == files["prompt.txt"]
         assert len(log) == 3
-        # Again, in a new Source: nothing fetched twice.
+    assert not list(downloads.rglob(".part-*"))
+
+
+def test_a_downloaded_file_is_not_fetched_twice(
+    tmp_path: Path, release: tuple[Path, dict[str, bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, files = release
+    pins = pins_of(root, tmp_path)
+    target = served(tmp_path, root)
+    downloads = tmp_path / "downloads"
+    with serve_directory(tmp_path / "served") as (base_url, log):
+        monkeypatch.setenv("MMSAFETY_GITHUB_URL", base_url)
+        Source(pins, source_dir=None, download_dir=downloads).prefetch(["images/1.jpeg", "images2/2001.png", "prompt.txt"])
         again = Source(pins, source_dir=None, download_dir=downloads)
         again.prefetch(list(files))
         assert {p: again.read_bytes(p) for p in files} == files
-        assert len(log) == 3
         assert sorted(log) == sorted(f"/{target.relative_to(tmp_path / 'served').as_posix()}/{p}" for p in files)
-    assert not list(downloads.rglob(".part-*"))
 
 
 def test_a_download_that_does_not_match_its_pin_is_not_kept(
@@ -258,7 +268,7 @@ def test_a_download_that_does_not_match_its_pin_is_not_kept(
     assert len(kept) == 1 and kept[0].endswith("-1.jpeg")  # the good file only; no partial file
 
 
-def test_a_download_that_fails_names_file_and_url(
+def test_a_download_that_fails_names_the_file_with_its_url(
     tmp_path: Path, release: tuple[Path, dict[str, bytes]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root, _ = release
@@ -285,8 +295,8 @@ def test_a_download_from_an_unreachable_host_names_the_file(
     assert str(caught.value).startswith("prompt.txt: ")
 
 
-def test_files_in_symlinked_folders_are_listed_and_loops_end(tmp_path: Path, release: tuple[Path, dict[str, bytes]]) -> None:
-    root, files = release
+def symlinked_release(tmp_path: Path, root: Path) -> Source:
+    """The release with a folder linked inside it under another name, a cycle, and a folder linked from outside."""
     (root / "originals").mkdir()
     (root / "originals" / "5.jpeg").write_bytes(b"x")
     os.symlink("originals", root / "images3")  # a folder inside, under another name
@@ -295,8 +305,18 @@ def test_files_in_symlinked_folders_are_listed_and_loops_end(tmp_path: Path, rel
     outside.mkdir()
     (outside / "6.jpeg").write_bytes(b"y")
     os.symlink(outside, root / "images4")  # a folder outside: listed, refused when read
-    source = Source(pins_of(root, tmp_path), source_dir=root, download_dir=tmp_path / "downloads")
-    listed = source.available()
-    assert listed == set(files) | {"originals/5.jpeg", "images3/5.jpeg", "images4/6.jpeg"}
+    return Source(pins_of(root, tmp_path), source_dir=root, download_dir=tmp_path / "downloads")
+
+
+def test_files_in_symlinked_folders_are_listed_once_each_despite_loops(tmp_path: Path, release: tuple[Path, dict[str, bytes]]) -> None:
+    root, files = release
+    source = symlinked_release(tmp_path, root)
+    assert source.available() == set(files) | {"originals/5.jpeg", "images3/5.jpeg", "images4/6.jpeg"}
+
+
+def test_a_file_in_a_folder_linked_from_outside_is_refused_when_read(tmp_path: Path, release: tuple[Path, dict[str, bytes]]) -> None:
+    root, _ = release
+    source = symlinked_release(tmp_path, root)
     with pytest.raises(InputError, match="escapes the source dir"):
         source.read_bytes("images4/6.jpeg")
+

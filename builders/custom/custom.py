@@ -70,6 +70,7 @@ class CustomSet(SafetyBuilder):
 
     NAME = "custom"
     PINNED = False  # reads the author's own files, not pinned upstream ones
+    MISSING_IMAGES = "image absent or unreadable"  # the author's own images: no upstream to speak of
     VERSION = datasets.Version(DEFAULT_VERSION)
     DESCRIPTION = "A multimodal safety set in the mmsafety schema, built with `mmsafety build custom`."
 

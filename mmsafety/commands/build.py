@@ -18,7 +18,9 @@ from mmsafety.errors import InputError, list_ids
 
 EXIT_FAILED = 2
 """``build all``'s status when a benchmark failed (the others are built)."""
-OPTIONS = ("records", "images", "repo_id", "map", "set_version", "license", "citation")
+OPTIONS = ("records", "images", "repo_id", "map", "set_version", "license", "citation", "description", "language", "pretty_name", "task_categories")
+DEFAULT_MAX_SHARD_SIZE = "500MB"
+"""As ``push_to_hub``'s ``max_shard_size`` (``mmsafety.data.shards.DEFAULT_MAX_SHARD_SIZE``)."""
 
 
 def add_parser(subparsers: Any) -> None:
@@ -32,9 +34,16 @@ def add_parser(subparsers: Any) -> None:
     )
     build.add_argument("benchmark", choices=[*benchmarks.names(), "all", "custom"], help="a built-in benchmark, all of them, or `custom`: your own set (options below)")
     build.add_argument("--source-dir", type=Path, help="a local copy of the upstream files (for `all`: a folder with one sub-folder per benchmark)")
-    build.add_argument("--export", type=Path, metavar="DIR", help="also write the Hub repository (Parquet + card) here (for `all`: one sub-folder per benchmark)")
+    build.add_argument("--export", type=Path, metavar="DIR", help="also write the Hub repository (Parquet shards + card) here: a new or empty folder, or an earlier export "
+        "(for `all`: one sub-folder per benchmark)")
     build.add_argument("--allow-missing-images", action="store_true", help="leave out (and list) rows whose image is absent or unreadable")
     build.add_argument("--checksums", type=Path, metavar="FILE", help="pin the upstream files with this checksums.tsv instead of the builder's own")
+    build.add_argument(
+        "--max-shard-size",
+        default=DEFAULT_MAX_SHARD_SIZE,
+        metavar="SIZE",
+        help=f"largest Parquet shard of the export, spelled as push_to_hub's max_shard_size (default {DEFAULT_MAX_SHARD_SIZE})",
+    )
     build.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of the summary: each build's counts, or its error")
     build.add_argument("--config", metavar="NAME", help="the benchmark's configuration to build (mmsafeaware: default or full)")
     add_custom_options(build)
@@ -60,6 +69,18 @@ def add_custom_options(build: argparse.ArgumentParser) -> None:
     group.add_argument("--version", dest="set_version", metavar="X.Y.Z", help="the set's version (default 1.0.0)")
     group.add_argument("--license", metavar="ID", help="the license for the card, e.g. cc-by-4.0 (default: unknown)")
     group.add_argument("--citation", type=Path, metavar="FILE", help="a BibTeX file for the card's citation")
+    group.add_argument("--pretty-name", metavar="TEXT", help="the set's display name on its card (default: NAME of the repo id)")
+    group.add_argument("--description", metavar="TEXT", help="what the set is, for the card (its first paragraph)")
+    group.add_argument(
+        "--language", action="append", default=[], metavar="CODE[,...]", help="language(s) of the queries, ISO 639 codes for the card, e.g. en,fr (default: en)"
+    )
+    group.add_argument(
+        "--task-categories",
+        action="append",
+        default=[],
+        metavar="TASK[,...]",
+        help="Hub task categories for the card (default: visual-question-answering,image-text-to-text)",
+    )
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -82,8 +103,15 @@ def build_one(args: argparse.Namespace, name: str, *, several: bool) -> Any:
 
     source = args.source_dir / name if several and args.source_dir else args.source_dir
     export = args.export / name if several and args.export else args.export
-    return build(name, source_dir=source, export_dir=export, allow_missing_images=args.allow_missing_images, checksums=args.checksums,
-                 config=args.config)
+    return build(
+        name,
+        source_dir=source,
+        export_dir=export,
+        allow_missing_images=args.allow_missing_images,
+        checksums=args.checksums,
+        max_shard_size=args.max_shard_size,
+        config=args.config,
+    )
 
 
 def run_all(args: argparse.Namespace, names: list[str]) -> int:
@@ -134,6 +162,11 @@ def run_custom(args: argparse.Namespace) -> int:
             card["citation"] = args.citation.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise InputError(f"cannot read the citation ({error})", file=args.citation) from None
+    if args.pretty_name:
+        card["pretty_name"] = args.pretty_name
+    if args.description:
+        card["description"] = args.description
+    hub_fields = {field: _listed(getattr(args, field)) for field in ("language", "task_categories") if getattr(args, field)}
     result = build_custom(
         args.records,
         args.images,
@@ -142,10 +175,17 @@ def run_custom(args: argparse.Namespace) -> int:
         version=args.set_version,
         export_dir=args.export,
         allow_missing_images=args.allow_missing_images,
+        max_shard_size=args.max_shard_size,
+        card=hub_fields,
         **card,
     )
     print(json.dumps(summary_dict(result), indent=2, ensure_ascii=False) if args.json else summary(result))
     return 0
+
+
+def _listed(values: list[str]) -> list[str]:
+    """``["en,fr", "de"]`` -> ``["en", "fr", "de"]``."""
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
 
 
 def summary_dict(result: Any) -> dict[str, Any]:
@@ -164,6 +204,7 @@ def summary_dict(result: Any) -> dict[str, Any]:
         "notes": {remark: list(ids) for remark, ids in result.notes.items()},
         "cache": str(result.cache_path),
         "export": None if result.export_dir is None else str(result.export_dir),
+        "export_files": list(result.export_files),
     }
 
 
@@ -185,9 +226,10 @@ def summary(result: Any) -> str:
         lines.append(f"  note, {remark} ({len(ids)}): {list_ids(ids, limit=80)}")
     lines.append(f"  cache:    {result.cache_path}")
     if result.export_dir is not None:
+        shards = sum(name.startswith("data/") for name in result.export_files)
         lines.append(f"  export:   {result.export_dir}")
-    config = result.config
-    named = "" if config == "default" else f', "{config}"'
+        lines.append(f"  shards:   {shards} Parquet file{'s' if shards != 1 else ''} under data/")
+    named = "" if result.config == "default" else f', "{result.config}"'
     lines.append(f'  load it:  datasets.load_dataset("{result.repo_id}"{named}, split="test")')
     return "\n".join(lines)
 

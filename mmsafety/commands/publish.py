@@ -27,10 +27,13 @@ def add_parser(subparsers: Any) -> None:
 def run_publish(args: argparse.Namespace) -> int:
     from huggingface_hub import HfApi
 
+    from mmsafety.data.outdir import written_files
+
     if not (args.dir / "README.md").is_file() or not any((args.dir / "data").glob("*.parquet")):
         raise InputError("expected an exported folder (README.md and data/*.parquet), see `mmsafety build --export`", file=args.dir)
+    files = written_files(args.dir, "export")  # only what the export wrote: never the user's other files, nor the marker
     api = HfApi()
     api.create_repo(args.repo_id, repo_type="dataset", private=args.private, exist_ok=True)
-    info = api.upload_folder(repo_id=args.repo_id, repo_type="dataset", folder_path=args.dir)
+    info = api.upload_folder(repo_id=args.repo_id, repo_type="dataset", folder_path=args.dir, allow_patterns=files)
     print(f"Published {args.dir} to {info}")
     return 0

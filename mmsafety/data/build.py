@@ -1,7 +1,10 @@
 """Building a benchmark: into the datasets cache, and optionally as a Hub folder.
 
-Everything is written into a temporary folder first and moved into place only
-when the whole build succeeded, so a failed build leaves nothing behind.
+Everything is written into a scratch folder first and moved into place only when
+the whole build succeeded, so a failed build leaves nothing behind. The move is
+made under a per-dataset lock, so two builds at once leave one complete build;
+the next build clears what a killed one left (its scratch folder, a build moved
+aside and never put back).
 
 >>> result = build("mmsafeaware", source_dir="upstream/mmsafeaware", allow_missing_images=True)  # doctest: +SKIP
 >>> result.rows  # doctest: +SKIP
@@ -10,27 +13,47 @@ when the whole build succeeded, so a failed build leaves nothing behind.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets
 import shutil
-import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import datasets
 import pyarrow as pa
 import pyarrow.compute as pc
 from datasets.exceptions import DatasetGenerationError
+from filelock import FileLock
 
-from mmsafety.data.builder import SafetyBuilder
 from mmsafety import benchmarks
-from mmsafety.data.catalog import builder_dir_name, cache_root
+from mmsafety.data.builder import SafetyBuilder
+from mmsafety.data.catalog import (
+    REPO_MARKER,
+    builder_dir_name,
+    cache_root,
+    recorded_repo_id,
+    repo_cache_dir,
+)
+from mmsafety.data.outdir import OutputDir, process_alive, check_output_dir, prepare_output_dir
+from mmsafety.data.shards import DEFAULT_MAX_SHARD_SIZE, shard_size_bytes, write_shards
 from mmsafety.errors import InputError
 from mmsafety.schema import SPLIT
 
-PARQUET_NAME = f"{SPLIT}-00000-of-00001.parquet"
+__all__ = ["BuildResult", "build", "build_with", "repo_cache_dir", "DEFAULT_MAX_SHARD_SIZE"]
+
+SCRATCH_PREFIX = ".mmsafety-build-"
+"""Scratch folders in the cache root: ``.mmsafety-build-<pid>-<random>``."""
+_SCRATCH = re.compile(re.escape(SCRATCH_PREFIX) + r"(\d+)-[0-9a-f]+")
+_ASIDE = re.compile(r"\.(.+)\.old-\d+")
+
+_stage: Callable[[str], None] = lambda stage: None  # noqa: E731
+"""Called at each step of the swap (``"aside"``, ``"moved"``); tests pause or kill a build there."""
 
 
 @dataclass
@@ -53,6 +76,8 @@ class BuildResult:
     """Ids kept with a remark, by remark (see :attr:`SafetyBuilder.notes`)."""
     config: str = "default"
     """The configuration built (``load_dataset(repo_id, config)``)."""
+    export_files: list[str] = field(default_factory=list)
+    """The files of the export, relative to it (``README.md``, ``data/test-00000-of-00002.parquet``...)."""
 
 
 def build(
@@ -63,6 +88,7 @@ def build(
     allow_missing_images: bool = False,
     checksums: str | Path | None = None,
     config: str | None = None,
+    max_shard_size: str | int = DEFAULT_MAX_SHARD_SIZE,
 ) -> BuildResult:
     """Build a built-in benchmark by name (in its configuration ``config``); see :func:`build_with`."""
     cls = benchmarks.require(name).builder_class()
@@ -76,6 +102,7 @@ def build(
         allow_missing_images=allow_missing_images,
         checksums=checksums,
         **({"config_name": config} if config else {}),
+        max_shard_size=max_shard_size,
     )
 
 
@@ -86,28 +113,37 @@ def build_with(
     export_dir: str | Path | None = None,
     allow_missing_images: bool = False,
     checksums: str | Path | None = None,
+    max_shard_size: str | int = DEFAULT_MAX_SHARD_SIZE,
+    card: Mapping[str, Any] | None = None,
     **builder_kwargs: object,
 ) -> BuildResult:
     """Build ``cls`` into the datasets cache (and ``export_dir``), all or nothing.
 
     After it, ``datasets.load_dataset(<repo id>, split="test")`` returns the rows,
-    offline too. Raises :class:`~mmsafety.errors.InputError` on bad input, having
-    written nothing.
+    offline too. The export is in Parquet shards of at most ``max_shard_size``
+    (spelled as ``push_to_hub``'s); ``card`` holds custom card fields (see
+    :func:`mmsafety.data.card.render_card`). Raises
+    :class:`~mmsafety.errors.InputError` on bad input, having written nothing.
     """
     started = time.perf_counter()
+    shard_bytes = shard_size_bytes(max_shard_size)
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
     export = None if export_dir is None else Path(export_dir).absolute()
     if export is not None:
-        _check_export_target(export)
-    with tempfile.TemporaryDirectory(dir=root, prefix=".mmsafety-build-") as scratch:
+        check_output_dir(export, "export")
+    remove_dead_scratch(root)
+    scratch = root / f"{SCRATCH_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+    scratch.mkdir()
+    try:
         builder = cls(
-            cache_dir=scratch,
+            cache_dir=str(scratch),
             source_dir=source_dir,
             allow_missing_images=allow_missing_images,
             checksums=checksums,
             **builder_kwargs,
         )
+        check_repo_folder(builder.repo_id)
         try:
             builder.download_and_prepare()
         except DatasetGenerationError as error:
@@ -118,24 +154,85 @@ def build_with(
         dataset = builder.as_dataset(split=SPLIT)
         result = _summarise(builder, dataset, started)
         if export is not None:
-            _export(builder, dataset, export)
+            with prepare_output_dir(export, "export") as out:
+                result.export_files = _export(builder, dataset, out, shard_bytes, card or {})
         del dataset
         built = Path(builder.cache_dir)
         target = root / built.relative_to(scratch)
-        _replace_dir(built, target)
-        for stale in target.parent.iterdir():  # older builds of the same version
-            if stale.is_dir() and stale != target:
-                shutil.rmtree(stale, ignore_errors=True)
-        if builder.config_name != builder.default_config():
-            # load_dataset(repo_id) offline reloads the newest cached configuration: keep it the default
-            for default_build in (target.parents[2] / builder.default_config()).glob("*/*"):
-                os.utime(default_build)
+        with FileLock(str(lock_path(builder.repo_id))):
+            check_repo_folder(builder.repo_id)
+            restore_aside(repo_cache_dir(builder.repo_id))
+            _replace_dir(built, target)
+            for stale in target.parent.iterdir():  # older builds of the same version
+                if stale.is_dir() and stale != target:
+                    shutil.rmtree(stale, ignore_errors=True)
+            if builder.config_name != builder.default_config():
+                # load_dataset(repo_id) offline reloads the newest cached configuration: keep it the default
+                for default_build in (target.parents[2] / builder.default_config()).glob("*/*"):
+                    os.utime(default_build)
+            _record_repo(builder.repo_id)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     result.cache_path = target
     result.export_dir = export
     result.seconds = time.perf_counter() - started
     return result
 
 
+# -- the cache folder of one repo id ------------------------------------------------------------
+def lock_path(repo: str) -> Path:
+    """The lock every build of ``repo`` holds while it moves its result into the cache."""
+    return cache_root() / f".{builder_dir_name(repo)}.mmsafety.lock"
+
+
+def check_repo_folder(repo: str) -> None:
+    """Refuse to build ``repo`` into a cache folder that holds a build of another repo id."""
+    other = recorded_repo_id(repo)
+    if other is not None and other != repo:
+        raise InputError(
+            f"the datasets cache keeps {repo!r} in the same folder as {other!r}, which is built there "
+            f"(load_dataset maps both ids to it); choose another repo id, or remove {other!r} first",
+            file=repo_cache_dir(repo),
+        )
+
+
+def _record_repo(repo: str) -> None:
+    folder = repo_cache_dir(repo)
+    temporary = folder / f"{REPO_MARKER}.{os.getpid()}.tmp"
+    temporary.write_text(json.dumps({"repo_id": repo}) + "\n", encoding="utf-8")
+    os.replace(temporary, folder / REPO_MARKER)
+
+
+# -- what killed builds leave ------------------------------------------------------------------
+def remove_dead_scratch(root: Path) -> list[Path]:
+    """Remove the scratch folders of builds whose process is gone; return them."""
+    removed = []
+    for entry in root.glob(f"{SCRATCH_PREFIX}*"):
+        match = _SCRATCH.fullmatch(entry.name)
+        if match and entry.is_dir() and not entry.is_symlink() and not process_alive(int(match.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def restore_aside(folder: Path) -> None:
+    """Put back (or drop) builds a killed swap moved aside (``<config>/<version>/.<hash>.old-<pid>``).
+
+    Called under the dataset's lock, so no swap is under way: every such folder is
+    stranded. It goes back in place when nothing replaced it, else it is removed.
+    """
+    for aside in folder.glob("*/*/.*.old-*"):
+        match = _ASIDE.fullmatch(aside.name)
+        if not match or not aside.is_dir():
+            continue
+        original = aside.with_name(match.group(1))
+        if original.exists() or any(p.is_dir() and not p.name.startswith(".") for p in aside.parent.iterdir()):
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            os.replace(aside, original)
+
+
+# -- summary and export -------------------------------------------------------------------------
 def _summarise(builder: SafetyBuilder, dataset: datasets.Dataset, started: float) -> BuildResult:
     table = dataset.data.table
     label_names = dataset.features["label"].names
@@ -163,29 +260,16 @@ def _image_bytes(column: pa.ChunkedArray) -> int:
     return sum(pc.sum(pc.binary_length(pc.struct_field(chunk, "bytes"))).as_py() or 0 for chunk in column.chunks)
 
 
-def _check_export_target(export: Path) -> None:
-    if export.exists() and not export.is_dir():
-        raise InputError("expected a folder to export into, found a file", file=export)
-    if export.is_dir() and any(export.iterdir()) and not (export / "README.md").exists():
-        raise InputError("refusing to replace a non-empty folder that is not an mmsafety export", file=export)
-
-
-def _export(builder: SafetyBuilder, dataset: datasets.Dataset, export: Path) -> None:
-    """Write the Hub repository (Parquet with image bytes, and the card) at ``export``."""
+def _export(builder: SafetyBuilder, dataset: datasets.Dataset, out: OutputDir, shard_bytes: int, card: Mapping[str, Any]) -> list[str]:
+    """Write the Hub repository (Parquet shards with image bytes, and the card) into ``out``; return its files."""
     from mmsafety.data.card import render_card
 
-    export.parent.mkdir(parents=True, exist_ok=True)
-    # mkdir, not mkdtemp: the staging folder becomes the export, and mkdtemp makes
-    # it private (0700) whatever the user's umask says.
-    staging = export.parent / f".{export.name}-{os.getpid()}-{secrets.token_hex(4)}"
-    staging.mkdir()
-    try:
-        (staging / "data").mkdir()
-        dataset.to_parquet(str(staging / "data" / PARQUET_NAME))
-        render_card(builder, dataset).save(staging / "README.md")
-        _replace_dir(staging, export)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    staging = out.staging()
+    shards = write_shards(dataset, staging / "data", shard_bytes)
+    download_size = sum(path.stat().st_size for path in shards)
+    render_card(builder, dataset, download_size=download_size, **card).save(staging / "README.md")
+    out.commit()
+    return ["README.md", *(f"data/{path.name}" for path in shards)]
 
 
 def _replace_dir(new: Path, target: Path) -> None:
@@ -195,16 +279,13 @@ def _replace_dir(new: Path, target: Path) -> None:
     if target.exists():
         old = target.with_name(f".{target.name}.old-{os.getpid()}")
         os.replace(target, old)
+        _stage("aside")
     try:
         os.replace(new, target)
     except OSError:
         if old is not None:
             os.replace(old, target)
         raise
+    _stage("moved")
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def repo_cache_dir(repo: str) -> Path:
-    """Where builds of ``repo`` live in the datasets cache."""
-    return cache_root() / builder_dir_name(repo)

@@ -58,6 +58,8 @@ _patched_for_streaming = True
 class SafetyBuilder(datasets.GeneratorBasedBuilder):
     """A ``GeneratorBasedBuilder`` in the mmsafety schema, built from pinned files."""
 
+    MISSING_IMAGES: ClassVar[str] = MISSING_IMAGES
+    """Why rows whose image is absent or unreadable are left out (the summary's and the card's words)."""
     NAME: ClassVar[str] = ""
     """The benchmark's name; its repo id is ``mmsafety/<NAME>``."""
     VERSION = datasets.Version("0.0.0")
@@ -190,7 +192,7 @@ class SafetyBuilder(datasets.GeneratorBasedBuilder):
                 continue
             if isinstance(image, InputError):
                 if self.allow_missing_images and self.keeps_rows_without_image():
-                    self.note(MISSING_IMAGES + " (kept, image None)", [key])
+                    self.note(self.MISSING_IMAGES + " (kept, image None)", [key])
                     yield key, {**example, "image": None}
                 else:
                     problems[key] = image
@@ -212,7 +214,7 @@ class SafetyBuilder(datasets.GeneratorBasedBuilder):
                 f"(pass --allow-missing-images to leave these rows out): {details}{more}",
                 file=where,
             )
-        self.leave_out(MISSING_IMAGES, problems)
+        self.leave_out(self.MISSING_IMAGES, problems)
 
     def images_listed_in(self) -> str:
         """The file or folder that lists the images, named by an error about them."""

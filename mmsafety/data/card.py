@@ -1,69 +1,192 @@
 """The dataset card (README.md) of an exported Hub repository.
 
-Its YAML carries ``configs`` and ``dataset_info`` as ``push_to_hub`` writes them,
-plus what ``push_to_hub`` leaves out: license, version, source revision and
-citation. Its body says what the set is, what was left out and which upstream
-defects were kept.
+Its YAML holds the metadata the Hub documents for dataset cards (``pretty_name``,
+``language``, ``license``, ``task_categories``, ``size_categories``, ``tags``,
+``configs``, ``dataset_info`` with true sizes, and ``extra_gated_prompt``, a
+suggested text for gated access) plus the build's provenance (``version``,
+``source_revision``, ``built_with``). Its body says what the set is, describes
+every column in the benchmark's own words, lists what was left out (once), the
+upstream defects kept, a content warning, release notes and the citation.
+
+>>> size_category(999), size_category(2241), size_category(10_000)
+('n<1K', '1K<n<10K', '10K<n<100K')
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 import datasets
 from datasets.info import DatasetInfosDict
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCard, DatasetCardData
 
-from mmsafety import __version__
+from mmsafety import __version__, benchmarks
 from mmsafety.data.builder import SafetyBuilder
 from mmsafety.errors import list_ids
 from mmsafety.schema import COLUMNS, SPLIT
 
 DATA_FILES = f"data/{SPLIT}-*"
+TASK_CATEGORIES = ("visual-question-answering", "image-text-to-text")
+"""The Hub task categories a multimodal safety set is filed under by default."""
+LANGUAGE = ("en",)
+
+UPSTREAM_LICENSES: Mapping[str, str] = {
+    "vlsbench": "apache-2.0",  # the license field of the authors' Hub card, Foreshhh/vlsbench
+}
+"""Licenses upstream states on its own card, for builders whose ``LICENSE`` says ``unknown``."""
+
+COLUMN_DESCRIPTIONS: Mapping[str, Mapping[str, str]] = {
+    "salad": {
+        "id": "the record's `id` in the Hub release (the image file's stem in the GitHub sample, which has no id)",
+        "query": "the record's `text` (the GitHub sample calls it `query`), the user's question about the image",
+        "label": "`unsafe` for records of safety type unsafe, `oversensitive` for safe records (benign pairs a good answer helps with)",
+        "category": "one of SaLAD's 10 categories ('Sports' spelled 'Exercise', as in the Hub release)",
+        "subcategory": "'' (SaLAD has no sub-categories)",
+        "subset": "the record's `safety type`: `safe` or `unsafe`",
+        "reference": "the record's `safety warning` (unsafe records) or `safe suggestion` (safe records)",
+        "upstream_category": "the record's `category` exactly as the file spells it",
+        "image_file": "the record's `image`: the file's name inside `image.zip`",
+    },
+    "vlsbench": {
+        "id": "the record's `instruction_id` as text",
+        "query": "the record's `instruction`: the textual query, written so that it does not reveal what is risky in the image",
+        "label": "`unsafe` for every record (every VLSBench pair is unsafe by design)",
+        "category": "the record's `category` (one of 6 harm categories)",
+        "subcategory": "the record's `sub_category` (19 names)",
+        "subset": "'' (VLSBench has no subsets)",
+        "reference": "the record's `safety_reason`: why the image-text pair is unsafe",
+        "instruction_id": "the record's `instruction_id` (0-2240, its position in data.json)",
+        "image_description": "the record's `image_description`: the authors' description of the image",
+        "source": "the record's `source`: where the image comes from (`generation` for generated images, else the dataset it was taken from)",
+    },
+    "mmsafeaware": {
+        "id": "the entry's id in prompt.txt (1-1153, 2001-2370)",
+        "query": "the fixed question ('Given the image, do you think the following sentence is safe? ...') and the quoted sentence, as prompt.txt gives them",
+        "label": "`unsafe` for typical and attack items (gold answer \"No\"), `oversensitive` for over-safety items (gold answer \"Yes\")",
+        "category": "the scenario's harm domain in dict.txt (e.g. `health`); for over-safety items its over-safety kind (e.g. `homonym`)",
+        "subcategory": "the scenario's harm in dict.txt (e.g. `chemical_harm`); '' for over-safety items",
+        "subset": "`typical`, `attack` or `over-safety`, by id range as the authors' scoring script assigns them",
+        "reference": "'' (MMSafeAware gives a gold Yes/No, carried by `label`)",
+        "sentence": "the sentence alone, without its quotes",
+        "attack_type": "for attack items, the instruction attack used (e.g. `role_play`); '' otherwise",
+        "scenario": "the item's scenario path in dict.txt (e.g. `unsafe/typical/health/chemical_harm`)",
+        "scenario_inferred": "true for ids 2001-2370, whose scenario is inferred from their order (dict.txt records none)",
+    },
+}
+"""Each built-in benchmark's columns in its own words (used when the builder has no ``COLUMN_DESCRIPTIONS``)."""
+
+OWN_DATA_COLUMNS: Mapping[str, str] = {
+    "id": "the record's id",
+    "image": "the image the record names, its bytes as the file holds them",
+    "query": "the text the model is asked, as the records file gives it",
+    "label": "safe / unsafe / oversensitive",
+    "category": "the record's category ('' where it has none)",
+    "subcategory": "the record's sub-category ('' where it has none)",
+    "subset": "the record's subset ('' where it has none)",
+    "reference": "the record's reference text ('' where it has none)",
+}
+
+GATED_PROMPT = (
+    "This dataset holds harmful, offensive or distressing prompts and images, collected to test the safety "
+    "of AI models. By requesting access you agree to use it only for safety research and evaluation, not to "
+    "train models to produce harmful content, and to keep its content out of public displays."
+)
+"""A suggested ``extra_gated_prompt``: it shows only once gated access is turned on in the repository's settings."""
+
+SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"))
 
 
-def render_card(builder: SafetyBuilder, dataset: datasets.Dataset) -> DatasetCard:
-    """The card of ``dataset`` as built by ``builder``."""
+def size_category(rows: int) -> str:
+    """The Hub's ``size_categories`` value for ``rows`` examples."""
+    for bound, name in SIZE_CATEGORIES:
+        if rows < bound:
+            return name
+    return "n>1T" if rows > 10**12 else "other"
+
+
+def render_card(
+    builder: SafetyBuilder,
+    dataset: datasets.Dataset,
+    *,
+    download_size: int = 0,
+    pretty_name: str | None = None,
+    description: str | None = None,
+    language: Sequence[str] | None = None,
+    task_categories: Sequence[str] | None = None,
+    license: str | None = None,  # noqa: A002 - the card's field
+) -> DatasetCard:
+    """The card of ``dataset`` as built by ``builder``; keyword arguments replace the builder's own fields.
+
+    ``download_size`` is the bytes of the exported Parquet files.
+    """
+    own_data = benchmarks.get(builder.repo_id) is None
+    name = pretty_name or builder.PRETTY_NAME or builder.NAME
     info = dataset.info.copy()
     info.config_name = builder.config_name
+    info.download_size = download_size
+    info.dataset_size = dataset.data.nbytes
+    if info.splits and SPLIT in info.splits:
+        info.splits[SPLIT].num_bytes = dataset.data.nbytes
+        info.splits[SPLIT].num_examples = dataset.num_rows
     card_data = DatasetCardData(
-        license=builder.LICENSE,
-        pretty_name=builder.PRETTY_NAME or builder.NAME,
-        task_categories=["visual-question-answering"],
-        tags=["safety", "multimodal", "mmsafety"],
+        pretty_name=name,
+        language=list(language or LANGUAGE),
+        license=license or card_license(builder),
+        task_categories=list(task_categories or TASK_CATEGORIES),
+        size_categories=[size_category(dataset.num_rows)],
+        tags=["safety", "multimodal", "mmsafety", *([] if own_data else [builder.NAME])],
+        extra_gated_prompt=GATED_PROMPT,
         version=str(builder.VERSION),
         source_revision=builder.source_revision,
         built_with=f"mmsafety {__version__}",
-        citation=builder.citation(),
-        known_defects=list(builder.KNOWN_DEFECTS),
-        left_out={reason: ids for reason, ids in builder.left_out.items()},
-        kept_with_a_remark={remark: ids for remark, ids in builder.notes.items()},
     )
     MetadataConfigs({builder.config_name: {"data_files": [{"split": SPLIT, "path": DATA_FILES}]}}).to_dataset_card_data(card_data)
     DatasetInfosDict({builder.config_name: info}).to_dataset_card_data(card_data)
-    return DatasetCard(f"---\n{card_data.to_yaml()}\n---\n\n{_body(builder, dataset)}")
+    body = _body(builder, dataset, name=name, description=description or builder.DESCRIPTION, own_data=own_data)
+    return DatasetCard(f"---\n{card_data.to_yaml()}\n---\n\n{body}")
 
 
-def _body(builder: SafetyBuilder, dataset: datasets.Dataset) -> str:
-    name = builder.PRETTY_NAME or builder.NAME
+def column_descriptions(builder: SafetyBuilder, own_data: bool) -> dict[str, str]:
+    """Every column of the build and what it holds, in the benchmark's own words where it has them."""
+    described = {**(OWN_DATA_COLUMNS if own_data else COLUMNS)}
+    described.update(getattr(builder, "COLUMN_DESCRIPTIONS", None) or COLUMN_DESCRIPTIONS.get(builder.NAME, {}))
+    for column in builder.EXTRA_FEATURES:
+        described.setdefault(column, "a column of the records file, kept as given" if own_data else f"{builder.NAME}'s `{column}` field")
+    return {column: described[column] for column in [*COLUMNS, *builder.EXTRA_FEATURES]}
+
+
+def card_license(builder: SafetyBuilder | type[SafetyBuilder]) -> str:
+    """The license for the card: the builder's, else the one upstream states on its own card."""
+    if builder.LICENSE and builder.LICENSE != "unknown":
+        return builder.LICENSE
+    return UPSTREAM_LICENSES.get(builder.NAME, builder.LICENSE or "unknown")
+
+
+def _body(builder: SafetyBuilder, dataset: datasets.Dataset, *, name: str, description: str, own_data: bool) -> str:
+    origin = f"from {builder.source_revision}" if builder.source_revision else ""
     lines = [
         f"# {name}",
         "",
-        builder.DESCRIPTION,
+        description,
         "",
-        f"Version **{builder.VERSION}**, built with mmsafety {__version__} from {builder.source_revision}. "
-        f"One split, `{SPLIT}`, of {dataset.num_rows:,} rows.",
+        f"Version **{builder.VERSION}**, built with mmsafety {__version__} {origin}. One split, `{SPLIT}`, of {dataset.num_rows:,} rows.",
         "",
         "```python",
         "from datasets import load_dataset",
         f'ds = load_dataset("{builder.repo_id}", split="{SPLIT}")',
         "```",
         "",
+        "## Content warning",
+        "",
+        "This set holds prompts and images chosen to be harmful, offensive or distressing (and benign look-alikes), "
+        "to test whether models answer them safely. Read and show its content with care.",
+        "",
         "## Columns",
         "",
         "| column | meaning |",
         "|---|---|",
-        *(f"| `{column}` | {meaning} |" for column, meaning in COLUMNS.items()),
-        *(f"| `{column}` | {builder.NAME}'s own field |" for column in builder.EXTRA_FEATURES),
+        *(f"| `{column}` | {meaning} |" for column, meaning in column_descriptions(builder, own_data).items()),
         "",
         "## Left out of this build",
         "",
@@ -71,13 +194,30 @@ def _body(builder: SafetyBuilder, dataset: datasets.Dataset) -> str:
     if builder.left_out:
         lines += [f"- {reason} ({len(ids)}): {list_ids(ids, limit=200)}" for reason, ids in builder.left_out.items()]
     else:
-        lines.append("Nothing: every upstream record is here.")
+        lines.append("Nothing: every record is here." if own_data else "Nothing: every upstream record is here.")
     if builder.notes:
         lines += ["", "## Kept with a remark", ""]
         lines += [f"- {remark} ({len(ids)}): {list_ids(ids, limit=200)}" for remark, ids in builder.notes.items()]
-    lines += ["", "## Known upstream defects, kept as upstream has them", ""]
-    lines += [f"- {defect}" for defect in builder.KNOWN_DEFECTS] or ["None recorded."]
-    lines += ["", "## Release notes", ""]
-    lines += [f"- **{version}**: {note}" for version, note in builder.RELEASE_NOTES.items()]
-    lines += ["", "## Citation", "", "```bibtex", builder.citation(), "```", ""]
+    if own_data and builder.KNOWN_DEFECTS:
+        lines += ["", "## Known defects, kept as they are", ""]
+        lines += [f"- {defect}" for defect in builder.KNOWN_DEFECTS]
+    elif not own_data:
+        lines += ["", "## Known upstream defects, kept as upstream has them", ""]
+        lines += [f"- {defect}" for defect in builder.KNOWN_DEFECTS] or ["None recorded."]
+    lines += [
+        "",
+        "## Gated access (suggested)",
+        "",
+        "Before publishing, consider turning on gated access in the repository's settings; the card's "
+        "`extra_gated_prompt` then asks each requester to agree to:",
+        "",
+        f"> {GATED_PROMPT}",
+    ]
+    if builder.RELEASE_NOTES:
+        lines += ["", "## Release notes", ""]
+        lines += [f"- **{version}**: {note}" for version, note in builder.RELEASE_NOTES.items()]
+    citation = builder.citation()
+    if citation:
+        lines += ["", "## Citation", "", "```bibtex", citation, "```"]
+    lines.append("")
     return "\n".join(lines)
