@@ -1,7 +1,7 @@
 """The ``mmsafety`` command line.
 
-Each command lives in its own module with an ``add_parser(subparsers)`` function
-that registers it and sets ``func``; this module only assembles them and turns
+Each command lives in its own module (``mmsafety/commands/<command>.py``) with an
+``add_parser(subparsers)`` function that registers it and sets ``func``; this module only assembles them and turns
 bad input into one line on stderr and exit status 2.
 """
 
@@ -16,12 +16,9 @@ from collections.abc import Sequence
 from mmsafety import __version__
 from mmsafety.errors import InputError
 
-COMMAND_MODULES: tuple[str, ...] = (
-    "mmsafety.commands.build",
-    "mmsafety.commands.judge",
-    "mmsafety.commands.audit",
-    "mmsafety.commands.run",
-    "mmsafety.commands.demo",
+COMMAND_MODULES: tuple[str, ...] = tuple(
+    f"mmsafety.commands.{name}"
+    for name in ("build", "checksums", "publish", "judge", "score", "audit", "respond", "evaluate", "report", "demo")
 )
 """Modules that contribute sub-commands, in the order ``--help`` lists them."""
 

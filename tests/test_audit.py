@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from mmsafety.audit import audit, write_report
-from mmsafety.audit.duplicates import near_pairs
+from mmsafety.audit import audit, write_audit
+from mmsafety.audit.duplicates import components, near_edges
 from mmsafety.audit.leakage import bootstrap_auc_ci, text_leakage
 from mmsafety.cli import main
 from mmsafety.builders.custom import build_custom
@@ -89,28 +89,50 @@ def ids_of(groups: list[dict[str, object]]) -> list[list[str]]:
     return [list(g["ids"]) for g in groups]  # type: ignore[call-overload]
 
 
-def test_integrity_finds_broken_images_mismatches_empty_queries_and_duplicate_ids(flawed_report: dict) -> None:
-    integrity = flawed_report["integrity"]
-    assert [(i["id"], i["path"]) for i in integrity["truncated_images"]] == [("r6", "r6.jpg")]
-    assert "truncated" in integrity["truncated_images"][0]["problem"]
-    assert [i["id"] for i in integrity["unreadable_images"]] == ["r7", "r11"]
-    assert "text starting '<html>not an ima'" in integrity["unreadable_images"][0]["problem"]
-    assert integrity["unreadable_images"][1]["problem"] == "no image bytes"
-    assert integrity["format_mismatches"] == [{"id": "r8", "path": "r8.jpg", "format": "PNG"}]
-    assert integrity["empty_queries"] == ["r9", "r9"]
-    assert integrity["duplicate_ids"] == [{"id": "r9", "rows": [9, 10]}]
-    assert integrity["unknown_labels"] == []
+def test_integrity_finds_a_truncated_image(flawed_report: dict) -> None:
+    (truncated,) = flawed_report["integrity"]["truncated_images"]
+    assert (truncated["id"], truncated["path"]) == ("r6", "r6.jpg") and "truncated" in truncated["problem"]
 
 
-def test_duplicates_exact_pairs_mixed_labels_and_near_duplicates(flawed_report: dict) -> None:
+def test_integrity_finds_unreadable_images_saying_what_the_bytes_are(flawed_report: dict) -> None:
+    unreadable = flawed_report["integrity"]["unreadable_images"]
+    assert [i["id"] for i in unreadable] == ["r7", "r11"]
+    assert "text starting '<html>not an ima'" in unreadable[0]["problem"]
+    assert unreadable[1]["problem"] == "no image bytes"
+
+
+def test_integrity_finds_an_image_stored_under_another_formats_extension(flawed_report: dict) -> None:
+    assert flawed_report["integrity"]["format_mismatches"] == [{"id": "r8", "path": "r8.jpg", "format": "PNG"}]
+
+
+def test_integrity_finds_empty_and_whitespace_only_queries(flawed_report: dict) -> None:
+    assert flawed_report["integrity"]["empty_queries"] == ["r9", "r9"]
+
+
+def test_integrity_finds_a_repeated_id_with_its_rows(flawed_report: dict) -> None:
+    assert flawed_report["integrity"]["duplicate_ids"] == [{"id": "r9", "rows": [9, 10]}]
+
+
+def test_integrity_finds_no_unknown_label_in_a_set_of_known_ones(flawed_report: dict) -> None:
+    assert flawed_report["integrity"]["unknown_labels"] == []
+
+
+def test_duplicates_finds_an_exact_query_and_image_repeat(flawed_report: dict) -> None:
+    assert flawed_report["duplicates"]["exact"] == [{"ids": ["r0", "r3"], "labels": ["unsafe", "unsafe"]}]
+
+
+def test_duplicates_finds_one_image_under_two_labels(flawed_report: dict) -> None:
     dups = flawed_report["duplicates"]
-    assert dups["exact"] == [{"ids": ["r0", "r3"], "labels": ["unsafe", "unsafe"]}]
     assert ids_of(dups["identical_images_different_labels"]) == [["r4", "r5"]]
     assert dups["identical_images"] == 2  # r0/r3 and r4/r5
-    near = dups["near"]
-    assert near["threshold"] == 4 and near["count"] == 1 and near["different_labels"] == 1
-    (pair,) = near["pairs"]
-    assert pair["ids"] == ["r1", "r2"] and pair["distance"] <= 4 and pair["labels"] == ["safe", "oversensitive"]
+
+
+def test_duplicates_groups_a_resized_reencoded_copy_as_a_near_duplicate(flawed_report: dict) -> None:
+    near = flawed_report["duplicates"]["near"]
+    assert (near["threshold"], near["count"], near["different_labels"]) == (4, 1, 1)
+    (group,) = near["groups"]
+    assert group["ids"] == ["r1", "r2"] and group["labels"] == ["safe", "oversensitive"]
+    assert group["images"] == 2 and 0 < group["max_distance"] <= 4
     assert near["hashed_images"] == 10  # all but the truncated one and the two unreadable ones
 
 
@@ -122,15 +144,24 @@ def test_balance_counts_label_by_category(flawed_report: dict) -> None:
     assert balance["single_label_categories"] == ["weapons"]
 
 
-def test_the_report_files_and_summary(flawed_report: dict, tmp_path: Path) -> None:
-    json_path, md_path = write_report(flawed_report, tmp_path / "out")
+def test_audit_json_holds_the_whole_audit(flawed_report: dict, tmp_path: Path) -> None:
+    json_path, _ = write_audit(flawed_report, tmp_path / "out")
     assert json.loads(json_path.read_text()) == flawed_report
-    text = md_path.read_text()
-    assert "| exact (query, image) duplicates | 1 groups |" in text
-    assert "- id r8: `r8.jpg` holds a PNG image" in text
-    assert "- ids r1 / r2: distance" in text
-    assert "| weapons | 0 | 2 | 0 | 2 |" in text
-    assert "## Text leakage" in text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "| exact (query, image) duplicates | 1 groups |",
+        "- id r8: `r8.jpg` holds a PNG image",
+        "- 2 images, up to ",
+        "| weapons | 0 | 2 | 0 | 2 |",
+        "## Text leakage",
+    ],
+)
+def test_audit_md_shows_each_finding(flawed_report: dict, tmp_path: Path, line: str) -> None:
+    _, md_path = write_audit(flawed_report, tmp_path / "out")
+    assert line in md_path.read_text()
 
 
 # -- leakage -------------------------------------------------------------------------------------
@@ -187,16 +218,100 @@ def test_the_vectorised_bootstrap_matches_sklearn_on_each_resample() -> None:
         assert low == pytest.approx(roc_auc_score(y[picks], scores[picks])) == high
 
 
-def test_near_pairs_matches_brute_force() -> None:
-    rng = np.random.default_rng(5)
-    base = rng.integers(0, 2**63, 40, dtype=np.uint64)
-    flips = np.uint64(1) << rng.integers(0, 64, 40).astype(np.uint64)
-    hashes = np.concatenate([base, base ^ flips, base[:5]])  # distance 1 and 0 partners
-    pairs, total = near_pairs(hashes, threshold=3)
-    brute = [(i, j) for i in range(len(hashes)) for j in range(i + 1, len(hashes)) if bin(int(hashes[i]) ^ int(hashes[j])).count("1") <= 3]
-    assert sorted(map(tuple, pairs[:, :2].tolist())) == sorted(brute) and total == len(brute)
-    capped, total = near_pairs(hashes, threshold=3, max_pairs=7)
-    assert len(capped) == 7 and total == len(brute)
+@pytest.mark.parametrize("threshold", [0, 1, 3, 4, 7, 12])
+def test_near_edges_finds_exactly_the_pairs_within_the_distance(threshold: int) -> None:
+    rng = np.random.default_rng(threshold)
+    base = rng.integers(0, 2**63, 60, dtype=np.uint64)
+    near = base ^ (np.uint64(1) << rng.integers(0, 64, 60).astype(np.uint64))
+    nearer = near ^ (np.uint64(3) << rng.integers(0, 62, 60).astype(np.uint64))
+    hashes = np.unique(np.concatenate([base, near, nearer]))
+    edges = near_edges(hashes, threshold)
+    brute = [
+        (i, j, bin(int(hashes[i]) ^ int(hashes[j])).count("1"))
+        for i in range(len(hashes))
+        for j in range(i + 1, len(hashes))
+        if bin(int(hashes[i]) ^ int(hashes[j])).count("1") <= threshold
+    ]
+    assert sorted(map(tuple, edges.tolist())) == sorted(brute)
+
+
+def test_near_duplicates_chain_into_one_group() -> None:
+    assert components(6, np.array([[0, 2, 1], [2, 5, 3], [1, 4, 2]])).tolist() == [0, 1, 0, 3, 1, 0]
+
+
+def test_many_rows_sharing_few_images_are_hashed_once_per_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mmsafety.audit.scan as scan_module
+
+    decoded = []
+    real = scan_module._inspect_bytes
+    monkeypatch.setattr(scan_module, "_inspect_bytes", lambda data, digest, path: decoded.append(digest) or real(data, digest, path))
+    pictures = [encoded(photo(40 + i), "PNG") for i in range(5)] + [encoded(photo(40).resize((90, 60)), "PNG")]
+    rows = [row(f"r{i}", pictures[i % len(pictures)], f"query {i}", "unsafe" if i % 2 else "safe") for i in range(600)]
+    path = tmp_path / "shared.parquet"
+    datasets.Dataset.from_list(rows, features=features()).to_parquet(str(path))
+    near = audit(path, **FAST)["duplicates"]["near"]
+    assert len(decoded) == len(set(decoded)) == 6
+    assert near["hashed_images"] == 600 and near["distinct_hashes"] <= 6
+    (group,) = near["groups"]
+    assert group["images"] == 2 and len(group["ids"]) == 200  # picture 0 and its resized copy, 100 rows each
+
+
+def test_ids_equal_but_for_case_whitespace_or_unicode_form_are_listed(tmp_path: Path) -> None:
+    nfc, nfd = "caf\u00e9", "cafe\u0301"
+    path = tmp_path / "ids.parquet"
+    keys = [nfc, nfd, "Knife", "knife ", "other"]
+    rows = [row(key, encoded(photo(60 + i), "PNG"), f"q {i}", "unsafe") for i, key in enumerate(keys)]
+    datasets.Dataset.from_list(rows, features=features()).to_parquet(str(path))
+    report = audit(path, **FAST)
+    assert report["integrity"]["near_identical_ids"] == [[nfc, nfd], ["Knife", "knife "]]
+    assert report["integrity"]["duplicate_ids"] == []
+
+
+# -- image paths inside a dataset ----------------------------------------------------------------
+SECRET = "hf_TOKEN_do_not_leak_9f8e7d"
+
+
+def path_rows(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A Parquet file whose image column holds paths: a secret text file, devices, a FIFO, a real PNG."""
+    import os
+
+    secret = tmp_path / "token.png"
+    secret.write_text(SECRET)
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    picture = tmp_path / "real.png"
+    picture.write_bytes(encoded(photo(70), "PNG"))
+    paths = {"secret": str(secret), "zero": "/dev/zero", "fifo": str(fifo), "missing": str(tmp_path / "gone.png"), "real": str(picture)}
+    table = pa.table({
+        "id": list(paths),
+        "image": pa.array([{"bytes": None, "path": p} for p in paths.values()], pa.struct([("bytes", pa.binary()), ("path", pa.string())])),
+        "query": [f"q {key}" for key in paths],
+        "label": ["unsafe"] * len(paths),
+    })
+    target = tmp_path / "paths.parquet"
+    pq.write_table(table, target)
+    return target, paths
+
+
+def test_an_image_path_that_is_not_a_regular_image_file_is_a_finding(tmp_path: Path) -> None:
+    target, _ = path_rows(tmp_path)
+    unreadable = {i["id"]: i["problem"] for i in audit(target, **FAST)["integrity"]["unreadable_images"]}
+    assert set(unreadable) == {"secret", "zero", "fifo", "missing"}
+    assert unreadable["secret"] == "path not read: not an image by its header"
+    assert unreadable["zero"] == unreadable["fifo"] == "path not read: not a regular file"
+
+
+def test_nothing_of_a_non_image_file_reaches_the_audit_files(tmp_path: Path) -> None:
+    target, _ = path_rows(tmp_path)
+    audit(target, tmp_path / "out", **FAST)
+    for name in ("audit.json", "audit.md"):
+        text = (tmp_path / "out" / name).read_text()
+        assert SECRET[:6] not in text and SECRET.encode().hex()[:12] not in text
+
+
+def test_a_regular_image_file_named_by_path_is_audited(tmp_path: Path) -> None:
+    target, _ = path_rows(tmp_path)
+    assert audit(target, **FAST)["duplicates"]["near"]["hashed_images"] == 1
 
 
 # -- inputs and the command ---------------------------------------------------------------------

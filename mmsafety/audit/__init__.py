@@ -2,10 +2,10 @@
 
 Use::
 
-    from mmsafety.audit import audit, write_report
+    from mmsafety.audit import audit, write_audit
     report = audit("mmsafety/mmsafeaware")   # a repo id built in the cache, an export folder or a .parquet
     report["duplicates"]["exact"][0]         # {'ids': ['78', '2220'], 'labels': ['oversensitive', 'oversensitive']}
-    write_report(report, "audit/")           # audit.json and audit.md
+    write_audit(report, "audit/")           # audit.json and audit.md
 
 The set is read once, batch by batch (:mod:`mmsafety.audit.scan`), keeping a few facts
 per row, then:
@@ -32,11 +32,11 @@ from typing import Any
 from mmsafety import __version__
 from mmsafety.audit.duplicates import PHASH_DISTANCE
 from mmsafety.audit.leakage import BOOTSTRAP, FOLDS
-from mmsafety.audit.write import summary, write_report
+from mmsafety.audit.write import summary, write_audit
 from mmsafety.audit.scan import BATCH_SIZE
 from mmsafety.errors import InputError
 
-__all__ = ["MissingExtraError", "audit", "require_extras", "summary", "write_report"]
+__all__ = ["MissingExtraError", "audit", "require_extras", "summary", "write_audit"]
 
 EXTRAS = {"imagehash": "imagehash", "sklearn": "scikit-learn"}
 """Modules the audit needs -> the distributions that provide them."""
@@ -111,6 +111,6 @@ def audit(
     }
     if out is not None:
         started = time.perf_counter()
-        write_report(report, out)
+        write_audit(report, out)
         report["timings"]["write"] = round(time.perf_counter() - started, 3)
     return report

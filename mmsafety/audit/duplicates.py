@@ -1,10 +1,14 @@
 """Duplicates: exact (query, image) repeats, one image under several labels, near-duplicate images.
 
-Near duplicates are pairs of images whose 64-bit perceptual hashes differ in at most
+Near duplicates are images whose 64-bit perceptual hashes differ in at most
 :data:`PHASH_DISTANCE` bits (and whose bytes differ: identical bytes are exact
-duplicates). The hashes are compared all against all, vectorised: packed as uint64,
-XOR-ed block by block with numpy and their bits counted (:func:`popcount`), so
-20,000 images take about a second and memory stays at one block.
+duplicates). They are reported as groups (the connected components of "within the
+distance"), not as pairs: 500 images shared by 200,000 rows are 500 hashes, not 20
+billion pairs. The search runs on the distinct hashes only, by multi-index hashing
+(:func:`near_edges`): split the 64 bits into ``distance + 1`` blocks; two hashes
+within the distance agree exactly on at least one block (pigeonhole), so only hashes
+sharing a block value are compared. On distinct photos that is a few comparisons per
+hash instead of one per pair.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ cartoon against a photo) are 10-12 apart: raise it with care. Flat, featureless 
 (one colour) all hash alike, so they are listed as near duplicates of one another."""
 BLOCK_ELEMENTS = 1 << 22
 """Pairs compared per numpy block (32 MB of uint64)."""
-MAX_PAIRS = 100_000
-"""Near-duplicate pairs kept (all are counted): a set of blank images would have n^2/2."""
+MAX_GROUPS = 10_000
+"""Near-duplicate groups listed (all are counted)."""
+MIN_BLOCK_BITS = 8
+"""Below this many bits per block the buckets are too coarse to help: compare all pairs."""
 
 
 def groups_of(keys: Sequence[Hashable | None]) -> list[list[int]]:
@@ -39,35 +45,89 @@ def groups_of(keys: Sequence[Hashable | None]) -> list[list[int]]:
     return [group for group in rows.values() if len(group) > 1]
 
 
-def near_pairs(hashes: np.ndarray, threshold: int = PHASH_DISTANCE, max_pairs: int = MAX_PAIRS) -> tuple[np.ndarray, int]:
-    """Pairs ``(i, j, distance)`` with ``i < j`` whose hashes differ in at most ``threshold`` bits.
+def near_edges(hashes: np.ndarray, threshold: int = PHASH_DISTANCE) -> np.ndarray:
+    """Pairs ``(i, j, distance)``, ``i < j``, of *distinct* hashes at most ``threshold`` bits apart.
 
-    Returns the pairs (at most ``max_pairs``, in ``i, j`` order) and how many there are in all.
+    ``hashes`` must be distinct (``np.unique`` them first). Sub-quadratic by multi-index
+    hashing (see the module docstring); all pairs, in blocks, when the distance is so large
+    that the blocks would be narrower than :data:`MIN_BLOCK_BITS` bits.
 
-    >>> pairs, count = near_pairs(np.array([0b1111, 0b0111, 1 << 40], dtype=np.uint64), threshold=1)
-    >>> pairs.tolist(), count
-    ([[0, 1, 1]], 1)
+    >>> near_edges(np.array([0b1111, 0b0111, 1 << 40], dtype=np.uint64), threshold=1).tolist()
+    [[0, 1, 1]]
     """
     hashes = np.ascontiguousarray(hashes, dtype=np.uint64)
     n = len(hashes)
-    found: list[np.ndarray] = []
-    kept = 0
-    total = 0
-    block = max(1, BLOCK_ELEMENTS // max(n, 1))
+    if n < 2:
+        return np.zeros((0, 3), dtype=np.int64)
+    blocks = threshold + 1
+    if 64 // blocks < MIN_BLOCK_BITS:
+        return _all_pairs(hashes, threshold)
+    candidates = []
+    bounds = np.linspace(0, 64, blocks + 1).astype(int)
+    for low, high in zip(bounds[:-1], bounds[1:]):
+        keys = (hashes >> np.uint64(low)) & np.uint64((1 << (high - low)) - 1)
+        candidates.append(_same_key_pairs(keys))
+    pairs = np.unique(np.concatenate(candidates), axis=0) if candidates else np.zeros((0, 2), dtype=np.int64)
+    if not len(pairs):
+        return np.zeros((0, 3), dtype=np.int64)
+    distance = popcount(hashes[pairs[:, 0]] ^ hashes[pairs[:, 1]]).astype(np.int64)
+    keep = distance <= threshold
+    return np.column_stack([pairs[keep], distance[keep]])
+
+
+def _same_key_pairs(keys: np.ndarray) -> np.ndarray:
+    """Every pair ``(i, j)``, ``i < j``, of positions holding the same key."""
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    sizes = np.diff(np.r_[starts, len(keys)])
+    found = []
+    for size in np.unique(sizes[sizes > 1]):
+        first = starts[sizes == size]  # every run of this size, as rows of a (runs, size) index
+        members = order[first[:, None] + np.arange(size)]
+        a, b = np.triu_indices(size, k=1)
+        found.append(np.stack([members[:, a].ravel(), members[:, b].ravel()], axis=1))
+    if not found:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs = np.concatenate(found).astype(np.int64)
+    return np.sort(pairs, axis=1)
+
+
+def _all_pairs(hashes: np.ndarray, threshold: int) -> np.ndarray:
+    n = len(hashes)
+    found = []
+    block = max(1, BLOCK_ELEMENTS // n)
     for start in range(0, n, block):
         stop = min(n, start + block)
-        # rows start..stop against columns start..n: each pair once (j > i)
         distance = popcount(hashes[start:stop, None] ^ hashes[None, start:])
         i, j = np.nonzero(distance <= threshold)
         upper = j > i
         i, j = i[upper], j[upper]
-        total += len(i)
-        if kept < max_pairs and len(i):
-            take = min(len(i), max_pairs - kept)
-            found.append(np.stack([i[:take] + start, j[:take] + start, distance[i[:take], j[:take]].astype(np.int64)], axis=1))
-            kept += take
-    pairs = np.concatenate(found) if found else np.zeros((0, 3), dtype=np.int64)
-    return pairs.astype(np.int64), total
+        found.append(np.stack([i + start, j + start, distance[i, j].astype(np.int64)], axis=1))
+    return np.concatenate(found).astype(np.int64) if found else np.zeros((0, 3), dtype=np.int64)
+
+
+def components(size: int, edges: np.ndarray) -> np.ndarray:
+    """The component of each of ``size`` nodes joined by ``edges`` (rows ``(i, j, ...)``): its smallest node.
+
+    >>> components(5, np.array([[0, 3, 1], [3, 4, 2]])).tolist()
+    [0, 1, 2, 0, 0]
+    """
+    parent = np.arange(size)
+
+    def find(node: int) -> int:
+        root = node
+        while parent[root] != root:
+            root = parent[root]
+        while parent[node] != root:
+            parent[node], node = root, parent[node]
+        return root
+
+    for i, j in edges[:, :2].tolist():
+        a, b = find(i), find(j)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return np.array([find(node) for node in range(size)], dtype=np.int64)
 
 
 _BITS_OF_BYTE = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)

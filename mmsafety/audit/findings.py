@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections import Counter, defaultdict
 from typing import Any
 
 import numpy as np
 
-from mmsafety.audit.duplicates import MAX_PAIRS, groups_of, near_pairs
+from mmsafety.audit.duplicates import MAX_GROUPS, components, groups_of, near_edges
 from mmsafety.audit.scan import Scan, extension_mismatch
 from mmsafety.labels import LABELS
 
@@ -28,27 +29,52 @@ def integrity(scan: Scan) -> dict[str, Any]:
         "format_mismatches": mismatched,
         "empty_queries": [key for key, query in zip(scan.ids, scan.queries) if not (query or "").strip()],
         "duplicate_ids": [{"id": scan.ids[rows[0]], "rows": rows} for rows in groups_of(scan.ids)],
+        "near_identical_ids": near_identical_ids(scan.ids),
         "unknown_labels": [{"id": key, "label": label} for key, label in zip(scan.ids, scan.labels) if label not in LABELS],
     }
 
 
-def duplicates(scan: Scan, *, threshold: int, max_pairs: int = MAX_PAIRS) -> dict[str, Any]:
-    """Exact (query, image) repeats, identical images under different labels, near-duplicate images."""
+def near_identical_ids(ids: list[str]) -> list[list[str]]:
+    """Groups of different ids that are one id but for case, surrounding whitespace or Unicode
+    normalization (``café`` written NFC and NFD): easy to mix up, and some tools merge them.
+
+    >>> near_identical_ids(["Case", " case", "x", "y", "y"])
+    [['Case', ' case']]
+    """
+    distinct = list(dict.fromkeys(ids))
+    keys = [unicodedata.normalize("NFC", key.strip()).casefold() for key in distinct]
+    return [[distinct[i] for i in rows] for rows in groups_of(keys)]
+
+
+def duplicates(scan: Scan, *, threshold: int, max_groups: int = MAX_GROUPS) -> dict[str, Any]:
+    """Exact (query, image) repeats, identical images under different labels, near-duplicate image groups."""
     shas = [facts.sha256 for facts in scan.images]
     exact = groups_of([None if sha is None else (query, sha) for query, sha in zip(scan.queries, shas)])
     same_image = groups_of(shas)
     mixed = [rows for rows in same_image if len({scan.labels[i] for i in rows}) > 1]
-
     rows, hashes = scan.phashes()
-    found, total = near_pairs(hashes, threshold, max_pairs=max_pairs + _identical_pairs(same_image, rows))
-    pairs = []
-    for i, j, distance in found.tolist():
-        a, b = int(rows[i]), int(rows[j])
-        if shas[a] == shas[b]:
-            continue  # identical bytes: an exact duplicate, not a near one
-        if len(pairs) < max_pairs:
-            pairs.append({"ids": [scan.ids[a], scan.ids[b]], "distance": distance, "labels": [scan.labels[a], scan.labels[b]]})
-    count = total - _identical_pairs(same_image, rows)
+    distinct, which = np.unique(hashes, return_inverse=True)
+    edges = near_edges(distinct, threshold)
+    component = components(len(distinct), edges)
+    members: dict[int, list[int]] = defaultdict(list)
+    for row, index in zip(rows.tolist(), which.tolist()):
+        members[int(component[index])].append(row)
+    widest: dict[int, int] = defaultdict(int)
+    for i, _, distance in edges.tolist():
+        widest[int(component[i])] = max(widest[int(component[i])], distance)
+    groups = []
+    for root, group_rows in members.items():
+        images = {shas[row] for row in group_rows}
+        if len(images) < 2:
+            continue  # one image (identical bytes everywhere): an exact duplicate, not a near one
+        group_rows.sort()
+        groups.append({
+            **_group(scan, group_rows),
+            "images": len(images),
+            "max_distance": widest[root],
+            "different_labels": len({scan.labels[row] for row in group_rows}) > 1,
+        })
+    groups.sort(key=lambda g: (-g["images"], g["ids"][0]))
     return {
         "exact": [_group(scan, g) for g in exact],
         "identical_images": len(same_image),
@@ -56,19 +82,13 @@ def duplicates(scan: Scan, *, threshold: int, max_pairs: int = MAX_PAIRS) -> dic
         "near": {
             "threshold": threshold,
             "hashed_images": len(rows),
-            "count": count,
-            "listed": len(pairs),
-            "different_labels": sum(p["labels"][0] != p["labels"][1] for p in pairs),
-            "pairs": pairs,
+            "distinct_hashes": len(distinct),
+            "count": len(groups),
+            "listed": min(len(groups), max_groups),
+            "different_labels": sum(g["different_labels"] for g in groups),
+            "groups": groups[:max_groups],
         },
     }
-
-
-def _identical_pairs(groups: list[list[int]], hashed_rows: np.ndarray) -> int:
-    """Pairs of hashed rows whose bytes are identical (every such pair is at distance 0)."""
-    hashed = set(hashed_rows.tolist())
-    sizes = [sum(1 for row in group if row in hashed) for group in groups]
-    return sum(size * (size - 1) // 2 for size in sizes)
 
 
 def _group(scan: Scan, rows: list[int]) -> dict[str, Any]:

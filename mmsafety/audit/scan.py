@@ -2,10 +2,12 @@
 
 Every image is checked as a build checks it (:func:`mmsafety.data.images.image_value`:
 opens, known format, not cut short), its bytes hashed (sha256, for exact
-duplicates) and its pixels decoded once, small, for a perceptual hash
+duplicates) and, once per distinct image, its pixels decoded small for a perceptual hash
 (``imagehash.phash``: 64 bits from the DCT of a 32x32 greyscale thumbnail; a JPEG is
 decoded at a reduced scale with ``Image.draft``). Only these few facts per row stay
-in memory; the image bytes go with their batch.
+in memory; the image bytes go with their batch. An image column that holds paths is
+read only where the path is a regular image file (:mod:`mmsafety.data.local_images`);
+anything else is a finding, and nothing of that file is kept or written.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import io
 import os
 import time
 import warnings
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -26,6 +27,7 @@ import pyarrow as pa
 from mmsafety.audit.inputs import AuditInput
 from mmsafety.errors import InputError
 from mmsafety.data.images import EXTENSIONS, image_value
+from mmsafety.data.local_images import NotAnImageFile, read_image_path
 
 HASH_SIZE = 8
 """``imagehash.phash`` hash size: 8x8 = 64 bits."""
@@ -58,6 +60,8 @@ class Scan:
     subsets: list[str] = field(default_factory=list)
     paths: list[str | None] = field(default_factory=list)
     images: list[ImageFacts] = field(default_factory=list)
+    seen: dict[bytes, ImageFacts] = field(default_factory=dict, repr=False)
+    """Facts by sha256 of the distinct images met so far."""
     seconds_reading: float = 0.0
     seconds_images: float = 0.0
 
@@ -73,15 +77,20 @@ class Scan:
 
 def inspect_image(data: bytes | None, path: str | None) -> ImageFacts:
     """The facts of one image (never raises for a bad image: the problem is a fact)."""
+    if data is None and path:  # a dataset that stores paths, not bytes
+        try:
+            data = read_image_path(path)
+        except NotAnImageFile as error:
+            return ImageFacts(None, None, None, "unreadable", f"path not read: {error}")
+    if not data:
+        return ImageFacts(None, None, None, "unreadable", "no image bytes")
+    return _inspect_bytes(data, hashlib.sha256(data).digest(), path)
+
+
+def _inspect_bytes(data: bytes, digest: bytes, path: str | None) -> ImageFacts:
     import imagehash
     from PIL import Image
 
-    if data is None and path and os.path.isfile(path):  # a dataset that stores paths, not bytes
-        with open(path, "rb") as handle:
-            data = handle.read()
-    if not data:
-        return ImageFacts(None, None, None, "unreadable", "no image bytes")
-    digest = hashlib.sha256(data).digest()
     try:
         image_value(data, name=path or "", file=None, record=None)
     except InputError as error:
@@ -144,8 +153,15 @@ def _add(result: Scan, batch: pa.Table | pa.RecordBatch, source: AuditInput, poo
         into.extend("" if v is None else str(v) for v in values)
     data, paths = _images(batch.column("image"))
     result.paths.extend(paths)
-    facts: Iterable[ImageFacts] = pool.map(inspect_image, data, paths) if pool is not None else map(inspect_image, data, paths)
-    result.images.extend(facts)
+    digests = [None if item is None else hashlib.sha256(item).digest() for item in data]
+    new: dict[bytes, tuple[bytes, str | None]] = {}  # each distinct image not met before, once
+    for item, path, digest in zip(data, paths, digests):
+        if digest is not None and digest not in result.seen and digest not in new:
+            new[digest] = (item, path)
+    run = pool.map if pool is not None else map
+    result.seen.update(zip(new, run(_inspect_bytes, [d for d, _ in new.values()], list(new), [p for _, p in new.values()])))
+    by_path = run(inspect_image, [None] * len(data), [path if digest is None else None for path, digest in zip(paths, digests)])
+    result.images.extend(result.seen[digest] if digest is not None else facts for digest, facts in zip(digests, by_path))
 
 
 def _label(value: object, names: list[str] | None) -> str:

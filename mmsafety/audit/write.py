@@ -14,7 +14,7 @@ MD_LIST = 50
 """Items listed per finding in audit.md (audit.json has them all)."""
 
 
-def write_report(report: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
+def write_audit(report: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
     """Write ``audit.json`` and ``audit.md`` into ``out`` (created); returns their paths."""
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
@@ -59,12 +59,13 @@ def summary(report: dict[str, Any]) -> str:
                 ("format_mismatches", "format/extension mismatches"),
                 ("empty_queries", "empty queries"),
                 ("duplicate_ids", "duplicate ids"),
+                ("near_identical_ids", "near-identical ids"),
                 ("unknown_labels", "unknown labels"),
             )
         ),
         f"  duplicates: {len(dups['exact'])} exact (query, image) groups{_ids(dups['exact'])}; "
         f"{len(dups['identical_images_different_labels'])} identical images under different labels; "
-        f"{near['count']:,} near-duplicate image pairs (phash distance <= {near['threshold']})",
+        f"{near['count']:,} groups of near-duplicate images (phash distance <= {near['threshold']})",
         f"  balance:    {_counts(report['balance']['labels'])}; {len(report['balance']['by_category'])} categories",
         f"  leakage:    {_leak(leak)}",
     ]
@@ -106,10 +107,11 @@ def markdown(report: dict[str, Any]) -> str:
         f"| format/extension mismatches | {len(integrity['format_mismatches'])} |",
         f"| empty or whitespace-only queries | {len(integrity['empty_queries'])} |",
         f"| duplicate ids | {len(integrity['duplicate_ids'])} |",
+        f"| ids equal but for case, whitespace or Unicode form | {len(integrity['near_identical_ids'])} groups |",
         f"| labels outside the vocabulary | {len(integrity['unknown_labels'])} |",
         f"| exact (query, image) duplicates | {len(dups['exact'])} groups |",
         f"| identical images under different labels | {len(dups['identical_images_different_labels'])} groups |",
-        f"| near-duplicate image pairs (phash distance <= {near['threshold']}) | {near['count']:,} |",
+        f"| near-duplicate images (phash distance <= {near['threshold']}) | {near['count']:,} groups |",
         f"| text-only ROC-AUC (leakage) | {_auc_cell(leak)} |",
         "",
         "## Integrity",
@@ -122,6 +124,7 @@ def markdown(report: dict[str, Any]) -> str:
         ),
         *_section("Empty or whitespace-only queries", [f"ids {list_ids(integrity['empty_queries'], limit=200)}"] if integrity["empty_queries"] else []),
         *_section("Duplicate ids", [f"id {d['id']} at rows {', '.join(map(str, d['rows']))}" for d in integrity["duplicate_ids"]]),
+        *_section("Ids equal but for case, whitespace or Unicode form", [" / ".join(repr(i) for i in ids) for ids in integrity["near_identical_ids"]]),
         *_section("Labels outside the vocabulary", [f"id {d['id']}: {d['label']!r}" for d in integrity["unknown_labels"]]),
         "## Duplicates",
         "",
@@ -132,8 +135,8 @@ def markdown(report: dict[str, Any]) -> str:
         *_section(
             f"Near-duplicate images (perceptual hash, distance <= {near['threshold']} of 64 bits; identical bytes excluded)",
             [
-                f"ids {p['ids'][0]} / {p['ids'][1]}: distance {p['distance']} ({p['labels'][0]} / {p['labels'][1]})"
-                for p in near["pairs"]
+                f"{g['images']} images, up to {g['max_distance']} bits apart, {len(g['ids'])} rows: {_group(g, limit=20)}"
+                for g in near["groups"]
             ],
             total=near["count"],
         ),
@@ -159,8 +162,10 @@ def _auc_cell(leak: dict[str, Any]) -> str:
     return f"{leak['roc_auc']:.3f} (95% CI {leak['ci95'][0]:.3f}-{leak['ci95'][1]:.3f})"
 
 
-def _group(group: dict[str, Any]) -> str:
-    return "ids " + ", ".join(f"{i} ({label})" for i, label in zip(group["ids"], group["labels"]))
+def _group(group: dict[str, Any], limit: int | None = None) -> str:
+    shown = list(zip(group["ids"], group["labels"]))[:limit]
+    more = len(group["ids"]) - len(shown)
+    return "ids " + ", ".join(f"{i} ({label})" for i, label in shown) + (f", ... ({more} more)" if more else "")
 
 
 def _section(title: str, items: list[str], total: int | None = None) -> list[str]:

@@ -1,14 +1,20 @@
-"""``mmsafety build``, ``mmsafety checksums`` and ``mmsafety publish``."""
+"""``mmsafety build``: a registered benchmark, all of them, or ``custom`` (your own set).
+
+::
+
+    mmsafety build salad [--source-dir DIR] [--export DIR] [--checksums FILE]
+    mmsafety build custom --records FILE --images DIR --repo-id ORG/NAME [--map query=text,label=safety]
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
-from mmsafety.commands import build_custom
 from mmsafety.errors import InputError, list_ids
+
+OPTIONS = ("records", "images", "repo_id", "map", "set_version", "license", "citation")
 
 
 def add_parser(subparsers: Any) -> None:
@@ -25,23 +31,29 @@ def add_parser(subparsers: Any) -> None:
     build.add_argument("--export", type=Path, metavar="DIR", help="also write the Hub repository (Parquet + card) here (for `all`: one sub-folder per benchmark)")
     build.add_argument("--allow-missing-images", action="store_true", help="leave out (and list) rows whose image is absent or unreadable")
     build.add_argument("--checksums", type=Path, metavar="FILE", help="pin the upstream files with this checksums.tsv instead of the builder's own")
-    build_custom.add_options(build)
+    add_custom_options(build)
     build.set_defaults(func=run_build)
 
-    checksums = subparsers.add_parser(
-        "checksums",
-        help="print a checksums.tsv for a folder of upstream files",
-        description="Print the checksums.tsv of every file under DIR, to accept a deliberate newer upstream with `build --checksums`.",
-    )
-    checksums.add_argument("dir", type=Path)
-    checksums.add_argument("--url-prefix", default="-", help="the URL the folder is published under (default: none)")
-    checksums.set_defaults(func=run_checksums)
 
-    publish = subparsers.add_parser("publish", help="upload an exported folder to the Hugging Face Hub")
-    publish.add_argument("dir", type=Path)
-    publish.add_argument("--repo-id", required=True)
-    publish.add_argument("--private", action="store_true")
-    publish.set_defaults(func=run_publish)
+def add_custom_options(build: argparse.ArgumentParser) -> None:
+    group = build.add_argument_group(
+        "custom sets",
+        "mmsafety build custom --records FILE --images DIR --repo-id ORG/NAME [--map query=text,label=safety] "
+        "[--version X.Y.Z] [--export DIR]",
+    )
+    group.add_argument("--records", type=Path, metavar="FILE", help="the records: .csv, .tsv, .jsonl, .json (a list) or .parquet")
+    group.add_argument("--images", type=Path, metavar="DIR", help="the folder the records' image file names are relative to")
+    group.add_argument("--repo-id", metavar="ORG/NAME", help="the repository id the set is registered (and published) under")
+    group.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="COLUMN=YOURS[,...]",
+        help="take a schema column from a column of yours (repeatable), e.g. query=text,label=safety",
+    )
+    group.add_argument("--version", dest="set_version", metavar="X.Y.Z", help="the set's version (default 1.0.0)")
+    group.add_argument("--license", metavar="ID", help="the license for the card, e.g. cc-by-4.0 (default: unknown)")
+    group.add_argument("--citation", type=Path, metavar="FILE", help="a BibTeX file for the card's citation")
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -49,8 +61,8 @@ def run_build(args: argparse.Namespace) -> int:
     from mmsafety import benchmarks
 
     if args.benchmark == "custom":
-        return build_custom.run_custom(args)
-    build_custom.check_not_custom(args)
+        return run_custom(args)
+    check_not_custom(args)
     names = list(benchmarks.names()) if args.benchmark == "all" else [args.benchmark]
     for name in names:
         several = len(names) > 1
@@ -64,6 +76,43 @@ def run_build(args: argparse.Namespace) -> int:
             checksums=args.checksums,
         )
         print(summary(result))
+    return 0
+
+
+def check_not_custom(args: argparse.Namespace) -> None:
+    """Refuse custom-only options on a built-in benchmark."""
+    given = [f"--{name.replace('_', '-').replace('set-version', 'version')}" for name in OPTIONS if getattr(args, name, None)]
+    if given:
+        raise InputError(f"{', '.join(given)} belong to `mmsafety build custom`, not to `mmsafety build {args.benchmark}`")
+
+
+def run_custom(args: argparse.Namespace) -> int:
+    from mmsafety.builders.custom import build_custom, parse_mapping
+
+    missing = [flag for flag, value in (("--records FILE", args.records), ("--images DIR", args.images), ("--repo-id ORG/NAME", args.repo_id)) if not value]
+    if missing:
+        raise InputError(f"`mmsafety build custom` needs --records FILE, --images DIR and --repo-id ORG/NAME; missing {', '.join(missing)}")
+    if args.source_dir is not None or args.checksums is not None:
+        raise InputError("--source-dir and --checksums belong to the built-in benchmarks; a custom set reads --records and --images")
+    card: dict[str, Any] = {}
+    if args.license:
+        card["license"] = args.license
+    if args.citation:
+        try:
+            card["citation"] = args.citation.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise InputError(f"cannot read the citation ({error})", file=args.citation) from None
+    result = build_custom(
+        args.records,
+        args.images,
+        args.repo_id,
+        mapping=parse_mapping(args.map),
+        version=args.set_version,
+        export_dir=args.export,
+        allow_missing_images=args.allow_missing_images,
+        **card,
+    )
+    print(summary(result))
     return 0
 
 
@@ -90,25 +139,3 @@ def summary(result: Any) -> str:
 
 def _counts(counter: Any) -> str:
     return ", ".join(f"{key or '(none)'} {count:,}" for key, count in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
-def run_checksums(args: argparse.Namespace) -> int:
-    from mmsafety.data.sources import checksum_rows
-
-    if not args.dir.is_dir():
-        raise InputError("expected a folder of upstream files", file=args.dir)
-    for line in checksum_rows(args.dir, args.url_prefix):
-        sys.stdout.write(line + "\n")
-    return 0
-
-
-def run_publish(args: argparse.Namespace) -> int:
-    from huggingface_hub import HfApi
-
-    if not (args.dir / "README.md").is_file() or not any((args.dir / "data").glob("*.parquet")):
-        raise InputError("expected an exported folder (README.md and data/*.parquet), see `mmsafety build --export`", file=args.dir)
-    api = HfApi()
-    api.create_repo(args.repo_id, repo_type="dataset", private=args.private, exist_ok=True)
-    info = api.upload_folder(repo_id=args.repo_id, repo_type="dataset", folder_path=args.dir)
-    print(f"Published {args.dir} to {info}")
-    return 0

@@ -1,11 +1,9 @@
-"""``mmsafety respond``, ``mmsafety evaluate`` and ``mmsafety report``: from a served model to a report.
+"""``mmsafety respond``: ask a vision model behind an OpenAI-compatible endpoint about every sample.
 
 ::
 
     mmsafety respond salad --base-url http://localhost:8000/v1 --model Qwen/Qwen2.5-VL-7B-Instruct \\
         --out qwen.jsonl [--concurrency 16] [--max-tokens 1024] [--system-prompt FILE] [--limit N]
-    mmsafety evaluate salad --responses qwen.jsonl --out reports/qwen [judge options, as `mmsafety judge`]
-    mmsafety report reports/qwen/verdicts.jsonl reports/llava/verdicts.jsonl --out reports/salad
 """
 
 from __future__ import annotations
@@ -17,11 +15,7 @@ import time
 from pathlib import Path
 
 from mmsafety import benchmarks
-from mmsafety.commands.judge import JUDGES_EPILOG, add_judge_options
 from mmsafety.errors import InputError
-from mmsafety.scoring.policies import POLICY_NAMES
-
-VERDICTS_NAME = "verdicts.jsonl"
 
 
 def respond_cache_path() -> Path:
@@ -31,7 +25,7 @@ def respond_cache_path() -> Path:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Register ``respond``, ``evaluate`` and ``report``."""
+    """Register ``respond``."""
     respond = subparsers.add_parser(
         "respond",
         help="run a vision model behind an OpenAI-compatible endpoint on a built benchmark",
@@ -56,49 +50,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     respond.add_argument("--no-cache", action="store_true", help="neither read nor write the answer cache")
     respond.add_argument("--no-progress", action="store_true", help="no progress bar")
     respond.set_defaults(func=run_respond)
-
-    evaluate = subparsers.add_parser(
-        "evaluate",
-        help="judge, score and report a responses file in one command",
-        description="Judge a responses file (as `mmsafety judge`), score it under the benchmark's policy and write "
-        f"{VERDICTS_NAME}, report.md, report.html, the charts and scores.json into one folder.",
-        epilog=JUDGES_EPILOG + " Here --model and --base-url name the judge; the model under test is the one "
-        "the responses file names.",
-    )
-    evaluate.add_argument("benchmark", help="mmsafeaware, salad, vlsbench, or the repo id of a custom build")
-    evaluate.add_argument("--responses", required=True, metavar="FILE", help='JSONL, one {"id": ..., "response": ...} a line (as `mmsafety respond` writes it)')
-    evaluate.add_argument("--out", required=True, metavar="DIR", help="folder for the verdicts and the report")
-    _add_score_options(evaluate)
-    add_judge_options(evaluate)
-    evaluate.set_defaults(func=run_evaluate)
-
-    report = subparsers.add_parser(
-        "report",
-        help="compare models: one verdicts file per model into report.md, report.html and charts",
-        description="Write a comparison report of one benchmark's verdict files (one per model): each model's rates "
-        "under the benchmark's policy with intervals, per-category breakdowns, the paper's published figures beside "
-        "ours, and PNG charts.",
-    )
-    report.add_argument("verdicts", nargs="+", metavar="VERDICTS", help="verdicts JSONL files (from `mmsafety judge` or `evaluate`), one per model")
-    report.add_argument("--out", required=True, metavar="DIR", help="folder for the report")
-    report.add_argument("--benchmark", metavar="NAME", help="the benchmark, for verdicts that do not say it (written by other tools)")
-    _add_score_options(report)
-    report.set_defaults(func=run_report)
-
-
-def _add_score_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("scoring")
-    group.add_argument("--policy", choices=POLICY_NAMES, help="scoring policy (default: the benchmark's own; custom sets: default)")
-    group.add_argument("--invalid", choices=("exclude", "fail"), default="exclude", help="invalid verdicts: leave out of denominators, or count as failures")
-    group.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
-
-
-def _check_confidence(confidence: float) -> None:
-    if not 0 < confidence < 1:
-        raise InputError(f"expected --confidence between 0 and 1, found {confidence}")
-
-
-# ---------------------------------------------------------------------------------- respond
 
 
 def run_respond(args: argparse.Namespace) -> int:
@@ -169,45 +120,4 @@ def run_respond(args: argparse.Namespace) -> int:
     if truncated:
         print(f"note: {truncated} answer(s) stopped at --max-tokens {args.max_tokens} (finish_reason length)")
     print(f"next: mmsafety evaluate {name} --responses {args.out} --out <DIR>")
-    return 0
-
-
-# ---------------------------------------------------------------------------------- evaluate
-
-
-def run_evaluate(args: argparse.Namespace) -> int:
-    """``mmsafety evaluate``: judge, write the verdicts, score and report into one folder."""
-    from mmsafety.commands.judge import judge_responses, judge_summary
-    from mmsafety.runs.files import write_verdicts
-    from mmsafety.report import load_report, report_summary, write_report
-
-    name = benchmarks.check_name(args.benchmark)
-    _check_confidence(args.confidence)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError("expected a folder for the verdicts and the report, found a file", file=out)
-    verdicts = out / VERDICTS_NAME
-    if os.path.abspath(verdicts) == os.path.abspath(args.responses):
-        raise InputError(f"the responses file is where --out would write {VERDICTS_NAME}: expected another --out", file=args.responses)
-    run = judge_responses(args, name)
-    write_verdicts(verdicts, run.verdicts, benchmark=run.benchmark.repo, benchmark_version=run.benchmark.version)
-    print(judge_summary(run, verdicts))
-    report = load_report([verdicts], policy=args.policy, invalid=args.invalid, confidence=args.confidence)
-    files = write_report(report, out)
-    print(report_summary(report, files))
-    return 0
-
-
-# ---------------------------------------------------------------------------------- report
-
-
-def run_report(args: argparse.Namespace) -> int:
-    """``mmsafety report``: one verdicts file per model into one comparison report."""
-    from mmsafety.report import load_report, report_summary, write_report
-
-    _check_confidence(args.confidence)
-    benchmark = benchmarks.check_name(args.benchmark) if args.benchmark else None
-    report = load_report(args.verdicts, benchmark=benchmark, policy=args.policy, invalid=args.invalid, confidence=args.confidence)
-    files = write_report(report, args.out)
-    print(report_summary(report, files))
     return 0

@@ -1,0 +1,179 @@
+"""What several commands share: the options that choose and configure a judge, judging a
+responses file with them, and the scoring options. Imported by commands; imports none."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mmsafety import benchmarks
+from mmsafety.errors import InputError
+from mmsafety.judges import JUDGE_NAMES
+from mmsafety.judges.base import Judge
+from mmsafety.scoring import INVALID_HANDLING
+from mmsafety.scoring.policies import POLICY_NAMES
+
+LLM_OPTIONS = ("base_url", "model", "api_key_env", "concurrency", "timeout", "cache", "rubric", "max_attempts", "temperature", "max_tokens", "no_cache")
+JUDGES_EPILOG = (
+    "judges: yesno (MMSafeAware's Yes/No reader; --compat for the authors' script), rules (offline "
+    "refusal/warning cues, a heuristic), llm (any OpenAI-compatible endpoint). Default: llm when --model "
+    "or --base-url is given, else the benchmark's offline judge."
+)
+
+
+def default_cache_path() -> Path:
+    """Where the LLM judge caches answers unless told (``$XDG_CACHE_HOME/mmsafety/judge-cache.sqlite``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "mmsafety" / "judge-cache.sqlite"
+
+
+def add_judge_options(parser: argparse.ArgumentParser) -> None:
+    """The options that choose and configure a judge (shared by ``judge`` and ``evaluate``)."""
+    parser.add_argument("--judge", choices=JUDGE_NAMES, help="which judge (default: see below)")
+    parser.add_argument("--compat", action="store_true", help="yesno: reproduce the MMSafeAware authors' substring scoring exactly")
+    llm = parser.add_argument_group("llm judge")
+    llm.add_argument("--base-url", metavar="URL", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default: OpenAI)")
+    llm.add_argument("--model", metavar="NAME", help="judge model name")
+    llm.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the API key (default OPENAI_API_KEY)")
+    llm.add_argument("--concurrency", type=int, metavar="N", help="requests in flight at most (default 16)")
+    llm.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for one answer (default 60)")
+    llm.add_argument("--max-attempts", type=int, metavar="N", help="requests per response before giving up (default 6)")
+    llm.add_argument("--temperature", type=float, metavar="T", help="judge sampling temperature (default 0)")
+    llm.add_argument("--max-tokens", type=int, metavar="N", help="judge answer length limit (default 512)")
+    llm.add_argument("--cache", metavar="FILE", help=f"SQLite answer cache (default {default_cache_path()})")
+    llm.add_argument("--no-cache", action="store_true", help="neither read nor write the answer cache")
+    llm.add_argument("--rubric", action="append", metavar="FILE", help="your own rubric template (repeat for several sample labels)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def choose_judge(benchmark: str, args: argparse.Namespace) -> str:
+    """The judge to run: ``--judge``, else ``llm`` if an endpoint or model is named, else the
+    benchmark's offline judge. Conflicting options are bad input."""
+    llm_given = [name for name in LLM_OPTIONS if getattr(args, name, None) not in (None, False)]
+    name = args.judge or ("llm" if args.base_url or args.model else benchmarks.protocol(benchmark).offline_judge)
+    if args.compat and name != "yesno":
+        raise InputError(f"--compat applies to the yesno judge only, not to {name}")
+    if name != "llm" and llm_given:
+        flags = ", ".join("--" + option.replace("_", "-") for option in llm_given)
+        raise InputError(f"{flags}: options of the llm judge, but the {name} judge was chosen")
+    if name == "llm" and not args.model:
+        raise InputError("the llm judge needs --model NAME (the judge model at --base-url)")
+    return name
+
+
+def make_judge(name: str, args: argparse.Namespace, benchmark: Any) -> Judge:
+    """Construct the named judge from command-line options."""
+    if name == "yesno":
+        from mmsafety.judges.yesno import YesNoJudge
+
+        return YesNoJudge(compat=args.compat)
+    if name == "rules":
+        from mmsafety.judges.rules import RuleJudge
+
+        return RuleJudge()
+    from mmsafety.judges.llm import DEFAULT_API_KEY_ENV, LLMJudge, RetryPolicy
+    from mmsafety.judges.rubric import RubricSet, rubrics_for
+
+    rubrics = RubricSet.load(args.rubric) if args.rubric else rubrics_for(benchmark.name)
+    cache = None if args.no_cache else Path(args.cache) if args.cache else default_cache_path()
+    return LLMJudge(
+        model=args.model,
+        rubrics=rubrics,
+        base_url=args.base_url,
+        api_key_env=args.api_key_env or DEFAULT_API_KEY_ENV,
+        concurrency=16 if args.concurrency is None else args.concurrency,
+        timeout=60.0 if args.timeout is None else args.timeout,
+        cache=cache,
+        temperature=0.0 if args.temperature is None else args.temperature,
+        max_tokens=512 if args.max_tokens is None else args.max_tokens,
+        retry=RetryPolicy(max_attempts=6 if args.max_attempts is None else args.max_attempts),
+        benchmark=benchmark.repo,
+        benchmark_version=benchmark.version,
+    )
+
+
+@dataclass
+class JudgeRun:
+    """What judging a responses file produced."""
+
+    benchmark: Any
+    """The :class:`~mmsafety.runs.samples.Benchmark` judged against."""
+    responses: list[Any]
+    judge: Judge
+    verdicts: list[Any]
+
+
+def judge_responses(args: argparse.Namespace, name: str) -> JudgeRun:
+    """Read ``args.responses``, check them against the built benchmark ``name`` and judge them
+    with the judge the options choose (with a progress bar unless ``--no-progress``)."""
+    from datasets.utils import logging as datasets_logging
+    from tqdm import tqdm
+
+    from mmsafety.runs.files import read_responses
+    from mmsafety.runs.samples import load_samples
+
+    start = time.perf_counter()
+    datasets_logging.set_verbosity_error()  # no "Found the latest cached dataset" chatter in a CLI run
+    judge_name = choose_judge(name, args)
+    if args.concurrency is not None and args.concurrency < 1:
+        raise InputError(f"expected --concurrency of at least 1, found {args.concurrency}")
+    if args.max_attempts is not None and args.max_attempts < 1:
+        raise InputError(f"expected --max-attempts of at least 1, found {args.max_attempts}")
+    if judge_name == "llm" and args.api_key_env and not os.environ.get(args.api_key_env):
+        raise InputError(f"--api-key-env {args.api_key_env}: that environment variable is not set (expected the judge's API key in it)")
+    benchmark = load_samples(name)
+    responses = read_responses(args.responses, benchmark.samples, benchmark=name)
+    judge = make_judge(judge_name, args, benchmark)
+    pairs = [(benchmark.samples[r.id], r) for r in responses]
+    with tqdm(
+        total=len(pairs),
+        desc=f"judging {name} ({judge.name})",
+        unit="response",
+        file=sys.stderr,
+        disable=True if args.no_progress else None,
+        dynamic_ncols=True,
+    ) as bar:
+        try:
+            verdicts = judge.judge_many(pairs, on_verdict=lambda _: bar.update(1))
+        finally:
+            close = getattr(judge, "close", None)
+            if close is not None:
+                close()
+    judge.stats.seconds = time.perf_counter() - start
+    return JudgeRun(benchmark, responses, judge, verdicts)
+
+
+def judge_summary(run: JudgeRun, out: str | Path) -> str:
+    """The lines ``mmsafety judge`` prints after writing ``out``."""
+    judge, benchmark = run.judge, run.benchmark
+    lines = [
+        f"wrote {len(run.verdicts)} verdicts to {out} (judge {judge.name} v{judge.version}"
+        f"{', model ' + str(judge.judge_model) if judge.judge_model else ''}; "
+        f"{len(run.responses)} of {len(benchmark.samples)} samples of {benchmark.repo})",
+        judge.stats.summary(run.verdicts),
+    ]
+    if judge.heuristic:
+        lines.append(
+            "note: the rules judge is a heuristic (refusal and warning cues; limits in mmsafety/judges/rules_cues.json); "
+            "use --judge llm for the papers' protocols"
+        )
+    if judge.stats.structured_output is False:
+        lines.append("note: the endpoint rejected structured output (response_format); answers were asked for in plain text")
+    return "\n".join(lines)
+
+
+def add_score_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("scoring")
+    group.add_argument("--policy", choices=POLICY_NAMES, help="scoring policy (default: the benchmark's own; custom sets: default)")
+    group.add_argument("--invalid", choices=INVALID_HANDLING, default="exclude", help="invalid verdicts: leave out of denominators, or count as failures")
+    group.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
+
+
+def check_confidence(confidence: float) -> None:
+    if not 0 < confidence < 1:
+        raise InputError(f"expected --confidence between 0 and 1, found {confidence}")

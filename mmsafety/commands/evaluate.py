@@ -1,0 +1,58 @@
+"""``mmsafety evaluate``: judge, score and report a responses file into one folder.
+
+::
+
+    mmsafety evaluate salad --responses qwen.jsonl --out reports/qwen [judge options, as `mmsafety judge`]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from mmsafety import benchmarks
+from mmsafety.commands.common import JUDGES_EPILOG, add_judge_options, add_score_options, check_confidence, judge_responses, judge_summary
+from mmsafety.errors import InputError
+
+VERDICTS_NAME = "verdicts.jsonl"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``evaluate``."""
+    evaluate = subparsers.add_parser(
+        "evaluate",
+        help="judge, score and report a responses file in one command",
+        description="Judge a responses file (as `mmsafety judge`), score it under the benchmark's policy and write "
+        f"{VERDICTS_NAME}, report.md, report.html, the charts and scores.json into one folder.",
+        epilog=JUDGES_EPILOG + " Here --model and --base-url name the judge; the model under test is the one "
+        "the responses file names.",
+    )
+    evaluate.add_argument("benchmark", help="mmsafeaware, salad, vlsbench, or the repo id of a custom build")
+    evaluate.add_argument("--responses", required=True, metavar="FILE", help='JSONL, one {"id": ..., "response": ...} a line (as `mmsafety respond` writes it)')
+    evaluate.add_argument("--out", required=True, metavar="DIR", help="folder for the verdicts and the report")
+    add_score_options(evaluate)
+    add_judge_options(evaluate)
+    evaluate.set_defaults(func=run_evaluate)
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """``mmsafety evaluate``: judge, write the verdicts, score and report into one folder."""
+    from mmsafety.runs.files import write_verdicts
+    from mmsafety.report import load_report, report_summary, write_report
+
+    name = benchmarks.check_name(args.benchmark)
+    check_confidence(args.confidence)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise InputError("expected a folder for the verdicts and the report, found a file", file=out)
+    verdicts = out / VERDICTS_NAME
+    if os.path.abspath(verdicts) == os.path.abspath(args.responses):
+        raise InputError(f"the responses file is where --out would write {VERDICTS_NAME}: expected another --out", file=args.responses)
+    run = judge_responses(args, name)
+    write_verdicts(verdicts, run.verdicts, benchmark=run.benchmark.repo, benchmark_version=run.benchmark.version)
+    print(judge_summary(run, verdicts))
+    report = load_report([verdicts], policy=args.policy, invalid=args.invalid, confidence=args.confidence)
+    files = write_report(report, out)
+    print(report_summary(report, files))
+    return 0
