@@ -4,8 +4,8 @@
 images in the Arrow file, to be read one by one only when a judge asks for them.
 
 An image is its embedded bytes. A row that holds only a path (a dataset built elsewhere)
-is read through :func:`read_image_path`: only a regular file, an image by its header, at
-most :data:`MAX_IMAGE_BYTES` and within Pillow's decompression-bomb limit; anything else
+is read through :func:`read_image_path`: only a regular file, an image by its header, not
+too large and within Pillow's decompression-bomb limit; anything else
 (``/etc/hostname``, a token file, ``/dev/zero``, a FIFO) raises
 :class:`~mmsafety.runs.records.InvalidImage` without reading more than its first bytes, and
 the run records that sample as ``invalid_image``.
@@ -17,8 +17,6 @@ the run records that sample as ``invalid_image``.
 
 from __future__ import annotations
 
-import os
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -26,6 +24,7 @@ from functools import partial
 import datasets
 
 from mmsafety import benchmarks
+from mmsafety.data import local_images
 from mmsafety.data.catalog import load_benchmark
 from mmsafety.data.images import image_value
 from mmsafety.errors import InputError
@@ -44,55 +43,25 @@ class Benchmark:
     samples: Mapping[str, Sample]
 
 
-MAX_IMAGE_BYTES = 128 * 2**20
-"""The largest image file read from a path (the benchmarks' largest is a few MB)."""
-
-SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
-"""How the image formats mmsafety accepts begin (WebP: ``RIFF....WEBP``)."""
-
-
-def has_image_signature(head: bytes) -> bool:
-    """Whether ``head`` (a file's first bytes) begins like a PNG, JPEG, GIF, BMP or WebP.
-
-    >>> has_image_signature(b"\x89PNG\r\n\x1a\n...."), has_image_signature(b"my-host\n")
-    (True, False)
-    """
-    return head.startswith(SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
-
-
 def read_image_path(path: str) -> bytes:
     """The bytes of the image file at ``path``; :class:`InvalidImage` (saying why, never
-    what the file holds) unless it is a regular file of at most :data:`MAX_IMAGE_BYTES` that
-    begins like an image and that Pillow opens within its decompression-bomb limit."""
-    name = repr(path)
+    what the file holds) unless :func:`mmsafety.data.local_images.read_image_path` reads it
+    (a regular file, not too large, an image by its header) and Pillow opens it within its
+    decompression-bomb limit, complete."""
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise InvalidImage(f"image path {name} is not a regular file")
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as error:
-        raise InvalidImage(f"image path {name} cannot be read ({error.strerror})") from None
-    with os.fdopen(fd, "rb", buffering=0) as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):  # replaced since the check above
-            raise InvalidImage(f"image path {name} is not a regular file")
-        if info.st_size > MAX_IMAGE_BYTES:
-            raise InvalidImage(f"image path {name} holds {info.st_size} bytes, over the limit of {MAX_IMAGE_BYTES}")
-        head = handle.read(16)
-        if not has_image_signature(head):
-            raise InvalidImage(f"image path {name} is not an image (no PNG, JPEG, GIF, BMP or WebP header)")
-        data = head + handle.read(MAX_IMAGE_BYTES + 1 - len(head))
-    if len(data) > MAX_IMAGE_BYTES:
-        raise InvalidImage(f"image path {name} holds over {MAX_IMAGE_BYTES} bytes")
+        data = local_images.read_image_path(path)
+    except local_images.NotAnImageFile as error:
+        raise InvalidImage(f"image path {path!r}: {error}") from None
     try:
         image_value(data, name=path, file=path, record="")
     except InputError as error:  # its words, not its description of the bytes
         if "decompression-bomb" in error.detail:
             why = "exceeds Pillow's decompression-bomb limit"
         elif "truncated" in error.detail:
-            why = "is a truncated image"
+            why = "a truncated image"
         else:
-            why = "is not an image Pillow can open"
-        raise InvalidImage(f"image path {name} {why}") from None
+            why = "not an image Pillow can open"
+        raise InvalidImage(f"image path {path!r}: {why}") from None
     return data
 
 
