@@ -36,6 +36,7 @@ import base64
 import concurrent.futures
 import contextlib
 import email.utils
+import functools
 import json
 import os
 import random
@@ -278,7 +279,9 @@ class ChatEndpoint:
 
     def redact(self, text: str) -> str:
         """``text`` with the API key (every spelling) and anything shaped like a secret key
-        masked; used on error texts."""
+        masked (a key too short for :meth:`redact_key`, as written); used on error texts."""
+        if self._key_pattern is None and self._api_key != PLACEHOLDER_API_KEY:
+            text = text.replace(self._api_key, REDACTED)
         return SECRET_SHAPE.sub(r"\1-" + REDACTED, self.redact_key(text))
 
     @property
@@ -286,7 +289,7 @@ class ChatEndpoint:
         """The endpoint as errors name it (its base URL, the key masked should it hold it)."""
         return self.redact_key(self.base_url) if self.base_url else "the OpenAI API"
 
-    @property
+    @functools.cached_property
     def address(self) -> str:
         """The endpoint's identity in a cache key: its base URL, without a trailing slash,
         scheme and host in lower case (the OpenAI API's own when none is given).
