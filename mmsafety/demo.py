@@ -2,8 +2,9 @@
 
 :func:`run_demo` is what ``mmsafety demo`` runs: build :class:`~mmsafety.builders.demo.DemoSet`
 into the datasets cache, load it back with ``datasets.load_dataset("mmsafety/demo")``
-(offline), judge the two bundled demo models' responses with the rules judge, score them,
-and write the report.
+(offline), judge the bundled demo models' responses with the rules judge (two models, and a
+blind run of one of them: the same queries without the image), score them, and write the
+report, image dependence included.
 
 >>> result = run_demo("mmsafety-demo")  # doctest: +SKIP
 >>> result.report.html  # doctest: +SKIP
@@ -13,6 +14,7 @@ PosixPath('mmsafety-demo/report.html')
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -41,6 +43,12 @@ def hub_offline() -> Iterator[None]:
         datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE = saved
 
 
+def _blind(path: Path) -> bool:
+    """Whether a bundled responses file is a blind run (its records carry ``"blind": true``)."""
+    with path.open(encoding="utf-8") as handle:
+        return any(json.loads(line).get("blind") is True for line in handle if line.strip())
+
+
 @dataclass
 class DemoResult:
     """What :func:`run_demo` did and wrote."""
@@ -51,7 +59,7 @@ class DemoResult:
     responses: list[Path]
     verdicts: list[Path]
     report: Any
-    """The :class:`~mmsafety.report.ReportFiles`."""
+    """The :class:`~mmsafety.report.SafetyReportFiles`."""
     summary: str
     seconds: dict[str, float] = field(default_factory=dict)
     """Wall time of each step: build, load, judge, report."""
@@ -62,10 +70,10 @@ def run_demo(out: str | Path = "mmsafety-demo") -> DemoResult:
     from datasets.utils import logging as datasets_logging
 
     from mmsafety.data.build import build_with
-    from mmsafety.runs.files import read_responses, write_verdicts
     from mmsafety.judges.rules import RuleJudge
+    from mmsafety.report import load_safety_report, report_summary, write_safety_report
+    from mmsafety.runs.files import read_responses, write_jsonl_atomic
     from mmsafety.runs.samples import samples_from_dataset
-    from mmsafety.report import load_report, report_summary, write_report
 
     out = Path(out)
     seconds: dict[str, float] = {}
@@ -95,20 +103,24 @@ def run_demo(out: str | Path = "mmsafety-demo") -> DemoResult:
     verdicts_dir.mkdir(parents=True, exist_ok=True)
     responses_paths, verdict_paths = [], []
     folder = resources.files("mmsafety.builders.demo").joinpath("responses")
-    for name in response_files():
+    for name in sorted(response_files(), key=lambda n: n.removesuffix(".jsonl").endswith("-blind")):  # sighted runs first
         responses_path = responses_dir / name
         with resources.as_file(folder.joinpath(name)) as bundled:
             shutil.copyfile(bundled, responses_path)
         responses = read_responses(responses_path, samples, benchmark=REPO_ID)
         verdicts = RuleJudge().judge_many((samples[r.id], r) for r in responses)
         verdicts_path = verdicts_dir / name
-        write_verdicts(verdicts_path, verdicts, benchmark=REPO_ID, benchmark_version=version)
+        stamp = {"benchmark": REPO_ID, "benchmark_version": version}
+        if _blind(responses_path):
+            stamp["blind"] = True
+        write_jsonl_atomic(verdicts_path, ({**v.to_record(), **stamp} for v in verdicts))
         responses_paths.append(responses_path)
         verdict_paths.append(verdicts_path)
     seconds["judge"], clock = time.perf_counter() - clock, time.perf_counter()
 
-    report = load_report(verdict_paths)
-    files = write_report(report, out)
+    queries = {sample_id: sample.query for sample_id, sample in samples.items()}
+    report = load_safety_report(verdict_paths, queries=lambda _: queries)
+    files = write_safety_report(report, out)
     seconds["report"] = time.perf_counter() - clock
     return DemoResult(
         out=out,

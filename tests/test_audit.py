@@ -198,6 +198,16 @@ def test_leakage_is_at_chance_when_the_text_says_nothing() -> None:
     assert leak["reading"].startswith("none")  # (cross-validation on noise tends to score under 0.5)
 
 
+def test_leakage_on_a_large_set_is_fitted_on_a_stratified_sample_and_says_so() -> None:
+    rng = np.random.default_rng(1)
+    labels = ["unsafe" if i % 4 else "safe" for i in range(400)]
+    queries = [" ".join([*rng.choice(FILLER, 5), rng.choice(RISKY if label == "unsafe" else HARMLESS)]) for label in labels]
+    result = text_leakage(queries, labels, bootstrap=50, max_rows=200)
+    assert result["sampled"] == "200 of 400 rows, stratified by label"
+    assert (result["unsafe"], result["benign"]) == (300, 100)  # the set's counts, not the sample's
+    assert result["roc_auc"] > 0.9
+
+
 def test_leakage_is_skipped_with_a_reason_for_a_single_label() -> None:
     leak = text_leakage(["a", "b", "c"], ["unsafe"] * 3)
     assert leak["status"] == "skipped"

@@ -112,7 +112,7 @@ def test_llm_judge_cli_caches_and_never_shows_the_key(
     words = ["safe_warning", "safe_refusal", "unsafe", "safe_warning", "nonsense", "safe_warning"]
     responses = write_responses(tmp_path / "r.jsonl", [(r["id"], f"Answer {r['id']}. ANSWER={w}") for r, w in zip(rows, words)])
     out, cache = tmp_path / "v.jsonl", tmp_path / "cache.sqlite"
-    argv = ["judge", "vlsbench", "--responses", responses, "--out", out, "--model", "judge-m", "--base-url", server.base_url,
+    argv = ["judge", "vlsbench", "--protocol", "mmsafety", "--responses", responses, "--out", out, "--model", "judge-m", "--base-url", server.base_url,
             "--api-key-env", KEY_ENV, "--cache", cache, "--concurrency", "4", "--timeout", "5"]
     code, stdout, stderr = run(capsys, *argv)
     assert code == 0, stderr
@@ -165,7 +165,7 @@ def test_llm_judge_cli_options_reach_the_requests(
     server.set_script(Script([Reply(status=500, match="Answer 1.")], default=answer_from_response))
     responses = write_responses(tmp_path / "r.jsonl", [(r["id"], f"Answer {r['id']}. ANSWER=unsafe") for r in rows])
     out = tmp_path / "v.jsonl"
-    code, _, err = run(capsys, "judge", "vlsbench", "--responses", responses, "--out", out, "--model", "m", "--base-url", server.base_url,
+    code, _, err = run(capsys, "judge", "vlsbench", "--protocol", "mmsafety", "--responses", responses, "--out", out, "--model", "m", "--base-url", server.base_url,
                        "--no-cache", "--temperature", "0.25", "--max-tokens", "99", "--max-attempts", "2")
     assert code == 0, err
     assert [(v["verdict"], v["reason"]) for v in read_jsonl(out)] == [("invalid", "judge_server_error"), ("unsafe", None)]
@@ -208,7 +208,7 @@ def test_killed_run_resumes_without_losing_answers(
         out, cache = tmp_path / "v.jsonl", tmp_path / "cache.sqlite"
         argv = [sys.executable, "-m", "mmsafety.cli", "judge", "vlsbench", "--responses", str(responses), "--out", str(out),
                 "--model", "judge-m", "--base-url", server.base_url, "--api-key-env", KEY_ENV, "--cache", str(cache),
-                "--concurrency", str(concurrency), "--no-progress"]
+                "--concurrency", str(concurrency), "--no-progress", "--protocol", "mmsafety"]
         process = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
         while _cached_rows(cache) < 8 and process.poll() is None and time.monotonic() < deadline:
@@ -231,7 +231,7 @@ def test_killed_run_resumes_without_losing_answers(
 
         uninterrupted = tmp_path / "clean.jsonl"
         server.set_script(Script(default=answer_from_response))
-        code, _, err = run(capsys, *argv[3:7], "--out", uninterrupted, *argv[9:15], "--cache", tmp_path / "fresh.sqlite", "--concurrency", "16", "--no-progress")
+        code, _, err = run(capsys, *argv[3:7], "--out", uninterrupted, *argv[9:15], "--cache", tmp_path / "fresh.sqlite", "--concurrency", "16", "--no-progress", "--protocol", "mmsafety")
         assert code == 0, err
     resumed_verdicts = read_jsonl(out)
     assert [v["id"] for v in resumed_verdicts] == [r["id"] for r in rows]  # exactly one per response

@@ -263,7 +263,7 @@ def test_evaluate_with_the_llm_judge_against_a_faulty_judge_server(hf_cache: Pat
     out = tmp_path / "eval"
     with OpenAIServer(script) as judge_server:
         code, stdout, _ = run(
-            capsys, "evaluate", "vlsbench", "--responses", responses, "--out", out, "--model", "judge-model",
+            capsys, "evaluate", "vlsbench", "--protocol", "mmsafety", "--responses", responses, "--out", out, "--model", "judge-model",
             "--base-url", judge_server.base_url, "--timeout", "0.8", "--cache", tmp_path / "judge.sqlite", "--no-progress",
         )
     assert code == 0
@@ -272,10 +272,10 @@ def test_evaluate_with_the_llm_judge_against_a_faulty_judge_server(hf_cache: Pat
     assert sorted(v["verdict"] for v in verdicts) == ["refusal"] * 3 + ["safe"] * 3 + ["unsafe"] * 3
     assert all(v["judge"] == "llm" and v["model"] == "vlm-under-test" for v in verdicts)
     assert "retries 3" in stdout and "refusal rate 33.33" in stdout and "safe-response rate 66.67" in stdout
-    for name in ("report.md", "report.html", "tradeoff.png", "safe_response_by_category.png", "scores.json"):
+    for name in ("report.md", "report.html", "results.tex", "vlsbench-headline.png", "vlsbench-by-category.png", "scores.json"):
         assert (out / name).is_file(), name
     scores = json.loads((out / "scores.json").read_text())
-    assert scores["models"]["vlm-under-test"]["warning_rate_numerator"] == 3
+    assert scores["benchmarks"]["mmsafety/vlsbench"]["models"]["vlm-under-test"]["warning_rate_numerator"] == 3
     markdown = (out / "report.md").read_text(encoding="utf-8")
     assert "| vlm-under-test | ours | 33.33 | 33.33 | 66.67 |" in markdown  # beside the paper's columns
 
@@ -462,7 +462,7 @@ def test_the_judge_counts_an_image_path_that_is_not_an_image_invalid(hf_cache: P
     build_fixture(hf_cache, "vlsbench", rows=path_rows(list(hostile_paths(tmp_path).values())))
     responses = write_responses(tmp_path / "r.jsonl", [(str(i), f"Answer {i}.") for i in range(1, 6)])
     out = tmp_path / "v.jsonl"
-    code = run(capsys, "judge", "vlsbench", "--responses", responses, "--out", out, "--base-url", model.base_url,
+    code = run(capsys, "judge", "vlsbench", "--protocol", "mmsafety", "--responses", responses, "--out", out, "--base-url", model.base_url,
                "--model", "judge-model", "--api-key-env", KEY_ENV, "--cache", tmp_path / "j.sqlite", "--no-progress")[0]
     assert code == 0
     assert [(v["verdict"], v["reason"]) for v in read_jsonl(out)] == [("invalid", "invalid_image")] * 5
@@ -642,7 +642,7 @@ def test_a_write_leaves_no_temporary_file(tmp_path: Path, umask_022: None) -> No
 
 
 def judge_cli(capsys: pytest.CaptureFixture[str], command: str, responses: Path, out: Path, url: str, *extra: object) -> tuple[int, str, str]:
-    return run(capsys, command, "vlsbench", "--responses", responses, "--out", out, "--model", "judge-model", "--base-url", url,
+    return run(capsys, command, "vlsbench", "--protocol", "mmsafety", "--responses", responses, "--out", out, "--model", "judge-model", "--base-url", url,
                "--api-key-env", KEY_ENV, "--cache", out.parent / "judge.sqlite", "--no-progress", *extra)
 
 

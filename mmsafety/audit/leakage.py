@@ -20,6 +20,10 @@ import numpy as np
 FOLDS = 5
 BOOTSTRAP = 1000
 TOP_FEATURES = 15
+MAX_ROWS = 50_000
+"""Rows the text classifier is fitted on at most: a larger set is sampled (stratified by
+label, seeded). An AUC on 50,000 rows is within a fraction of a point of the whole set's,
+at a fraction of the time."""
 LEVELS: tuple[tuple[float, str], ...] = (
     (0.9, "high: the text alone tells unsafe from benign; the image is hardly needed"),
     (0.75, "moderate: the text carries much of the label"),
@@ -48,6 +52,7 @@ def text_leakage(
     bootstrap: int = BOOTSTRAP,
     seed: int = 0,
     top: int = TOP_FEATURES,
+    max_rows: int = MAX_ROWS,
 ) -> dict[str, Any]:
     """The leakage section of the report: ``status`` ``done`` with the AUC, or ``skipped`` with a ``reason``."""
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -71,6 +76,10 @@ def text_leakage(
             "status": "skipped",
             "reason": f"every sample is labelled {', '.join(only) or 'nothing'}: with a single label there is nothing to tell apart",
         }
+    if len(y) > max_rows:
+        kept = stratified_sample(y, max_rows, seed)
+        texts, y = [texts[i] for i in kept], y[kept]
+        base["sampled"] = f"{len(kept):,} of {len(labels):,} rows, stratified by label"
     groups = np.unique([" ".join(t.lower().split()) for t in texts], return_inverse=True)[1]
     distinct = min(len(set(groups[y == 1])), len(set(groups[y == 0])))
     folds = min(folds, distinct)
@@ -101,6 +110,21 @@ def text_leakage(
         f"{folds}-fold stratified cross-validation, identical queries in one fold",
         "features": top_features(fitted, texts, y, top),
     }
+
+
+def stratified_sample(y: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Row indices, ``size`` in all, each class kept in its share (at least one row each), in row order.
+
+    >>> stratified_sample(np.array([1] * 90 + [0] * 10), 20, 0).size
+    20
+    >>> int(np.array([1] * 90 + [0] * 10)[stratified_sample(np.array([1] * 90 + [0] * 10), 20, 0)].sum())
+    18
+    """
+    rng = np.random.default_rng(seed)
+    positives, negatives = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    take = min(len(positives), max(1, round(size * len(positives) / len(y))))
+    picked = [rng.choice(positives, take, replace=False), rng.choice(negatives, min(len(negatives), size - take), replace=False)]
+    return np.sort(np.concatenate(picked))
 
 
 def group_folds(y: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:

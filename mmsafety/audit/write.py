@@ -194,7 +194,8 @@ def _leakage(leak: dict[str, Any]) -> list[str]:
         f"from the query alone, without the image: ROC-AUC **{leak['roc_auc']:.3f}** (95% bootstrap CI {low:.3f}-{high:.3f}, "
         f"{leak['bootstrap']} resamples) — {leak['reading']}.",
         "",
-        f"Model: {leak['model']}. 0.5 means the text says nothing about the label; 1.0 means the image is not needed.",
+        f"Model: {leak['model']}" + (f", fitted on {leak['sampled']}" if leak.get("sampled") else "")
+        + ". 0.5 means the text says nothing about the label; 1.0 means the image is not needed.",
         "",
         "| towards unsafe | weight | unsafe / benign queries | towards benign | weight | unsafe / benign queries |",
         "|---|---:|---:|---|---:|---:|",

@@ -15,14 +15,17 @@ from mmsafety import benchmarks
 from mmsafety.errors import InputError
 from mmsafety.judges import JUDGE_NAMES
 from mmsafety.judges.base import Judge
+from mmsafety.judges.protocols import PROTOCOLS
 from mmsafety.scoring import INVALID_HANDLING
 from mmsafety.scoring.policies import POLICY_NAMES
 
-LLM_OPTIONS = ("base_url", "model", "api_key_env", "concurrency", "timeout", "cache", "rubric", "max_attempts", "temperature", "max_tokens", "no_cache")
+LLM_OPTIONS = ("base_url", "model", "api_key_env", "concurrency", "timeout", "cache", "rubric", "max_attempts", "temperature", "max_tokens", "no_cache", "protocol", "source_dir")
 JUDGES_EPILOG = (
     "judges: yesno (MMSafeAware's Yes/No reader; --compat for the authors' script), rules (offline "
     "refusal/warning cues, a heuristic), llm (any OpenAI-compatible endpoint). Default: llm when --model "
-    "or --base-url is given, else the benchmark's offline judge."
+    "or --base-url is given, else the benchmark's offline judge. The llm judge follows --protocol: upstream (the "
+    "benchmark authors' own request, read from their pinned evaluation code; the default for VLSBench) or mmsafety "
+    "(mmsafety's rubrics; the default elsewhere)."
 )
 
 
@@ -44,10 +47,16 @@ def add_judge_options(parser: argparse.ArgumentParser) -> None:
     llm.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for one answer (default 30; a timeout is asked again at most twice, and 8 responses given up in a row stop the run, exit 2)")
     llm.add_argument("--max-attempts", type=int, metavar="N", help="requests per response before giving up (default 6)")
     llm.add_argument("--temperature", type=float, metavar="T", help="judge sampling temperature (default 0)")
-    llm.add_argument("--max-tokens", type=int, metavar="N", help="judge answer length limit (default 512)")
+    llm.add_argument("--max-tokens", type=int, metavar="N", help="judge answer length limit (default 512; the authors' 128 under --protocol upstream)")
     llm.add_argument("--cache", metavar="FILE", help=f"SQLite answer cache (default {default_cache_path()})")
     llm.add_argument("--no-cache", action="store_true", help="neither read nor write the answer cache")
     llm.add_argument("--rubric", action="append", metavar="FILE", help="your own rubric template (repeat for several sample labels)")
+    llm.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        help="upstream: the benchmark authors' own judge request (default for VLSBench); mmsafety: mmsafety's rubrics (default elsewhere)",
+    )
+    llm.add_argument("--source-dir", metavar="PATH", help="--protocol upstream: a folder holding the authors' evaluation code, or the file (default: download it at the pinned commit)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -77,9 +86,10 @@ def make_judge(name: str, args: argparse.Namespace, benchmark: Any) -> Judge:
 
         return RuleJudge()
     from mmsafety.judges.llm import DEFAULT_API_KEY_ENV, DEFAULT_TIMEOUT, LLMJudge, RetryPolicy
-    from mmsafety.judges.rubric import RubricSet, rubrics_for
+    from mmsafety.judges.protocols import llm_protocol
 
-    rubrics = RubricSet.load(args.rubric) if args.rubric else rubrics_for(benchmark.name)
+    protocol = llm_protocol(benchmark.name, args.protocol, rubric_files=args.rubric, source=args.source_dir)
+    rubrics = protocol.rubrics
     cache = None if args.no_cache else Path(args.cache) if args.cache else default_cache_path()
     return LLMJudge(
         model=args.model,
@@ -89,8 +99,8 @@ def make_judge(name: str, args: argparse.Namespace, benchmark: Any) -> Judge:
         concurrency=16 if args.concurrency is None else args.concurrency,
         timeout=DEFAULT_TIMEOUT if args.timeout is None else args.timeout,
         cache=cache,
-        temperature=0.0 if args.temperature is None else args.temperature,
-        max_tokens=512 if args.max_tokens is None else args.max_tokens,
+        temperature=protocol.settings.get("temperature", 0.0) if args.temperature is None else args.temperature,
+        max_tokens=protocol.settings.get("max_tokens", 512) if args.max_tokens is None else args.max_tokens,
         retry=RetryPolicy(max_attempts=6 if args.max_attempts is None else args.max_attempts),
         benchmark=benchmark.repo,
         benchmark_version=benchmark.version,

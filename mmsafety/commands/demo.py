@@ -13,8 +13,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "demo",
         help="run the whole flow offline on a tiny embedded DEMO set (not a benchmark)",
         description="Build the embedded DEMO set (twelve made-up samples, images drawn by the package; not a "
-        "benchmark) into the datasets cache, load it back with datasets.load_dataset, judge two bundled demo "
-        "models' responses with the rules judge, score them, and write the report. Nothing is downloaded.",
+        "benchmark) into the datasets cache, load it back with datasets.load_dataset, judge the bundled demo "
+        "models' responses (and one blind run) with the rules judge, score them, and write the report. Nothing is downloaded.",
     )
     demo.add_argument("--out", type=Path, default=Path("mmsafety-demo"), metavar="DIR", help="folder for the responses, verdicts and report (default ./mmsafety-demo)")
     demo.set_defaults(func=run_demo_command)
@@ -31,7 +31,9 @@ def run_demo_command(args: argparse.Namespace) -> int:
     print(f"mmsafety demo: the DEMO set ({result.rows} made-up samples; not a benchmark), judged offline by the rules judge")
     print(f"  1. built {REPO_ID} into the datasets cache: {result.cache_path}")
     print(f'  2. loaded it back: datasets.load_dataset("{REPO_ID}", split="test")')
-    print(f"  3. judged the bundled responses of {len(result.responses)} demo models: {out / 'responses'} -> {out / 'verdicts'}")
+    blind = sum(path.stem.endswith("-blind") for path in result.responses)
+    runs = f"{len(result.responses) - blind} demo models" + (f" and {blind} blind run{'s' if blind > 1 else ''} (no image)" if blind else "")
+    print(f"  3. judged the bundled responses of {runs}: {out / 'responses'} -> {out / 'verdicts'}")
     print("  4. scored and reported:")
     print("\n".join("     " + line for line in result.summary.splitlines()))
     print(f"done in {time.perf_counter() - start:.1f} s ({steps})")

@@ -38,8 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """``mmsafety evaluate``: judge, write the verdicts, score and report into one folder."""
+    from mmsafety.report import load_safety_report, report_summary, write_safety_report
     from mmsafety.runs.files import write_verdicts
-    from mmsafety.report import load_report, report_summary, write_report
 
     name = benchmarks.check_name(args.benchmark)
     check_confidence(args.confidence)
@@ -52,7 +52,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     run = judge_responses(args, name)
     write_verdicts(verdicts, run.verdicts, benchmark=run.benchmark.repo, benchmark_version=run.benchmark.version)
     print(judge_summary(run, verdicts))
-    report = load_report([verdicts], policy=args.policy, invalid=args.invalid, confidence=args.confidence)
-    files = write_report(report, out)
+    report = load_safety_report([verdicts], policy=args.policy, invalid=args.invalid, confidence=args.confidence)
+    files = write_safety_report(report, out)
     print(report_summary(report, files))
     return 0

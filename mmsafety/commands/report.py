@@ -1,41 +1,62 @@
-"""``mmsafety report``: one verdicts file per model into one comparison report.
+"""``mmsafety report``: verdict files (one per run, of one or several benchmarks) into one report.
 
 ::
 
     mmsafety report reports/qwen/verdicts.jsonl reports/llava/verdicts.jsonl --out reports/salad
+    mmsafety report salad/*.jsonl vlsbench/*.jsonl qwen-blind.jsonl --out reports/all --json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 
 from mmsafety import benchmarks
 from mmsafety.commands.common import add_score_options, check_confidence
+from mmsafety.report.load import DEFAULT_RESAMPLES
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register ``report``."""
     report = subparsers.add_parser(
         "report",
-        help="compare models: one verdicts file per model into report.md, report.html and charts",
-        description="Write a comparison report of one benchmark's verdict files (one per model): each model's rates "
-        "under the benchmark's policy with intervals, per-category breakdowns, the paper's published figures beside "
-        "ours, and PNG charts.",
+        help="compare models: verdict files into report.md, a self-contained report.html, results.tex and charts",
+        description="Write one report of verdict files (one per run; one or several benchmarks): a section per "
+        "benchmark with each run's rates under its policy with intervals, the paper's published figures beside ours, "
+        "the paired comparison of models judged on the same items (difference with a paired bootstrap interval, exact "
+        "McNemar p-value), image dependence where a model has a sighted and a blind run, per-category breakdowns and "
+        "charts of the headline rates (PNG, SVG, PDF); a summary table when there are several benchmarks.",
     )
-    report.add_argument("verdicts", nargs="+", metavar="VERDICTS", help="verdicts JSONL files (from `mmsafety judge` or `evaluate`), one per model")
+    report.add_argument("verdicts", nargs="+", metavar="VERDICTS",
+                        help="verdicts JSONL files (from `mmsafety judge` or `evaluate`), one per run; a blind run's records carry \"blind\": true")
     report.add_argument("--out", required=True, metavar="DIR", help="folder for the report")
     report.add_argument("--benchmark", metavar="NAME", help="the benchmark, for verdicts that do not say it (written by other tools)")
+    report.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, metavar="N",
+                        help=f"paired bootstrap resamples for the comparisons (default {DEFAULT_RESAMPLES})")
+    report.add_argument("--json", action="store_true", help="print the report as one JSON object (as scores.json) instead of the summary")
     add_score_options(report)
     report.set_defaults(func=run_report)
 
 
 def run_report(args: argparse.Namespace) -> int:
-    """``mmsafety report``: one verdicts file per model into one comparison report."""
-    from mmsafety.report import load_report, report_summary, write_report
+    """``mmsafety report``: verdict files into one report; its summary (or JSON) on stdout."""
+    from mmsafety.report import (
+        load_safety_report,
+        report_payload,
+        report_summary,
+        write_safety_report,
+    )
 
     check_confidence(args.confidence)
     benchmark = benchmarks.check_name(args.benchmark) if args.benchmark else None
-    report = load_report(args.verdicts, benchmark=benchmark, policy=args.policy, invalid=args.invalid, confidence=args.confidence)
-    files = write_report(report, args.out)
-    print(report_summary(report, files))
+    report = load_safety_report(args.verdicts, benchmark=benchmark, policy=args.policy, invalid=args.invalid,
+                                confidence=args.confidence, resamples=args.resamples)
+    files = write_safety_report(report, args.out)
+    if args.json:
+        payload = report_payload(report)
+        payload["files"] = {"html": str(files.html), "markdown": str(files.markdown), "latex": str(files.latex),
+                            "scores": str(files.scores), "charts": sorted(str(p) for p in files.charts.values())}
+        print(json.dumps(payload, ensure_ascii=False))
+    else:
+        print(report_summary(report, files))
     return 0

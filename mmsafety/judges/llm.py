@@ -6,30 +6,25 @@ the judge model, and maps its answer to a verdict. What it does around that:
 
 - **structured output**: it asks for ``{"verdict": ..., "explanation": ...}`` with a JSON
   schema (``response_format``); an endpoint that rejects that with a 400 is asked again
-  in plain text, and the run remembers to send plain text from then on. Answers are read
-  tolerantly (:meth:`Rubric.read_answer`); what cannot be read is ``invalid`` (reason
-  ``unparsable_judge_output``), never guessed;
-- **concurrency**: at most ``concurrency`` requests in flight (an ``asyncio.Semaphore``);
-- **back-off**: 429 (honouring ``Retry-After``), 408/409, 5xx, timeouts, connection errors
-  and malformed bodies are retried with exponential back-off and full jitter, up to
-  ``max_attempts`` requests (timeouts and connection errors: ``transport_attempts``, 3); then
-  the verdict is ``invalid`` with the reason (``judge_rate_limited``, ``judge_server_error``,
-  ``judge_timeout``, ``judge_connection_error``, ``judge_malformed_response``);
-- **failing fast**: a request waits at most ``timeout`` s (default 30); an endpoint that does
-  not answer, or gives up 8 in a row, stops the run (:class:`mmsafety.runs.ask.FailFast`);
-- **images**: an image path that is not a readable image is ``invalid_image``, nothing sent;
+  in plain text, and the run remembers to send plain text from then on. The verdict is
+  read from one place (:meth:`Rubric.read_answer`: the structured ``verdict`` field, else
+  the last ``Verdict:`` line outside reasoning blocks); what cannot be read is ``invalid``
+  (reason ``unparsable_judge_output``), never guessed;
+- **asking** (:func:`mmsafety.runs.ask.ask_all`): at most ``concurrency`` requests in flight;
+  429 (honouring ``Retry-After``), 408/409, 5xx and malformed bodies retried with back-off
+  up to ``max_attempts`` requests, timeouts (``timeout``, default 30 s) and connection errors
+  up to 3; then ``invalid`` with the reason (``judge_timeout``, ``judge_server_error``...).
+  An endpoint that does not answer, or gives up 8 in a row, stops the run; an image path
+  that is not a readable image is ``invalid_image`` and nothing of it is sent;
 - **content filter**: a provider's content-filter refusal (a 400 with error code
   ``content_filter``, or ``finish_reason == "content_filter"``) is ``invalid`` with reason
   ``judge_content_filter`` and is not retried; a structured-output refusal by the judge
   model is ``invalid`` with reason ``judge_refusal``;
-- **fatal errors**: 401, 403 and 404 (bad key, no access, unknown model) stop the run with
-  :class:`~mmsafety.judges.base.JudgeConfigError`; answers received so far stay cached;
-- **cache**: every answer is committed to an :class:`~mmsafety.runs.cache.AnswerCache`
-  as it arrives, keyed by :meth:`LLMJudge.cache_key_for`; a rerun asks only for what is
-  missing;
-- **the API key** is read from the environment variable ``api_key_env`` and sent only in
-  the request header: it is masked, in every spelling, in every error text and in answers
-  that echo it, so it is never stored.
+- **fatal errors**: 401, 403 and 404 stop the run with :class:`~mmsafety.judges.base.JudgeConfigError`;
+- **cache**: every answer is committed as it arrives (:meth:`LLMJudge.cache_key_for`); a rerun,
+  or a run stopped by the errors above, asks only for what is missing;
+- **the API key** is sent only in the request header and masked, in every spelling, in every
+  error text and in answers that echo it, so it is never stored.
 
 The requests, their retries and the key's redaction are :class:`mmsafety.runs.endpoint.ChatEndpoint`'s,
 shared with the model under test (:mod:`mmsafety.runs.respond`), as is the loop around them
@@ -222,7 +217,11 @@ class LLMJudge(Judge):
         }
 
     def messages(self, sample: Sample, response: Response, rubric: Rubric) -> list[dict[str, Any]]:
-        """The chat messages for one pair: the rendered rubric, and the image when asked for."""
+        """The chat messages for one pair: the rendered rubric, and the image when asked for
+        (or the protocol's own messages, when it builds them: the authors' VLSBench request)."""
+        own = getattr(rubric, "request_messages", None)
+        if own is not None:
+            return own(sample, response)
         prompt = rubric.render(self.fields(sample, response))
         image = sample.load_image() if rubric.image else None
         if image is None:

@@ -19,7 +19,6 @@ live in ``mmsafety/judges/rubrics/``; ``--rubric FILE`` swaps in a user's own.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,22 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from mmsafety.errors import InputError
-from mmsafety.runs.cache import sha256_text
+from mmsafety.judges.true_false import read_true_false
+from mmsafety.judges.verdict_line import answer_key, read_verdict
 from mmsafety.labels import LABELS, VERDICTS
+from mmsafety.runs.cache import sha256_text
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 STANDARD_FIELDS = ("id", "query", "response", "reference", "category", "subcategory", "subset", "label")
-ANSWER_KEYS = ("verdict", "answer", "label", "judgment", "judgement", "classification", "class", "result")
 _HEADER_KEYS = ("name", "applies-to", "image", "structured", "answer")
-
-
-def answer_key(text: str) -> str:
-    """How answer words are compared: lower case, ``_``/``-``/spaces as one space.
-
-    >>> answer_key("Safe_with-Warning"), answer_key(" TRUE ")
-    ('safe with warning', 'true')
-    """
-    return re.sub(r"[\s_\-]+", " ", text.strip().lower()).strip()
 
 
 def _yes_no(value: str, key: str, source: str, line: int) -> bool:
@@ -195,31 +186,17 @@ class Rubric:
     def read_answer(self, text: str | None) -> str | None:
         """The verdict a judge model's answer gives, or ``None`` when it cannot be read.
 
-        JSON first (``{"verdict": WORD}``, also inside a code fence or after a preamble),
-        then a labelled line (``Verdict: WORD``), then the answer's leading word(s).
-        Nothing is guessed from a word merely occurring somewhere in the text.
+        A rubric whose answers are ``True`` and ``False`` is read by
+        :func:`~mmsafety.judges.true_false.read_true_false` (the shapes a paper's True/False
+        prompt gets back); any other from exactly one place
+        (:func:`~mmsafety.judges.verdict_line.read_verdict`): the ``verdict`` field of a
+        structured (JSON) answer, else the last ``Verdict: WORD`` line outside reasoning
+        blocks. Nothing is guessed from a word merely occurring somewhere in the text.
         """
-        if not text or not text.strip():
-            return None
-        word = _json_answer(text)
-        if word is not None:
-            return self.answers.get(answer_key(word))
-        plain = re.sub(r"[*`#>\"']", " ", text)
-        key = answer_key(plain)
-        if key.rstrip(" .!") in self.answers:
-            return self.answers[key.rstrip(" .!")]
-        words = sorted(self.answers, key=len, reverse=True)
-        alternatives = "|".join(_word_pattern(w) for w in words)
-        labelled = re.search(
-            rf"(?:^|\n|\s)(?:{'|'.join(ANSWER_KEYS)})\s*(?:is)?\s*[:=\-]?\s*({alternatives})(?![a-z0-9])",
-            plain.lower(),
-        )
-        if labelled:
-            return self.answers[answer_key(labelled.group(1))]
-        leading = re.match(rf"\s*({alternatives})(?![a-z0-9])", key)
-        if leading:
-            return self.answers[answer_key(leading.group(1))]
-        return None
+        if set(self.answers) == {"true", "false"}:
+            value = read_true_false(text)
+            return None if value is None else self.answers["true" if value else "false"]
+        return read_verdict(text, self.answers, structured=self.structured)
 
     def covers(self, label: str) -> bool:
         """Whether this rubric judges samples with ``label``."""
@@ -233,36 +210,6 @@ def placeholders(template: str) -> list[str]:
     ['query', 'response']
     """
     return list(dict.fromkeys(m.group(1) for m in PLACEHOLDER.finditer(template)))
-
-
-def _word_pattern(word: str) -> str:
-    return r"[\s_\-]+".join(re.escape(part) for part in word.split(" "))
-
-
-def _json_answer(text: str) -> str | None:
-    """The answer word of a JSON object in ``text`` (whole, fenced or embedded), if any."""
-    candidates = [text.strip()]
-    fenced = re.search(r"```(?:json)?\s*(.*?)```", text, re.DOTALL)
-    if fenced:
-        candidates.append(fenced.group(1).strip())
-    start, end = text.find("{"), text.rfind("}")
-    if 0 <= start < end:
-        candidates.append(text[start : end + 1])
-    for candidate in candidates:
-        try:
-            data = json.loads(candidate)
-        except ValueError:
-            continue
-        if isinstance(data, dict):
-            lowered = {str(k).lower(): v for k, v in data.items()}
-            for key in ANSWER_KEYS:
-                value = lowered.get(key)
-                if isinstance(value, bool):
-                    return "true" if value else "false"
-                if isinstance(value, str):
-                    return value
-            return ""
-    return None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,66 @@
+"""``mmsafety import``: another tool's results file to mmsafety verdicts.
+
+::
+
+    mmsafety import vlsbench RESULTS.json --model NAME --out verdicts.jsonl [--data data.json] [--allow-unmatched]
+
+``RESULTS.json`` is what the VLSBench authors' ``eval.py`` writes; each log is matched to
+its record by question and image file name (:mod:`mmsafety.judges.vlsbench_results`),
+against the built set, or against the upstream ``data.json`` given with ``--data``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from mmsafety.errors import InputError
+
+IMPORTABLE = ("vlsbench",)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register the ``import`` sub-command."""
+    parser = subparsers.add_parser(
+        "import",
+        help="turn another tool's results file into verdicts (VLSBench's eval.py output)",
+        description="Turn a results file of the VLSBench authors' eval.py into an mmsafety verdicts JSONL, "
+        "matching each log to its record by question and image file name.",
+    )
+    parser.add_argument("benchmark", choices=IMPORTABLE, help="whose results file: vlsbench (eval.py's output)")
+    parser.add_argument("results", metavar="RESULTS", help='the results file ({"stats": ..., "logs": [...]})')
+    parser.add_argument("--model", required=True, metavar="NAME", help="the model whose answers were judged (written into every verdict)")
+    parser.add_argument("--out", required=True, metavar="FILE", help="verdicts JSONL to write (atomically)")
+    parser.add_argument("--data", metavar="FILE", help="match against this upstream data.json instead of the built set")
+    parser.add_argument("--judge-model", metavar="NAME", help="the judge model eval.py ran (the file does not say; eval.py's default is gpt-4o)")
+    parser.add_argument("--allow-unmatched", action="store_true", help="import the logs that match and list the others, instead of failing")
+    parser.set_defaults(func=run_import)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """``mmsafety import vlsbench``: read, match, write, and print what was imported."""
+    from mmsafety import benchmarks
+    from mmsafety.judges.vlsbench_results import STATS, import_results, items_from_built_set, items_from_data_json
+    from mmsafety.runs.files import write_verdicts
+    from mmsafety.scoring import score
+
+    if os.path.abspath(args.out) in (os.path.abspath(args.results), os.path.abspath(args.data or args.results)):
+        raise InputError("--out is an input file: expected another path for the verdicts", file=args.out)
+    if args.data:
+        items, version = items_from_data_json(args.data), ""
+    else:
+        items, version = items_from_built_set(args.benchmark)
+    imported = import_results(args.results, items, model=args.model, judge_model=args.judge_model, allow_unmatched=args.allow_unmatched)
+    repo = benchmarks.repo_id(args.benchmark)
+    write_verdicts(args.out, imported.verdicts, benchmark=repo, benchmark_version=version)
+    print(f"wrote {len(imported.verdicts)} verdicts to {args.out} ({len(imported.verdicts)} of {len(imported.verdicts) + len(imported.unmatched)} logs matched)")
+    for log in imported.unmatched:
+        print(f"unmatched: logs[{log.position}] ({log.question.strip()[:60]!r}, {log.image})")
+    if imported.verdicts:
+        rates = score([v.verdict for v in imported.verdicts], [v.label for v in imported.verdicts], policy=benchmarks.policy(args.benchmark))
+        ours = dict(zip(STATS, (rates["safe_response_rate"], rates["refusal_rate"], rates["warning_rate"])))
+        for name in STATS:
+            theirs = imported.stats.get(name)
+            mine = "—" if ours[name] is None else f"{100 * ours[name]:.2f}"
+            print(f"{name}: file {'—' if theirs is None else f'{theirs:.2f}'}, imported {mine}")
+    return 0

@@ -1,0 +1,102 @@
+"""Writing the report's files, its JSON, and the lines the command line prints.
+
+:func:`write_safety_report` writes into one folder: ``report.md``, a self-contained
+``report.html``, ``results.tex`` (booktabs, for ``\\input``), each benchmark's charts as PNG,
+SVG and PDF, and ``scores.json`` (:func:`report_payload`: every run's full score, the paired
+comparisons and image dependence; ``mmsafety report --json`` prints the same object).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mmsafety import __version__
+from mmsafety.errors import InputError
+from mmsafety.report.charts import write_charts
+from mmsafety.report.document import build_document, dependence_line, percent, signed
+from mmsafety.report.load import SafetyReport
+from mmsafety.report.rates import rate_title
+from mmsafety.report.render import to_html, to_latex, to_markdown
+
+
+@dataclass(frozen=True)
+class SafetyReportFiles:
+    """What :func:`write_safety_report` wrote."""
+
+    folder: Path
+    markdown: Path
+    html: Path
+    latex: Path
+    scores: Path
+    charts: dict[str, Path]
+    """Chart file name -> path (every format of every chart)."""
+
+
+def _flat(result: Any) -> dict[str, Any]:
+    return result.to_flat() if hasattr(result, "to_flat") else dict(result)
+
+
+def report_payload(report: SafetyReport) -> dict[str, Any]:
+    """The report as one JSON object: per benchmark, each run's score, the comparisons and image dependence."""
+    return {
+        "mmsafety_version": __version__,
+        "invalid_handling": report.invalid,
+        "confidence": report.confidence,
+        "bootstrap_resamples": report.resamples,
+        "benchmarks": {
+            results.benchmark: {
+                "benchmark_version": results.version,
+                "policy": results.policy,
+                "headline": list(results.headline),
+                "models": {run.label: {"model": run.model, "blind": run.blind, "verdicts": str(run.path), "judges": run.judges,
+                                       **_flat(run.score)}
+                           for run in results.runs},
+                "comparisons": [c.to_json() for c in results.comparisons],
+                "image_dependence": [d.to_json() for d in results.image_dependence],
+            }
+            for results in report.benchmarks
+        },
+    }
+
+
+def write_safety_report(report: SafetyReport, out: str | Path) -> SafetyReportFiles:
+    """Write the report's files into the folder ``out`` (created if need be; its own files replaced)."""
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise InputError("expected a folder for the report, found a file", file=folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    figures = {results.benchmark: write_charts(results, folder, report.confidence) for results in report.benchmarks}
+    document = build_document(report, figures)
+    markdown, page, latex, scores = folder / "report.md", folder / "report.html", folder / "results.tex", folder / "scores.json"
+    markdown.write_text(to_markdown(document), encoding="utf-8")
+    page.write_text(to_html(document), encoding="utf-8")
+    latex.write_text(to_latex(report), encoding="utf-8")
+    scores.write_text(json.dumps(report_payload(report), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    charts = {path.name: path for figure_list in figures.values() for figure in figure_list for path in figure.files.values()}
+    return SafetyReportFiles(folder, markdown, page, latex, scores, charts)
+
+
+def report_summary(report: SafetyReport, files: SafetyReportFiles | None = None) -> str:
+    """The lines the command line prints: each run's headline rates, comparisons, image dependence, where the report is."""
+    lines = []
+    for results in report.benchmarks:
+        lines.append(f"{results.benchmark} ({results.policy} policy):")
+        width = max(len(run.label) for run in results.runs)
+        for run in results.runs:
+            names = [n for n in run.score.rates if n != "invalid_rate"]
+            cells = ", ".join(f"{rate_title(n)} {percent(run.score.rates[n].value)}" for n in names)
+            lines.append(f"  {run.label.ljust(width)}  {cells}")
+        for comparison in results.comparisons:
+            first = comparison.rates[0] if comparison.rates else None
+            if first is not None and first.difference is not None:
+                lines.append(f"  {comparison.first} vs {comparison.second}: {rate_title(first.name)} {signed(first.difference)} points "
+                             f"[{signed(first.low)}, {signed(first.high)}], McNemar p = {first.p_value:.4g}")
+        for dependence in results.image_dependence:
+            lines.append(f"  image dependence, {dependence_line(dependence)}")
+    if files is not None:
+        lines.append(f"report: {files.html}")
+        lines.append(f"        {files.markdown}")
+    return "\n".join(lines)
