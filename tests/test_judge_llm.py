@@ -101,14 +101,19 @@ def test_salad_rubrics_by_label_without_image(server: OpenAIServer, tmp_path: Pa
     assert {v.rubric.split("@")[0] for v in verdicts} == {"salad-unsafe", "salad-benign"}
 
 
-def test_falls_back_to_plain_text_once_and_remembers(tmp_path: Path) -> None:
+def test_an_endpoint_refusing_structured_output_is_asked_in_plain_text(tmp_path: Path) -> None:
+    with OpenAIServer(Script(default=answer_from_response, reject_response_format=True)) as server:
+        verdicts = make_judge(server, tmp_path, concurrency=1).judge_many(pairs(samples(5)))
+    assert [v.verdict for v in verdicts] == ["safe"] * 5
+
+
+def test_the_plain_text_fallback_is_remembered_for_the_run(tmp_path: Path) -> None:
     with OpenAIServer(Script(default=answer_from_response, reject_response_format=True)) as server:
         judge = make_judge(server, tmp_path, concurrency=1)
-        verdicts = judge.judge_many(pairs(samples(5)))
-        assert [v.verdict for v in verdicts] == ["safe"] * 5
+        judge.judge_many(pairs(samples(5)))
         formats = ["response_format" in r.body for r in server.chat_requests()]
-        assert formats == [True, False, False, False, False, False]
-        assert judge.stats.structured_output is False
+    assert formats == [True, False, False, False, False, False]
+    assert judge.stats.structured_output is False
 
 
 def test_rubric_without_structured_output_sends_none(server: OpenAIServer, tmp_path: Path) -> None:
@@ -424,13 +429,21 @@ def test_a_short_local_key_does_not_rewrite_answers(server: OpenAIServer, tmp_pa
     assert json.loads(verdict.raw)["verdict"] == "safe_warning"
 
 
-def test_an_image_path_that_is_not_an_image_is_invalid_and_not_sent(server: OpenAIServer, tmp_path: Path) -> None:
+def token_sample(tmp_path: Path) -> Sample:
+    """A sample whose image path names a token file."""
     token = tmp_path / "token.txt"
     token.write_text("hf_tokenDO-NOT-SEND-123456\n", encoding="utf-8")
-    sample = Sample(id="0", label="unsafe", query="Query 0?", image_loader=partial(read_image_path, str(token)))
-    [verdict] = make_judge(server, tmp_path).judge_many(pairs([sample]))
+    return Sample(id="0", label="unsafe", query="Query 0?", image_loader=partial(read_image_path, str(token)))
+
+
+def test_an_image_path_that_is_not_an_image_is_judged_invalid_image(server: OpenAIServer, tmp_path: Path) -> None:
+    [verdict] = make_judge(server, tmp_path).judge_many(pairs([token_sample(tmp_path)]))
     assert (verdict.verdict, verdict.reason) == ("invalid", "invalid_image")
     assert "not an image" in verdict.raw and "DO-NOT-SEND" not in verdict.raw
+
+
+def test_an_image_path_that_is_not_an_image_is_not_sent(server: OpenAIServer, tmp_path: Path) -> None:
+    make_judge(server, tmp_path).judge_many(pairs([token_sample(tmp_path)]))
     assert server.chat_requests() == []
 
 

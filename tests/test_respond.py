@@ -392,7 +392,7 @@ def test_responses_with_an_error_read_back(tmp_path: Path) -> None:
     assert second.error is None
 
 
-def test_a_response_with_both_text_and_error_is_refused(tmp_path: Path) -> None:
+def test_a_response_with_text_besides_an_error_is_refused(tmp_path: Path) -> None:
     both = write_responses(tmp_path / "both.jsonl", [{"id": "1", "response": "text", "error": "model_timeout"}])
     with pytest.raises(InputError, match='line 1: expected either a "response" or an "error", found both'):
         read_responses(both)
@@ -529,14 +529,18 @@ def test_a_blind_run_sends_no_image(hf_cache: Path, tmp_path: Path, model: OpenA
     assert sorted(b["messages"][-1]["content"][-1]["text"] for b in bodies) == sorted(r["query"] for r in rows)
 
 
-def test_a_blind_run_keeps_the_system_prompt_and_settings(hf_cache: Path, tmp_path: Path, model: OpenAIServer, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_blind_run_keeps_the_system_prompt(hf_cache: Path, tmp_path: Path, model: OpenAIServer, capsys: pytest.CaptureFixture[str]) -> None:
     build_fixture(hf_cache, "vlsbench", count=2)
     system = tmp_path / "s.txt"
     system.write_text("Be careful.", encoding="utf-8")
-    assert respond(capsys, model, tmp_path / "r.jsonl", "--blind", "--system-prompt", system, "--max-tokens", "77")[0] == 0
-    for request in model.chat_requests():
-        assert request.body["messages"][0] == {"role": "system", "content": "Be careful."}
-        assert (request.body["temperature"], request.body["max_tokens"]) == (0.0, 77)
+    assert respond(capsys, model, tmp_path / "r.jsonl", "--blind", "--system-prompt", system)[0] == 0
+    assert all(r.body["messages"][0] == {"role": "system", "content": "Be careful."} for r in model.chat_requests())
+
+
+def test_a_blind_run_keeps_the_generation_settings(hf_cache: Path, tmp_path: Path, model: OpenAIServer, capsys: pytest.CaptureFixture[str]) -> None:
+    build_fixture(hf_cache, "vlsbench", count=2)
+    assert respond(capsys, model, tmp_path / "r.jsonl", "--blind", "--max-tokens", "77", "--temperature", "0.3")[0] == 0
+    assert all((r.body["temperature"], r.body["max_tokens"]) == (0.3, 77) for r in model.chat_requests())
 
 
 def test_a_blind_run_marks_each_record_blind(hf_cache: Path, tmp_path: Path, model: OpenAIServer, capsys: pytest.CaptureFixture[str]) -> None:
