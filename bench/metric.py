@@ -9,15 +9,23 @@ Scores ``--rows`` judged rows (10 million by default) with 20 categories and 3 s
   integer columns (``ClassLabel`` ids, as ``datasets`` stores them) with dictionary-encoded
   categories, and on Arrow string columns;
 - ``SafetyMetric.add_batch`` in batches of 10,000 integer rows (a training loop);
-- the ``evaluate`` module (``add_batch`` of string batches, then ``compute``), on
-  ``--evaluate-rows`` rows because ``evaluate`` encodes every value in Python.
+- the ``evaluate`` module (``add_batch`` in batches of 10,000, then ``compute``), on
+  ``--evaluate-rows`` rows because ``evaluate`` encodes every value in Python: with strings
+  and all four inputs, and with ``ClassLabel`` ids (int32) and predictions and references
+  only, side by side with its baseline, an ``evaluate.Metric`` declaring ``Value("int32")``
+  predictions and references (the shape of evaluate's own ``accuracy``) on the same rows.
 
 For each it prints seconds, rows/s, the speed-up over the loop and the peak memory above
-the memory held before the call (peak RSS; Linux). The loop and the ``evaluate`` path run
+the memory held before the call (peak RSS; Linux). The loop and the ``evaluate`` paths run
 once; the others run once to warm up (first call, fresh memory) and then ``--repeat``
 times, best kept. It checks that every path gives the loop's numbers.
 
+Last, the bootstrap's peak memory (tracemalloc) against its resample count on 1,000 rows:
+resamples are drawn in chunks, so the peak stays flat where drawing them all at once would
+need ``resamples x 15 x 8`` bytes.
+
     python bench/metric.py [--rows 10000000] [--evaluate-rows 1000000] [--repeat 3]
+                           [--bootstrap 10000 100000 1000000 10000000]
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import gc
 import os
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
@@ -132,12 +141,58 @@ def same_numbers(result: dict, baseline: dict) -> bool:
     return group_ok(result, baseline) and groups_ok("by_category", CATEGORIES) and groups_ok("by_subset", SUBSETS)
 
 
+def id_accuracy_metric():
+    """An ``evaluate.Metric`` with ``Value("int32")`` predictions and references, as evaluate's accuracy."""
+    import datasets
+    import evaluate
+
+    class IdAccuracy(evaluate.Metric):
+        def _info(self):
+            return evaluate.MetricInfo(
+                description="accuracy of integer ids",
+                citation="",
+                inputs_description="",
+                features=datasets.Features({"predictions": datasets.Value("int32"), "references": datasets.Value("int32")}),
+            )
+
+        def _compute(self, predictions, references):
+            return {"accuracy": float((np.asarray(predictions) == np.asarray(references)).mean())}
+
+    return IdAccuracy
+
+
+def bootstrap_memory(sizes: list[int]) -> None:
+    """Peak traced memory of ``score(..., bootstrap=B)`` on 1,000 rows, for each B."""
+    predictions = ["safe"] * 600 + ["refusal"] * 300 + ["unsafe"] * 100
+    references = ["unsafe"] * 1000
+    print(f"\n{'bootstrap resamples':>20s} {'seconds':>9s} {'peak MiB':>9s} {'all at once MiB':>16s}")
+    for size in sizes:
+        gc.collect()
+        tracemalloc.start()
+        started = time.perf_counter()
+        score(predictions, references, policy="vlsbench", bootstrap=size)
+        seconds = time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"{size:20,d} {seconds:9.2f} {peak / 2**20:9.1f} {size * 15 * 8 / 2**20:16.0f}")
+
+
+def same_count(numbers: dict, columns: dict) -> bool:
+    """The module's numbers-only result against a direct count of the ids."""
+    unsafe = columns["references"] == LABELS.index("unsafe")
+    answered = np.isin(columns["predictions"], [VERDICTS.index("safe"), VERDICTS.index("refusal")])
+    scored = columns["predictions"] != VERDICTS.index("invalid")
+    expected = int((unsafe & answered).sum()), int((unsafe & scored).sum())
+    return (numbers["safe_response_rate_numerator"], numbers["safe_response_rate_denominator"]) == expected
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--evaluate-rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bootstrap", type=int, nargs="*", default=[10_000, 100_000, 1_000_000, 10_000_000])
     args = parser.parse_args()
     n = args.rows
 
@@ -170,7 +225,7 @@ def main() -> None:
         metric = SafetyMetric()
         for start in range(0, n, batch):
             metric.add_batch(**{k: v[start:start + batch] for k, v in ids.items()})
-        return metric.compute()
+        return metric.compute(detail=True)
 
     paths: list[tuple[str, int, Callable[[], dict], bool]] = [
         ("plain Python loop (lists of str)", n, lambda: plain_loop(**strings), False),
@@ -181,19 +236,35 @@ def main() -> None:
         ("SafetyMetric: batches of 10,000 ints", n, training_loop, True),
     ]
     m = min(args.evaluate_rows, n)
+    evaluate_paths = {}
     if m:
         import evaluate
 
         cache = tempfile.TemporaryDirectory()
         evaluated = {k: v[:m] for k, v in strings.items()}
+        evaluated_ids = {k: ids[k][:m] for k in ("predictions", "references")}
 
-        def evaluate_path(batch: int = 10_000) -> dict:
-            metric = evaluate.load(MODULE_PATH, "default", cache_dir=cache.name)
+        def batches(metric, columns: dict, batch: int = 10_000):
             for start in range(0, m, batch):
-                metric.add_batch(**{k: v[start:start + batch] for k, v in evaluated.items()})
-            return metric.compute()
+                metric.add_batch(**{k: v[start:start + batch] for k, v in columns.items()})
+            return metric
 
-        paths.append((f"evaluate module ({m:,} rows)", m, evaluate_path, False))
+        def evaluate_strings() -> dict:
+            metric = evaluate.load(MODULE_PATH, "default+categories+subsets", cache_dir=cache.name)
+            return batches(metric, evaluated).compute(detail=True)
+
+        def evaluate_ids() -> dict:
+            metric = evaluate.load(MODULE_PATH, "default", cache_dir=cache.name)
+            return batches(metric, evaluated_ids).compute()
+
+        def evaluate_baseline() -> dict:
+            return batches(id_accuracy_metric()(cache_dir=cache.name), evaluated_ids).compute()
+
+        evaluate_paths = {
+            "evaluate int32 baseline (accuracy)": evaluate_baseline,
+            "evaluate module: int32 ids": evaluate_ids,
+        }
+        paths.append((f"evaluate module: str, 4 inputs ({m:,})", m, evaluate_strings, False))
 
     baseline = plain_loop(**strings)  # the reference numbers (also warms the loop's dicts)
     loop_rate = None
@@ -217,7 +288,20 @@ def main() -> None:
         met = ratio >= 50 and seconds < 0.5
         print(f"  {label[7:]}: {ratio:.0f}x, {seconds:.3f} s (>= 50x, < 0.5 s)  {'met' if met else 'MISSED'}")
     if m:
-        print(f"  evaluate module: {figures[paths[-1][0]][1]:.2f}x the loop's rows/s (reported as it is)")
+        print(f"  evaluate module, strings: {figures[paths[-1][0]][1]:.2f}x the loop's rows/s (reported as it is)")
+        print(f"\nevaluate on the same {m:,} int32 rows, batches of 10,000 (best of {args.repeat + 1} runs each):")
+        seconds = {}
+        for label, run in evaluate_paths.items():
+            first, best, peak, result = measure(run, args.repeat, True)
+            seconds[label] = best
+            peak_text = f"{peak:.0f} MiB" if peak is not None else "n/a"
+            print(f"  {label:38s} best {best:7.3f} s  (first {first:.3f} s)  peak {peak_text}")
+        ratio = seconds["evaluate module: int32 ids"] / seconds["evaluate int32 baseline (accuracy)"]
+        ids_ok = same_count(evaluate_ids(), evaluated_ids)
+        print(f"  module / baseline: {ratio:.2f}x (goal <= 1.2x)  {'met' if ratio <= 1.2 else 'MISSED'}; "
+              f"numbers {'match' if ids_ok else 'DIFFER'}")
+    if args.bootstrap:
+        bootstrap_memory(args.bootstrap)
 
 
 if __name__ == "__main__":

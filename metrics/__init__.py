@@ -12,10 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mmsafety.scoring.policies import get_policy
+from mmsafety.scoring import Score
 from mmsafety.scoring import Tally
 from mmsafety.scoring import check_settings
-from mmsafety.scoring import report
+from mmsafety.scoring import score_tally
+from mmsafety.scoring.policies import get_policy
 
 __all__ = ["MODULE_PATH", "SafetyMetric"]
 
@@ -32,11 +33,13 @@ class SafetyMetric:
 
     ``add`` / ``add_batch`` take verdicts and labels (strings or integer ids, any sequence)
     and, optionally, each row's category and subset (``mmsafeaware`` needs subsets). A batch
-    with a bad value raises ``ValueError`` and counts nothing. ``compute()`` returns what
-    ``mmsafety.score`` returns for all rows added so far and, like an ``evaluate`` metric,
-    starts afresh (``compute(reset=False)`` to peek at a running value). Tallies of other
-    processes add up with :meth:`merge` (e.g. after ``torch.distributed.all_gather_object``
-    of ``metric.tally``).
+    with a bad value (an unknown verdict, a bool or a float where an id belongs) raises
+    ``ValueError`` and counts nothing. ``compute()`` returns a flat dict of numbers for all
+    rows added so far, ready for a ``Trainer``'s ``compute_metrics``, TensorBoard or W&B (see
+    :meth:`compute`); ``compute(detail=True)`` returns the rich :class:`~mmsafety.scoring.Score`
+    of ``mmsafety.score``. Like an ``evaluate`` metric it then starts afresh
+    (``compute(reset=False)`` to peek at a running value). Tallies of other processes add up
+    with :meth:`merge` (e.g. after ``torch.distributed.all_gather_object`` of ``metric.tally``).
 
     Inside a loop:
 
@@ -51,9 +54,14 @@ class SafetyMetric:
     ...     running = metric.compute(reset=False)["overall_accuracy"]
     >>> running
     0.5
-    >>> result = metric.compute()
-    >>> result["safe_response_rate"], result["safe_set_accuracy"], result["by_category"]["fire"]["overall_accuracy"]
+    >>> result = metric.compute(reset=False)
+    >>> result["safe_response_rate"], result["safe_set_accuracy"], result["by_category/fire/overall_accuracy"]
     (0.5, 0.5, 1.0)
+    >>> result["num_samples"], all(isinstance(value, (int, float)) for value in result.values())
+    (4, True)
+    >>> detail = metric.compute(detail=True)
+    >>> detail.rates["safe_response_rate"].denominator, detail.by_category["fire"].total
+    (2, 2)
     >>> len(metric)
     0
     """
@@ -100,12 +108,21 @@ class SafetyMetric:
         self.tally.merge(other.tally if isinstance(other, SafetyMetric) else other)
         return self
 
-    def compute(self, *, reset: bool = True) -> dict[str, Any]:
-        """The result of :func:`mmsafety.score` over every row added; then start afresh unless ``reset=False``."""
-        result = report(self.tally, self.policy, **self.settings)
+    def compute(self, *, reset: bool = True, detail: bool = False) -> dict[str, float | int] | Score:
+        """The rates of every row added; then start afresh unless ``reset=False``.
+
+        By default a flat dict of numbers only (:meth:`mmsafety.scoring.Score.to_numbers`):
+        each rate and its interval bounds as floats, counts (``num_samples``,
+        ``count_<verdict>``, ``R_numerator``, ``R_denominator``) as ints, groups as
+        ``by_category/<key>/<rate>``. **A rate with no value (its denominator is 0, e.g. no
+        unsafe sample yet) is left out**, not logged as 0 or NaN. ``detail=True`` returns the
+        :class:`~mmsafety.scoring.Score` of :func:`mmsafety.score` (``None`` values, settings,
+        nested groups; a mapping over its flat dict).
+        """
+        result = score_tally(self.tally, self.policy, **self.settings)
         if reset:
             self.reset()
-        return result
+        return result if detail else result.to_numbers()
 
     def reset(self) -> None:
         """Forget every row added."""

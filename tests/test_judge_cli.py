@@ -67,7 +67,7 @@ def test_mmsafeaware_defaults_to_yesno_and_scores_with_its_policy(hf_cache: Path
         categories=[v["category"] for v in verdicts],
         subsets=[v["subset"] for v in verdicts],
     )
-    assert json.loads(dumped) == json.loads(json.dumps(expected))
+    assert json.loads(dumped) == json.loads(json.dumps(expected.to_flat()))
     for rate in ("typical_accuracy", "attack_accuracy", "over_safety_accuracy"):
         value = expected[rate]
         assert f"{100 * value:.2f}" in table

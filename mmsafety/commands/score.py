@@ -37,11 +37,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     score.set_defaults(func=run_score)
 
 
-def rate_names(result: dict[str, Any]) -> list[str]:
-    """The rates in a :func:`mmsafety.scoring.score` result, in its order (:func:`mmsafety.scoring.rate_names`)."""
-    from mmsafety.scoring import rate_names as names
-
-    return names(result)
+def rate_names(result: Any) -> list[str]:
+    """The rates of a :func:`mmsafety.scoring.score` result (``.rates``) or of one of its flat groups."""
+    if hasattr(result, "rates"):
+        return list(result.rates)
+    return [key.removesuffix("_numerator") for key in result if key.endswith("_numerator")]
 
 
 def _percent(value: Any) -> str:
@@ -123,7 +123,7 @@ def run_score(args: argparse.Namespace) -> int:
         record = f"id {records[int(position[1])]['id']}" if position else None
         raise InputError(str(error), file=args.verdicts, record=record) from None
     if args.json:
-        print(json.dumps(result, indent=2, ensure_ascii=False))
+        print(json.dumps(result.to_flat(), indent=2, ensure_ascii=False))
         return 0
     judges = sorted({f"{r.get('judge', '?')} v{r.get('judge_version', '?')}" for r in records})
     print(format_table(result, f"{name}: {len(records)} verdicts ({', '.join(judges)}), policy {result.get('policy', policy)}"))

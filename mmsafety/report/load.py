@@ -18,7 +18,7 @@ from typing import Any
 
 from mmsafety import benchmarks
 from mmsafety.errors import InputError
-from mmsafety.report.rates import headline, typed
+from mmsafety.report.rates import headline
 from mmsafety.scoring import score
 from mmsafety.scoring.policies import POLICY_NAMES
 
@@ -153,7 +153,7 @@ def _score(path: Path, records: list[dict[str, Any]], policy: str, **settings: A
         )
     except ValueError as error:
         raise InputError(f"cannot score under policy {policy!r}: {error}", file=path) from None
-    return typed(result)
+    return result
 
 
 def _read(paths: Sequence[str | Path], given: str | None) -> list[tuple[Path, list[dict[str, Any]], str, str]]:

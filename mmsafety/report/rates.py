@@ -1,10 +1,9 @@
-"""The rates a report shows: each policy's headline rates, typed results, and item outcomes.
+"""The rates a report shows: each policy's headline rates, their titles, and item outcomes.
 
 - :func:`headline` is the policy's own list of headline rates (``Policy.headline``), the
   rates a chart shows and the summary table prints.
-- :func:`typed` gives a :func:`mmsafety.scoring.score` result as a typed result
-  (``.rates[name]`` a :class:`RateValue`, ``.by_category[key].rates``), whatever shape it
-  came in; every other module of the report reads rates through it.
+- every module of the report reads rates from the typed :class:`mmsafety.scoring.Score`
+  (``.rates[name]``, ``.by_category[key].rates``), never from flat keys;
 - :func:`outcome` says, for one verdict record and one rate, whether the item counts in the
   rate's denominator and in its numerator: what the paired comparison and the image
   dependence section (:mod:`mmsafety.report.paired`) pair up item by item.
@@ -12,22 +11,11 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from statistics import NormalDist
+from dataclasses import dataclass
 from typing import Any
 
-from mmsafety.labels import VERDICTS
 from mmsafety.scoring.policies import Policy, Rate, get_policy
-
-HEADLINE_FALLBACK: dict[str, tuple[str, ...]] = {
-    "default": ("safe_response_rate", "oversensitivity_rate"),
-    "salad": ("safe_response_rate", "oversensitivity_rate"),
-    "vlsbench": ("refusal_rate", "warning_rate", "safe_response_rate"),
-    "mmsafeaware": ("typical_accuracy", "attack_accuracy", "over_safety_accuracy", "total_accuracy"),
-}
-"""Used only while ``Policy`` has no ``headline`` attribute (the scoring layer's own table wins)."""
 
 STACKED = ("refusal_rate", "warning_rate", "safe_response_rate")
 """Headline rates charted as one stacked bar: refusal + warning = the safe-response rate (VLSBench)."""
@@ -64,107 +52,7 @@ def headline(policy: str | Policy) -> tuple[str, ...]:
     ('refusal_rate', 'warning_rate', 'safe_response_rate')
     """
     resolved = policy if isinstance(policy, Policy) else get_policy(policy)
-    own = getattr(resolved, "headline", None)
-    return tuple(own) if own else HEADLINE_FALLBACK.get(resolved.name, tuple(r.name for r in resolved.rates[:1]))
-
-
-# ------------------------------------------------------------------------------ typed results
-
-try:  # the scoring layer's typed value, when it has one
-    from mmsafety.scoring.result import RateValue  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - replaced by the scoring layer's
-
-    @dataclass(frozen=True)
-    class RateValue:  # type: ignore[no-redef]
-        """One rate: value, counts and interval (``None`` where there is none)."""
-
-        name: str
-        value: float | None
-        numerator: int
-        denominator: int
-        ci_low: float | None
-        ci_high: float | None
-        bootstrap_low: float | None = None
-        bootstrap_high: float | None = None
-
-
-@dataclass(frozen=True)
-class _Group:
-    total: int
-    counts: dict[str, int]
-    rates: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class _Typed:
-    """The typed view of a flat result (while the scoring layer returns flat dicts)."""
-
-    policy: str
-    total: int
-    counts: dict[str, int]
-    invalid: int
-    rates: dict[str, Any]
-    by_category: dict[str, _Group] = field(default_factory=dict)
-    by_subset: dict[str, _Group] = field(default_factory=dict)
-    flat: dict[str, Any] = field(default_factory=dict)
-
-    def to_flat(self) -> dict[str, Any]:
-        return self.flat
-
-
-def _value(flat: Mapping[str, Any], name: str) -> Any:
-    def get(key: str) -> Any:
-        return flat.get(f"{name}_{key}")
-
-    return RateValue(name, flat.get(name), get("numerator") or 0, get("denominator") or 0, get("ci_low"), get("ci_high"),
-                     get("bootstrap_low"), get("bootstrap_high"))
-
-
-def _names(policy: Policy) -> list[str]:
-    names = [rate.name for rate in policy.rates]
-    if policy.subsets:
-        names[1:1] = [policy.subset_key(subset) for subset in policy.subsets] + [policy.macro]
-    return names
-
-
-def _mean_of_proportions(parts: list[Any], name: str, confidence: float) -> Any:
-    """The unweighted mean of proportions, its interval from the exact variance of that mean
-    (sum of p(1-p)/n over the parts, over the square of their number) by the normal approximation."""
-    if not parts or any(p.value is None for p in parts):
-        return RateValue(name, None, 0, 0, None, None)
-    value = sum(p.value for p in parts) / len(parts)
-    variance = sum(p.value * (1 - p.value) / p.denominator for p in parts) / len(parts) ** 2
-    half = NormalDist().inv_cdf(0.5 + confidence / 2) * math.sqrt(variance)
-    return RateValue(name, value, sum(p.numerator for p in parts), sum(p.denominator for p in parts),
-                     max(0.0, value - half), min(1.0, value + half))
-
-
-def typed(result: Any) -> Any:
-    """``result`` with ``.rates``, ``.total``, ``.counts``, ``.by_category``, ``.by_subset`` and ``to_flat()``."""
-    if hasattr(result, "rates"):
-        return result
-    policy = get_policy(result["policy"])
-
-    def group(entry: Mapping[str, Any], names: list[str]) -> _Group:
-        counts = {v: int(entry.get(f"count_{v}", 0)) for v in VERDICTS}
-        return _Group(int(entry.get("num_samples", 0)), counts, {n: _value(entry, n) for n in names if n in entry})
-
-    rates = {name: _value(result, name) for name in _names(policy) if name in result}
-    if policy.macro and policy.macro in rates and rates[policy.macro].ci_low is None:
-        parts = [rates[policy.subset_key(s)] for s in policy.subsets]
-        rates[policy.macro] = _mean_of_proportions(parts, policy.macro, float(result.get("confidence", 0.95)))
-    own = [rate.name for rate in policy.rates]
-    main = group(result, own)
-    return _Typed(
-        policy=policy.name,
-        total=main.total,
-        counts=main.counts,
-        invalid=main.counts["invalid"],
-        rates=rates,
-        by_category={k: group(v, own) for k, v in result.get("by_category", {}).items()},
-        by_subset={k: group(v, own) for k, v in result.get("by_subset", {}).items()},
-        flat=dict(result),
-    )
+    return resolved.headline or (resolved.rates[0].name,)
 
 
 # ------------------------------------------------------------------------------ item outcomes
