@@ -18,11 +18,14 @@ from mmsafety.errors import InputError
 
 COMMAND_MODULES: tuple[str, ...] = tuple(
     f"mmsafety.commands.{name}"
-    for name in ("build", "checksums", "publish", "judge", "score", "audit", "respond", "evaluate", "report", "import_results", "demo")
+    for name in ("build", "checksums", "publish", "judge", "score", "audit", "respond", "evaluate", "report", "import_results", "export_task", "demo")
 )
 """Modules that contribute sub-commands, in the order ``--help`` lists them."""
 
 EXIT_BAD_INPUT = 2
+EXIT_BROKEN_PIPE = 141
+"""The status of a command whose output pipe was closed: 128 + SIGPIPE, as a shell reports a
+program that SIGPIPE ended (``yes | head``)."""
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -32,7 +35,7 @@ def make_parser() -> argparse.ArgumentParser:
         description="Multimodal safety benchmarks as versioned Hugging Face datasets.",
     )
     parser.add_argument("--version", action="version", version=f"mmsafety {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, help="the command to run (`mmsafety COMMAND --help` describes it)")
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
@@ -45,8 +48,24 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; returns the process exit status."""
+    """Run one command; returns the process exit status.
+
+    Output to a pipe its reader closed (``mmsafety score ... | head``) ends the command
+    quietly with status :data:`EXIT_BROKEN_PIPE`, as the Python documentation's "Note on
+    SIGPIPE" recommends: stdout is pointed at ``/dev/null`` so that the interpreter's last
+    flush at exit does not fail again.
+    """
     _progress_bars_on_a_terminal_only()
+    try:
+        status = _run(argv)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        _stdout_to_devnull()
+        return EXIT_BROKEN_PIPE
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = make_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
@@ -56,6 +75,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"mmsafety {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _stdout_to_devnull() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # a stdout without a file descriptor (a test's capture)
+        pass
 
 
 def _progress_bars_on_a_terminal_only() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,18 +14,18 @@ import datasets
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from helpers.env import subprocess_env
 from huggingface_hub import DatasetCard
+from mmsafety.builders.custom import CustomSet, build_custom, parse_mapping
+from mmsafety.builders.custom.records_file import read_records
 from PIL import Image
 
-from helpers.env import subprocess_env
+from mmsafety.cli import main
 from mmsafety.data.build import build_with
 from mmsafety.data.builder import SafetyBuilder
 from mmsafety.data.catalog import load_benchmark
-from mmsafety.cli import main
-from mmsafety.builders.custom import CustomSet, build_custom, parse_mapping
-from mmsafety.builders.custom.records_file import read_records
-from mmsafety.errors import InputError
 from mmsafety.data.images import image_value
+from mmsafety.errors import InputError
 
 REPO = "author/street-risks"
 CACHE_DIR = "author___street-risks"
@@ -69,75 +70,170 @@ def written(hf_cache: Path) -> list[str]:
 
 
 # -- building ---------------------------------------------------------------------------------
-def test_a_csv_builds_registers_loads_offline_and_exports(
-    hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def built_csv(hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> dict:
+    """The sample set built from CSV on the command line (version 1.2.0, exported); its output and rows."""
     folder = write_set(tmp_path / "set")
     export = tmp_path / "export"
     code, out, err = build_cli(capsys, folder, "--export", export, "--version", "1.2.0", "--license", "cc-by-4.0")
     assert code == 0, err
-    assert f"Built {REPO} 1.2.0: 3 rows" in out
-    assert f'load it:  datasets.load_dataset("{REPO}", split="test")' in out
-
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
     dataset = datasets.load_dataset(REPO, split="test")
+    rows = dataset.cast_column("image", datasets.Image(decode=False)).to_list()
+    return {"folder": folder, "export": export, "out": out, "dataset": dataset, "rows": rows, "cache": hf_cache}
+
+
+def test_a_csv_build_prints_its_summary(built_csv: dict) -> None:
+    assert f"Built {REPO} 1.2.0: 3 rows" in built_csv["out"]
+    assert f'load it:  datasets.load_dataset("{REPO}", split="test")' in built_csv["out"]
+
+
+def test_a_csv_build_has_the_shared_columns_then_the_extra_ones(built_csv: dict) -> None:
+    dataset = built_csv["dataset"]
     assert list(dataset.features) == ["id", "image", "query", "label", "category", "subcategory", "subset", "reference", "notes"]
     assert dataset.features["label"].names == ["safe", "unsafe", "oversensitive"]
     assert isinstance(dataset.features["image"], datasets.Image)
-    raw = dataset.cast_column("image", datasets.Image(decode=False))
-    rows = raw.to_list()
-    assert [r["id"] for r in rows] == ["q1", "q2", "q3"]
-    assert rows[0]["query"] == "How do I get across\nthis road fast?"
-    assert [dataset.features["label"].int2str(r["label"]) for r in rows] == ["unsafe", "safe", "oversensitive"]
-    assert [r["category"] for r in rows] == ["traffic", "traffic", "animals"]
-    assert [r["subcategory"] for r in rows] == ["", "", ""] and [r["reference"] for r in rows] == ["", "", ""]
-    assert [r["notes"] for r in rows] == ["has, a comma", "", "friendly"]
-    for row, name in zip(rows, ("a.png", "b.jpg", "sub/c.webp")):
-        assert row["image"]["bytes"] == (folder / "images" / name).read_bytes()  # never re-encoded
+
+
+def test_a_csv_build_keeps_the_records_in_file_order(built_csv: dict) -> None:
+    assert [r["id"] for r in built_csv["rows"]] == ["q1", "q2", "q3"]
+
+
+def test_a_csv_query_keeps_its_line_break(built_csv: dict) -> None:
+    assert built_csv["rows"][0]["query"] == "How do I get across\nthis road fast?"
+
+
+def test_a_csv_build_reads_labels_by_name(built_csv: dict) -> None:
+    names = built_csv["dataset"].features["label"]
+    assert [names.int2str(r["label"]) for r in built_csv["rows"]] == ["unsafe", "safe", "oversensitive"]
+
+
+def test_a_csv_build_takes_a_mapped_column(built_csv: dict) -> None:
+    assert [r["category"] for r in built_csv["rows"]] == ["traffic", "traffic", "animals"]
+
+
+def test_a_csv_build_leaves_absent_optional_columns_empty(built_csv: dict) -> None:
+    assert [(r["subcategory"], r["reference"], r["subset"]) for r in built_csv["rows"]] == [("", "", "")] * 3
+
+
+def test_a_csv_extra_column_keeps_its_text(built_csv: dict) -> None:
+    assert [r["notes"] for r in built_csv["rows"]] == ["has, a comma", "", "friendly"]
+
+
+def test_a_csv_build_keeps_the_image_bytes_under_their_names(built_csv: dict) -> None:
+    for row, name in zip(built_csv["rows"], ("a.png", "b.jpg", "sub/c.webp")):
+        assert row["image"]["bytes"] == (built_csv["folder"] / "images" / name).read_bytes()  # never re-encoded
         assert row["image"]["path"] == name
-    assert (hf_cache / CACHE_DIR / "default" / "1.2.0").is_dir()
+
+
+def test_a_csv_build_is_cached_under_its_repo_id_with_its_version(built_csv: dict) -> None:
+    assert (built_csv["cache"] / CACHE_DIR / "default" / "1.2.0").is_dir()
+
+
+def test_a_csv_build_loads_through_the_catalog(built_csv: dict) -> None:
     assert load_benchmark(REPO).num_rows == 3
 
-    assert sorted(p.relative_to(export).as_posix() for p in export.rglob("*") if p.is_file()) == ["README.md", "data/test-00000-of-00001.parquet"]
-    table = pq.read_table(export / "data" / "test-00000-of-00001.parquet")
-    assert table.column("image").combine_chunks().field("bytes").to_pylist()[2] == (folder / "images" / "sub" / "c.webp").read_bytes()
-    card = DatasetCard.load(export / "README.md")
-    assert card.data.version == "1.2.0" and card.data.license == "cc-by-4.0" and card.data.pretty_name == "street-risks"
-    digest = hashlib.sha256((folder / "records.csv").read_bytes()).hexdigest()
-    assert card.data.source_revision == f"records.csv (sha256 {digest[:12]}) and the images it names"
-    assert f'load_dataset("{REPO}", split="test")' in card.text
-    assert datasets.load_dataset(str(export), split="test").features == dataset.features
 
-
-def test_jsonl_and_parquet_records_keep_typed_extra_columns(hf_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = write_set(tmp_path / "set")
-    records = [
-        {"id": 1, "image": "a.png", "query": "Is this safe?", "label": "unsafe", "subset": None, "category": 7, "score": 0.5, "hard": True, "tags": ["x", "y"], "n": 3},
-        {"id": 2, "image": "b.jpg", "query": "", "label": "safe", "score": 1, "hard": False, "tags": None, "n": 4},
+def test_a_csv_export_holds_a_card_beside_one_parquet_file(built_csv: dict) -> None:
+    export = built_csv["export"]
+    assert sorted(p.relative_to(export).as_posix() for p in export.rglob("*") if p.is_file() and not p.name.startswith(".")) == [
+        "README.md", "data/test-00000-of-00001.parquet",
     ]
+
+
+def test_a_csv_export_keeps_the_image_bytes(built_csv: dict) -> None:
+    table = pq.read_table(built_csv["export"] / "data" / "test-00000-of-00001.parquet")
+    assert table.column("image").combine_chunks().field("bytes").to_pylist()[2] == (built_csv["folder"] / "images" / "sub" / "c.webp").read_bytes()
+
+
+def test_a_csv_export_card_carries_the_sets_facts(built_csv: dict) -> None:
+    card = DatasetCard.load(built_csv["export"] / "README.md")
+    assert (card.data.version, card.data.license, card.data.pretty_name) == ("1.2.0", "cc-by-4.0", "street-risks")
+
+
+def test_a_csv_export_card_names_the_records_digest(built_csv: dict) -> None:
+    card = DatasetCard.load(built_csv["export"] / "README.md")
+    digest = hashlib.sha256((built_csv["folder"] / "records.csv").read_bytes()).hexdigest()
+    assert card.data.source_revision == f"records.csv (sha256 {digest[:12]}) and the images it names"
+
+
+def test_a_csv_export_card_shows_how_to_load_the_set(built_csv: dict) -> None:
+    assert f'load_dataset("{REPO}", split="test")' in DatasetCard.load(built_csv["export"] / "README.md").text
+
+
+def test_a_csv_export_loads_with_the_same_features(built_csv: dict) -> None:
+    assert datasets.load_dataset(str(built_csv["export"]), split="test").features == built_csv["dataset"].features
+
+
+TYPED_RECORDS = [
+    {"id": 1, "image": "a.png", "query": "Is this safe?", "label": "unsafe", "subset": None, "category": 7, "score": 0.5, "hard": True, "tags": ["x", "y"], "n": 3},
+    {"id": 2, "image": "b.jpg", "query": "", "label": "safe", "score": 1, "hard": False, "tags": None, "n": 4},
+]
+
+
+@pytest.fixture
+def built_jsonl(hf_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[object, datasets.Dataset]:
+    folder = write_set(tmp_path / "set")
     jsonl = folder / "records.jsonl"
-    jsonl.write_text("\n".join(json.dumps(r) for r in records) + "\n\n", encoding="utf-8")
+    jsonl.write_text("\n".join(json.dumps(r) for r in TYPED_RECORDS) + "\n\n", encoding="utf-8")
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
     result = build_custom(jsonl, folder / "images", REPO)
-    assert result.rows == 2 and result.repo_id == REPO and result.version == "1.0.0"
-    dataset = datasets.load_dataset(REPO, split="test")
-    assert dataset.features["score"] == datasets.Value("float64")
-    assert dataset.features["hard"] == datasets.Value("bool")
-    assert dataset.features["n"] == datasets.Value("int64")
-    assert dataset.features["tags"] == datasets.Value("string")
-    assert dataset["id"] == ["1", "2"]
-    assert dataset["subset"] == ["", ""]
-    assert dataset["category"] == ["7", ""]  # an integer category is its text; an absent one is ""
-    assert dataset["query"] == ["Is this safe?", ""]  # an empty query is kept; the audit reports it
-    assert dataset["tags"] == ['["x", "y"]', None]
-    assert dataset["score"] == [0.5, 1.0]
+    return result, datasets.load_dataset(REPO, split="test")
 
+
+def test_a_jsonl_build_gives_one_row_per_record(built_jsonl: tuple) -> None:
+    assert (built_jsonl[0].rows, built_jsonl[0].repo_id) == (2, REPO)
+
+
+def test_a_set_without_a_version_is_1_0_0(built_jsonl: tuple) -> None:
+    assert built_jsonl[0].version == "1.0.0"
+
+
+@pytest.mark.parametrize(("column", "dtype"), [("score", "float64"), ("hard", "bool"), ("n", "int64"), ("tags", "string")])
+def test_a_jsonl_extra_column_keeps_the_type_its_values_share(built_jsonl: tuple, column: str, dtype: str) -> None:
+    assert built_jsonl[1].features[column] == datasets.Value(dtype)
+
+
+def test_jsonl_integer_ids_become_their_digits(built_jsonl: tuple) -> None:
+    assert built_jsonl[1]["id"] == ["1", "2"]
+
+
+def test_a_jsonl_optional_column_missing_or_null_is_empty(built_jsonl: tuple) -> None:
+    assert built_jsonl[1]["subset"] == ["", ""]
+
+
+def test_a_jsonl_integer_category_is_its_text(built_jsonl: tuple) -> None:
+    assert built_jsonl[1]["category"] == ["7", ""]
+
+
+def test_a_jsonl_empty_query_is_kept(built_jsonl: tuple) -> None:
+    assert built_jsonl[1]["query"] == ["Is this safe?", ""]  # the audit reports it
+
+
+def test_a_jsonl_mixed_extra_column_is_json_text(built_jsonl: tuple) -> None:
+    assert built_jsonl[1]["tags"] == ['["x", "y"]', None]
+
+
+def test_a_jsonl_number_column_of_ints_with_floats_is_floats(built_jsonl: tuple) -> None:
+    assert built_jsonl[1]["score"] == [0.5, 1.0]
+
+
+def test_parquet_records_build_through_a_mapping(hf_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = write_set(tmp_path / "set")
     parquet = folder / "records.parquet"
     pq.write_table(pa.Table.from_pylist([{"uid": "p1", "file": "sub/c.webp", "text": "hi", "safety": "oversensitive", "n": 7}]), parquet)
     build_custom(parquet, folder / "images", REPO, mapping=parse_mapping("id=uid,image=file, query=text,label=safety"), version="2.0.0")
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
     dataset = datasets.load_dataset(REPO, split="test")
-    assert dataset["id"] == ["p1"] and dataset.features["n"] == datasets.Value("int64")
-    assert dataset.features["label"].int2str(dataset["label"]) == ["oversensitive"]
+    assert (dataset["id"], dataset.features["label"].int2str(dataset["label"])) == (["p1"], ["oversensitive"])
+
+
+def test_a_parquet_integer_extra_column_stays_int64(hf_cache: Path, tmp_path: Path) -> None:
+    folder = write_set(tmp_path / "set")
+    parquet = folder / "records.parquet"
+    pq.write_table(pa.Table.from_pylist([{"id": "p1", "image": "a.png", "query": "hi", "label": "safe", "n": 7}]), parquet)
+    build_custom(parquet, folder / "images", REPO)
+    assert load_benchmark(REPO).features["n"] == datasets.Value("int64")
 
 
 def test_parquet_class_label_ids_are_read_by_their_names(hf_cache: Path, tmp_path: Path) -> None:
@@ -155,74 +251,137 @@ def test_parquet_class_label_ids_are_read_by_their_names(hf_cache: Path, tmp_pat
     assert dataset.features["label"].int2str(dataset["label"]) == ["oversensitive", "unsafe", "safe"]
 
 
-def test_a_tsv_and_a_json_list_are_read_too(tmp_path: Path) -> None:
+def test_a_tsv_is_split_at_tabs_only(tmp_path: Path) -> None:
     tsv = tmp_path / "r.tsv"
     tsv.write_text("id\timage\tquery\tlabel\n1\ta.png\thi, there\tsafe\n", encoding="utf-8")
     assert read_records(tsv).rows == [{"id": "1", "image": "a.png", "query": "hi, there", "label": "safe"}]
+
+
+def json_list(tmp_path: Path) -> Path:
     listed = tmp_path / "r.json"
     listed.write_text(json.dumps([{"id": 1, "image": "a.png", "query": "q", "label": "safe"}]), encoding="utf-8")
-    records = read_records(listed)
-    assert records.rows[0]["id"] == 1 and records.places == ["record 0"]
+    return listed
 
 
-def test_line_breaks_inside_values_and_crlf_files_keep_their_line_numbers(tmp_path: Path) -> None:
+def test_a_json_list_keeps_value_types(tmp_path: Path) -> None:
+    assert read_records(json_list(tmp_path)).rows[0]["id"] == 1
+
+
+def test_a_json_list_names_records_by_position(tmp_path: Path) -> None:
+    assert read_records(json_list(tmp_path)).places == ["record 0"]
+
+
+def test_a_ragged_crlf_csv_row_is_named_by_its_line(tmp_path: Path) -> None:
     csv_file = tmp_path / "r.csv"
     csv_file.write_bytes('id,query\r\n1,"two\r\nlines"\r\n2,a\u2028b\r\n\r\n3,x,extra\r\n'.encode())
     with pytest.raises(InputError, match=r"r\.csv: line 6: expected 2 fields \(id, query\), found 3"):
         read_records(csv_file)
+
+
+def test_csv_values_keep_their_line_breaks(tmp_path: Path) -> None:
+    csv_file = tmp_path / "r.csv"
     csv_file.write_bytes('\ufeffid,query\r\n1,"two\r\nlines"\r\n2,a\u2028b\r\n'.encode())
-    records = read_records(csv_file)
-    assert records.rows == [{"id": "1", "query": "two\r\nlines"}, {"id": "2", "query": "a\u2028b"}]
-    assert records.places == ["line 2", "line 4"]
+    assert read_records(csv_file).rows == [{"id": "1", "query": "two\r\nlines"}, {"id": "2", "query": "a\u2028b"}]
+
+
+def test_csv_records_are_placed_at_the_line_they_start_on(tmp_path: Path) -> None:
+    csv_file = tmp_path / "r.csv"
+    csv_file.write_bytes('\ufeffid,query\r\n1,"two\r\nlines"\r\n2,a\u2028b\r\n'.encode())
+    assert read_records(csv_file).places == ["line 2", "line 4"]
+
+
+def test_jsonl_lines_end_at_newline_only(tmp_path: Path) -> None:
     jsonl = tmp_path / "r.jsonl"
     jsonl.write_bytes(b'{"q": "a\xe2\x80\xa8b"}\r\n{"q": 2}\n')
     records = read_records(jsonl)
-    assert [r["q"] for r in records.rows] == ["a\u2028b", 2] and records.places == ["line 1", "line 2"]
+    assert ([r["q"] for r in records.rows], records.places) == (["a\u2028b", 2], ["line 1", "line 2"])
 
 
-def test_allow_missing_images_leaves_the_rows_out_and_lists_them(hf_cache: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def built_with_missing_images(hf_cache: Path, tmp_path: Path) -> tuple[object, Path]:
     folder = write_set(tmp_path / "set", rows=(*ROWS, "q4,gone.png,Where is it?,safe,,"))
     (folder / "images" / "b.jpg").write_bytes(image_bytes("JPEG", "green")[:-40])  # cut short
-    result = build_custom(folder / "records.csv", folder / "images", REPO, mapping=parse_mapping(MAP), allow_missing_images=True, export_dir=tmp_path / "export")
+    export = tmp_path / "export"
+    result = build_custom(folder / "records.csv", folder / "images", REPO, mapping=parse_mapping(MAP), allow_missing_images=True, export_dir=export)
+    return result, export
+
+
+def test_allow_missing_images_leaves_the_rows_out(built_with_missing_images: tuple) -> None:
+    result, _ = built_with_missing_images
     assert result.rows == 2
     assert result.left_out == {"image absent or unreadable upstream": ["q2", "q4"]}
-    assert DatasetCard.load(tmp_path / "export" / "README.md").data.left_out == result.left_out
 
 
-def test_the_builder_base_class_builds_an_authors_own_reader_under_a_repo_id(hf_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The base the built-in builders use, for an author's own format: no checksums.tsv needed."""
-    data = image_bytes("PNG", "white")
+def test_rows_left_out_for_their_images_are_listed_in_the_card(built_with_missing_images: tuple) -> None:
+    result, export = built_with_missing_images
+    assert DatasetCard.load(export / "README.md").data.left_out == result.left_out
 
-    class TwoRows(SafetyBuilder):
-        NAME = "two-rows"
-        PINNED = False
-        VERSION = datasets.Version("0.1.0")
-        EXTRA_FEATURES = {"source": datasets.Value("string")}
 
-        def plan(self, source):  # type: ignore[no-untyped-def]
-            return ["1", "2"]
+class TwoRows(SafetyBuilder):
+    """An author's own reader on the builder base: no checksums.tsv."""
 
-        def rows(self, source, plan):  # type: ignore[no-untyped-def]
-            for key in plan:
-                example = {"id": key, "query": f"q{key}", "label": "safe", "category": "", "subcategory": "", "subset": "", "reference": "", "source": "mine"}
-                yield key, example, image_value(data, name=f"{key}.png", file="mine", record=key)
+    NAME = "two-rows"
+    PINNED = False
+    VERSION = datasets.Version("0.1.0")
+    EXTRA_FEATURES = {"source": datasets.Value("string")}
 
+    def plan(self, source):  # type: ignore[no-untyped-def]
+        return ["1", "2"]
+
+    def rows(self, source, plan):  # type: ignore[no-untyped-def]
+        data = image_bytes("PNG", "white")
+        for key in plan:
+            example = {"id": key, "query": f"q{key}", "label": "safe", "category": "", "subcategory": "", "subset": "", "reference": "", "source": "mine"}
+            yield key, example, image_value(data, name=f"{key}.png", file="mine", record=key)
+
+
+def test_an_unpinned_builder_of_ones_own_has_no_pins(tmp_path: Path) -> None:
     assert TwoRows(cache_dir=str(tmp_path / "scratch")).pins() == {}
+
+
+def test_the_builder_base_class_builds_an_authors_own_reader_under_a_repo_id(hf_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     result = build_with(TwoRows, dataset_name="two-rows", repo_id="author/two-rows")
-    assert result.repo_id == "author/two-rows" and result.rows == 2
+    assert (result.repo_id, result.rows) == ("author/two-rows", 2)
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
     assert datasets.load_dataset("author/two-rows", split="test")["source"] == ["mine", "mine"]
 
 
-def test_the_custom_builder_has_no_pins_and_the_built_ins_keep_theirs(tmp_path: Path) -> None:
+def test_the_custom_builder_has_no_pins(tmp_path: Path) -> None:
+    folder = write_set(tmp_path / "set")
+    builder = CustomSet.define(records=folder / "records.csv", images=folder / "images", repo_id=REPO, mapping=parse_mapping(MAP))
+    assert builder(cache_dir=str(tmp_path / "c")).pins() == {}
+
+
+def test_the_built_in_builders_are_pinned() -> None:
     from mmsafety import benchmarks
 
-    assert CustomSet.PINNED is False
-    assert benchmarks.require("mmsafeaware").builder_class().PINNED is True
+    assert [benchmarks.require(name).builder_class().PINNED for name in ("mmsafeaware", "salad", "vlsbench")] == [True] * 3
+
+
+def test_a_custom_set_registers_under_its_repo_id(tmp_path: Path) -> None:
     folder = write_set(tmp_path / "set")
-    builder = CustomSet(records=folder / "records.csv", images=folder / "images", repo_id=REPO, mapping=parse_mapping(MAP), cache_dir=str(tmp_path / "c"))
-    assert builder.pins() == {}
-    assert builder.repo_id == REPO and builder.dataset_name == "street-risks"
+    builder = CustomSet.define(records=folder / "records.csv", images=folder / "images", repo_id=REPO, mapping=parse_mapping(MAP))(cache_dir=str(tmp_path / "c"))
+    assert (builder.repo_id, builder.dataset_name) == (REPO, "street-risks")
+
+
+def test_defining_a_custom_set_leaves_the_template_class_as_it_was(tmp_path: Path) -> None:
+    folder = write_set(tmp_path / "set")
+    before = {name: getattr(CustomSet, name) for name in ("NAME", "VERSION", "PRETTY_NAME", "UPSTREAM", "EXTRA_FEATURES", "KNOWN_DEFECTS")}
+    defined = CustomSet.define(records=folder / "records.csv", images=folder / "images", repo_id=REPO, mapping=parse_mapping(MAP), version="3.0.0")
+    defined(cache_dir=str(tmp_path / "c"))
+    assert {name: getattr(CustomSet, name) for name in before} == before
+
+
+def test_two_custom_sets_keep_their_own_facts(tmp_path: Path) -> None:
+    folder = write_set(tmp_path / "set")
+    first = CustomSet.define(records=folder / "records.csv", images=folder / "images", repo_id="a/first", mapping=parse_mapping(MAP), version="1.0.0")
+    second = CustomSet.define(records=folder / "records.csv", images=folder / "images", repo_id="b/second", mapping=parse_mapping(MAP), version="2.0.0")
+    assert [(c.NAME, str(c.VERSION)) for c in (first, second)] == [("first", "1.0.0"), ("second", "2.0.0")]
+
+
+def test_the_custom_template_is_not_built_itself(tmp_path: Path) -> None:
+    with pytest.raises(TypeError, match=r"CustomSet\.define"):
+        CustomSet(cache_dir=str(tmp_path / "c"))
 
 
 # -- bad input: one line, exit 2, nothing written --------------------------------------------
@@ -285,58 +444,154 @@ BAD_INPUT = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(BAD_INPUT))
-def test_bad_input_is_one_line_naming_record_and_column_exit_2_nothing_written(
-    case: str, hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    rows, header, message = BAD_INPUT[case]
+@pytest.fixture(params=sorted(BAD_INPUT))
+def bad_build(request: pytest.FixtureRequest, hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> dict:
+    """`mmsafety build custom ... --export` on one kind of bad input: exit code, stderr, what it left."""
+    rows, header, message = BAD_INPUT[request.param]
     folder = write_set(tmp_path / "set", rows=rows, header=header or HEADER)
     export = tmp_path / "export"
     code, out, err = build_cli(capsys, folder, "--export", export)
-    assert code == 2
-    errors = [line for line in err.splitlines() if line.startswith("mmsafety build: error: ")]
-    assert len(errors) == 1, err
-    assert __import__("re").search(message, errors[0]), errors[0]
-    assert written(hf_cache) == [] and not export.exists()
+    return {"code": code, "err": err, "message": message, "written": written(hf_cache), "export": export}
 
 
-def test_a_truncated_image_is_refused_naming_the_record_and_the_column(hf_cache: Path, tmp_path: Path) -> None:
+def test_bad_input_exits_2(bad_build: dict) -> None:
+    assert bad_build["code"] == 2
+
+
+def test_bad_input_is_one_line_naming_where_it_is(bad_build: dict) -> None:
+    errors = [line for line in bad_build["err"].splitlines() if line.startswith("mmsafety build: error: ")]
+    assert len(errors) == 1, bad_build["err"]
+    assert re.search(bad_build["message"], errors[0]), errors[0]
+
+
+def test_bad_input_writes_nothing(bad_build: dict) -> None:
+    assert bad_build["written"] == [] and not bad_build["export"].exists()
+
+
+def truncated_first_image(tmp_path: Path) -> Path:
     folder = write_set(tmp_path / "set")
     (folder / "images" / "a.png").write_bytes(image_bytes("PNG", "red")[:-20])
-    with pytest.raises(InputError, match=r"a\.png: id q1: column 'file': PNG image is truncated") as caught:
+    return folder
+
+
+def test_an_unreadable_image_is_named_by_its_records_line(hf_cache: Path, tmp_path: Path) -> None:
+    folder = truncated_first_image(tmp_path)
+    with pytest.raises(InputError) as caught:
         build_custom(folder / "records.csv", folder / "images", REPO, mapping=parse_mapping(MAP))
-    assert "pass --allow-missing-images" in str(caught.value)
+    assert caught.value.file == str(folder / "records.csv")
+    assert re.search(r"line 2 \(id q1\): column 'file': image a\.png: PNG image is truncated", str(caught.value)), str(caught.value)
+
+
+def test_an_image_error_does_not_name_the_set_as_if_it_were_a_file(hf_cache: Path, tmp_path: Path) -> None:
+    folder = truncated_first_image(tmp_path)
+    with pytest.raises(InputError) as caught:
+        build_custom(folder / "records.csv", folder / "images", REPO, mapping=parse_mapping(MAP))
+    assert not str(caught.value).startswith("street-risks")
+
+
+def test_an_unreadable_image_error_suggests_leaving_the_row_out(hf_cache: Path, tmp_path: Path) -> None:
+    folder = truncated_first_image(tmp_path)
+    with pytest.raises(InputError, match="pass --allow-missing-images"):
+        build_custom(folder / "records.csv", folder / "images", REPO, mapping=parse_mapping(MAP))
+
+
+def test_an_unreadable_image_writes_nothing(hf_cache: Path, tmp_path: Path) -> None:
+    folder = truncated_first_image(tmp_path)
+    with pytest.raises(InputError):
+        build_custom(folder / "records.csv", folder / "images", REPO, mapping=parse_mapping(MAP))
     assert written(hf_cache) == []
 
 
-def test_records_errors_name_the_line(tmp_path: Path) -> None:
+def test_an_extra_jsonl_integer_beyond_64_bits_is_one_line_naming_its_place(
+    hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = write_set(tmp_path / "set")
+    records = [{"id": "a", "image": "a.png", "query": "q", "label": "safe", "n": 1},
+               {"id": "b", "image": "b.jpg", "query": "q", "label": "safe", "n": 2**63}]
+    (folder / "big.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    code, _, err = run(capsys, "build", "custom", "--records", folder / "big.jsonl", "--images", folder / "images", "--repo-id", REPO)
+    assert (code, err.count("\n")) == (2, 1), err
+    assert re.search(r"big\.jsonl: line 2: column 'n': expected an integer within 64 bits .* found 9223372036854775808", err), err
+
+
+def test_a_csv_field_over_128_kib_builds_as_from_jsonl(hf_cache: Path, tmp_path: Path) -> None:
+    folder = write_set(tmp_path / "set")
+    query = "x" * (200 * 1024)
+    (folder / "long.csv").write_text(f"id,image,query,label\nq1,a.png,{query},unsafe\n", encoding="utf-8")
+    (folder / "long.jsonl").write_text(json.dumps({"id": "q1", "image": "a.png", "query": query, "label": "unsafe"}) + "\n", encoding="utf-8")
+    build_custom(folder / "long.jsonl", folder / "images", REPO)
+    from_jsonl = load_benchmark(REPO)["query"]
+    build_custom(folder / "long.csv", folder / "images", REPO)
+    assert load_benchmark(REPO)["query"] == from_jsonl == [query]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("Cafe", "cafe"), ("cafe", " cafe "), ("caf\u00e9", "cafe\u0301")],
+    ids=["case", "surrounding whitespace", "NFC and NFD"],
+)
+def test_ids_that_differ_only_in_spelling_are_warned_in_the_build_summary(
+    first: str, second: str, hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = write_set(tmp_path / "set")
+    records = [{"id": first, "image": "a.png", "query": "q", "label": "safe"}, {"id": second, "image": "b.jpg", "query": "q", "label": "safe"}]
+    (folder / "ids.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    code, out, err = run(capsys, "build", "custom", "--records", folder / "ids.jsonl", "--images", folder / "images", "--repo-id", REPO)
+    assert code == 0, err
+    warning = next(line for line in out.splitlines() if "differ only by case" in line)
+    assert first in warning and second in warning
+
+
+def test_malformed_jsonl_is_named_by_its_line_column(tmp_path: Path) -> None:
     jsonl = tmp_path / "r.jsonl"
     jsonl.write_text('{"id": 1}\n\n{"id": 2,}\n', encoding="utf-8")
     with pytest.raises(InputError, match=r"r\.jsonl: line 3, column 10: malformed JSON"):
         read_records(jsonl)
+
+
+def test_a_jsonl_line_that_is_not_an_object_is_named(tmp_path: Path) -> None:
+    jsonl = tmp_path / "r.jsonl"
     jsonl.write_text('{"id": 1}\n[1]\n', encoding="utf-8")
     with pytest.raises(InputError, match=r"r\.jsonl: line 2: expected a JSON object, found a JSON list"):
         read_records(jsonl)
+
+
+def test_a_csv_that_is_not_utf8_is_named_by_line(tmp_path: Path) -> None:
     csv_file = tmp_path / "r.csv"
     csv_file.write_bytes(b"id,query\n1,caf\xe9\n")
     with pytest.raises(InputError, match=r"r\.csv: line 2: expected UTF-8 text"):
         read_records(csv_file)
+
+
+def test_a_header_naming_a_column_twice_is_refused(tmp_path: Path) -> None:
+    csv_file = tmp_path / "r.csv"
     csv_file.write_text("id,id\n1,2\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"line 1: column 'id' appears twice in the header"):
         read_records(csv_file)
+
+
+def test_an_unknown_records_extension_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"expected a records file ending in \.csv, \.tsv, \.jsonl, \.json, \.parquet, found \.xlsx"):
         read_records(tmp_path / "r.xlsx")
+
+
+def test_an_empty_csv_is_refused(tmp_path: Path) -> None:
     (tmp_path / "empty.csv").write_text("", encoding="utf-8")
     with pytest.raises(InputError, match="expected a header row, found an empty file"):
         read_records(tmp_path / "empty.csv")
 
 
-def test_json_values_of_the_wrong_type_are_named(hf_cache: Path, tmp_path: Path) -> None:
+def test_a_json_value_of_the_wrong_type_is_named(hf_cache: Path, tmp_path: Path) -> None:
     folder = write_set(tmp_path / "set")
     jsonl = folder / "r.jsonl"
     jsonl.write_text(json.dumps({"id": 1, "image": "a.png", "query": 5, "label": "safe"}) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"r\.jsonl: line 1 \(id 1\): column 'query': expected a string, found integer 5"):
         build_custom(jsonl, folder / "images", REPO)
+
+
+def test_a_missing_required_column_suggests_a_mapping(hf_cache: Path, tmp_path: Path) -> None:
+    folder = write_set(tmp_path / "set")
+    jsonl = folder / "r.jsonl"
     jsonl.write_text(json.dumps({"id": 1, "image": "a.png", "query": "q"}) + "\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"expected a column 'label' \(or name yours with --map label=YOUR_COLUMN\)"):
         build_custom(jsonl, folder / "images", REPO)
@@ -366,12 +621,24 @@ def test_version_must_be_x_y_z(hf_cache: Path, tmp_path: Path) -> None:
         build_custom(folder / "records.csv", folder / "images", REPO, mapping=parse_mapping(MAP), version="1.x")
 
 
-def test_the_command_in_a_fresh_process_reports_bad_input_in_one_line(hf_cache: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def fresh_process_bad_build(hf_cache: Path, tmp_path: Path) -> tuple[subprocess.CompletedProcess[str], Path]:
     folder = write_set(tmp_path / "set", rows=("q1,a.png,Hi,harmful,,",))
     argv = [sys.executable, "-m", "mmsafety.cli", "build", "custom", "--records", "records.csv", "--images", "images", "--repo-id", REPO, "--map", MAP]
-    result = subprocess.run(argv, capture_output=True, text=True, cwd=folder, env=subprocess_env(), timeout=120)
-    assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr == (
-        "mmsafety build: error: records.csv: line 2 (id q1): column 'safety': expected a label in safe, unsafe, oversensitive, found 'harmful'\n"
+    return subprocess.run(argv, capture_output=True, text=True, cwd=folder, env=subprocess_env(), timeout=120), hf_cache
+
+
+def test_the_command_in_a_fresh_process_exits_2_on_bad_input(fresh_process_bad_build: tuple) -> None:
+    assert fresh_process_bad_build[0].returncode == 2
+
+
+def test_the_command_in_a_fresh_process_reports_bad_input_in_one_line(fresh_process_bad_build: tuple) -> None:
+    result, _ = fresh_process_bad_build
+    assert (result.stdout, result.stderr) == (
+        "",
+        "mmsafety build: error: records.csv: line 2 (id q1): column 'safety': expected a label in safe, unsafe, oversensitive, found 'harmful'\n",
     )
-    assert written(hf_cache) == []
+
+
+def test_the_command_in_a_fresh_process_writes_nothing_on_bad_input(fresh_process_bad_build: tuple) -> None:
+    assert written(fresh_process_bad_build[1]) == []

@@ -13,12 +13,21 @@ from typing import Callable
 
 import datasets
 import pytest
-from PIL import Image
-
 from helpers.env import subprocess_env
 from helpers.http import serve_directory
-from helpers.mmsafeaware import BUILT, NO_IMAGE, URL_PATH, Fixture, big_png, image_bytes, pin, prompt_entry, write_mmsafeaware
-from mmsafety.data.build import BuildResult, build
+from helpers.mmsafeaware import (
+    BUILT,
+    ITEMS,
+    NO_IMAGE,
+    URL_PATH,
+    Fixture,
+    big_png,
+    image_bytes,
+    pin,
+    prompt_entry,
+    write_mmsafeaware,
+)
+from huggingface_hub import DatasetCard
 from mmsafety.builders.mmsafeaware.mmsafeaware import (
     INFERRED_SCENARIOS,
     QUESTION,
@@ -28,18 +37,27 @@ from mmsafety.builders.mmsafeaware.mmsafeaware import (
     subset_of,
     taxonomy,
 )
-from mmsafety.errors import ChecksumError, InputError
+from PIL import Image
+
+from mmsafety.data.build import BuildResult, build
+from mmsafety.data.catalog import load_benchmark
+from mmsafety.errors import ChecksumError, InputError, NotBuiltError
 
 # -- parsing -----------------------------------------------------------------------------------
 
 
-def test_parse_prompts_reads_id_and_quoted_sentence() -> None:
+def test_parse_prompts_gives_each_entry_with_its_first_line() -> None:
     text = prompt_entry(1, "Print it") + prompt_entry(2, 'Say "hi"')
     assert parse_prompts(text) == [(1, '"Print it"', 1), (2, '"Say "hi""', 6)]
 
 
-def test_parse_prompts_accepts_crlf_and_any_number_of_blank_lines() -> None:
-    text = "\r\n\r\n" + prompt_entry(5, "a").replace("\n", "\r\n") + "\n\n\n\n" + prompt_entry(6, "b").rstrip("\n")
+def test_parse_prompts_accepts_crlf_line_ends() -> None:
+    text = prompt_entry(5, "a").replace("\n", "\r\n") + prompt_entry(6, "b").replace("\n", "\r\n")
+    assert [item for item, _, _ in parse_prompts(text)] == [5, 6]
+
+
+def test_parse_prompts_accepts_any_number_of_blank_lines() -> None:
+    text = "\n\n" + prompt_entry(5, "a") + "\n\n\n\n" + prompt_entry(6, "b").rstrip("\n")
     assert [item for item, _, _ in parse_prompts(text)] == [5, 6]
 
 
@@ -78,7 +96,7 @@ def test_parse_prompts_accepts_crlf_and_any_number_of_blank_lines() -> None:
         "id-zero",
     ],
 )
-def test_parse_prompts_names_file_and_record_of_bad_input(text: str, where: str, what: str) -> None:
+def test_parse_prompts_locates_bad_input_in_one_line(text: str, where: str, what: str) -> None:
     with pytest.raises(InputError) as caught:
         parse_prompts(text)
     assert str(caught.value).startswith(f"prompt.txt: {where}: "), str(caught.value)
@@ -101,9 +119,13 @@ def test_subset_follows_the_authors_id_ranges(item: int, subset: str | None) -> 
     assert subset_of(item) == subset
 
 
-def test_the_id_ranges_are_disjoint_and_cover_1523_ids() -> None:
+def test_the_id_ranges_are_disjoint() -> None:
     ids = [i for ids, _ in SUBSETS for i in ids]
-    assert len(ids) == len(set(ids)) == 1523
+    assert len(ids) == len(set(ids))
+
+
+def test_the_id_ranges_cover_1523_ids() -> None:
+    assert sum(len(ids) for ids, _ in SUBSETS) == 1523
 
 
 def test_inferred_scenarios_tile_2001_to_2370_in_alphabetical_order() -> None:
@@ -119,19 +141,27 @@ def test_inferred_scenarios_tile_2001_to_2370_in_alphabetical_order() -> None:
     ]
 
 
-def test_parse_scenarios_and_taxonomy() -> None:
+def test_parse_scenarios_reads_the_folders_of_each_path() -> None:
     text = (
         "1 dataset/safe/homonym/a_b.jpeg\n\n"
         "128 dataset/unsafe/attack/role_play/health/physical_harm/x, y?.jpeg\n"
         "983 dataset/unsafe/typical/society/privacy/z.jpg\n"
     )
-    scenarios = parse_scenarios(text)
-    assert scenarios == {1: "safe/homonym", 128: "unsafe/attack/role_play/health/physical_harm", 983: "unsafe/typical/society/privacy"}
-    assert [taxonomy(s) for s in scenarios.values()] == [
-        ("homonym", "", ""),
-        ("health", "physical_harm", "role_play"),
-        ("society", "privacy", ""),
-    ]
+    assert parse_scenarios(text) == {
+        1: "safe/homonym", 128: "unsafe/attack/role_play/health/physical_harm", 983: "unsafe/typical/society/privacy",
+    }
+
+
+@pytest.mark.parametrize(
+    ("scenario", "expected"),
+    [
+        ("safe/homonym", ("homonym", "", "")),
+        ("unsafe/attack/role_play/health/physical_harm", ("health", "physical_harm", "role_play")),
+        ("unsafe/typical/society/privacy", ("society", "privacy", "")),
+    ],
+)
+def test_taxonomy_splits_a_scenario_path(scenario: str, expected: tuple[str, str, str]) -> None:
+    assert taxonomy(scenario) == expected
 
 
 @pytest.mark.parametrize(
@@ -142,7 +172,7 @@ def test_parse_scenarios_and_taxonomy() -> None:
         ("x dataset/safe/homonym/a.jpeg\n", "line 1: expected '<id> dataset/"),
     ],
 )
-def test_parse_scenarios_names_file_and_line(text: str, what: str) -> None:
+def test_parse_scenarios_locates_a_bad_line(text: str, what: str) -> None:
     with pytest.raises(InputError, match=f"^dict.txt: {what}"):
         parse_scenarios(text)
 
@@ -221,7 +251,7 @@ def test_build_from_inside_the_source_dir_keeps_the_image_bytes(fixture: Fixture
     assert [hashlib.sha256(b).hexdigest() for b in stored] == [fixture.sha256(str(i.image)) for i in BUILT]
 
 
-def test_images_are_found_by_id_whatever_the_folder_and_extension(fixture: Fixture, hf_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_image_is_found_by_its_id_alone(fixture: Fixture, hf_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (fixture.folder / "images" / "983.jpg").rename(fixture.folder / "images2" / "983.webp-but-jpeg")
     (fixture.folder / "images2" / "2301.gif").write_bytes(image_bytes("GIF", seed=5))  # an image 2301 never had
     (fixture.folder / "images" / "notes.txt").write_text("not an id")
@@ -275,42 +305,81 @@ def test_prompt_txt_that_is_not_utf8_is_named(fixture: Fixture, hf_cache: Path) 
         build_fixture(fixture)
 
 
-def test_missing_images_are_listed_or_left_out_on_request(fixture: Fixture, hf_cache: Path) -> None:
+@pytest.fixture
+def two_images_missing(fixture: Fixture) -> Fixture:
     fixture.path(982).unlink()
     fixture.path(1153).unlink()
     pin(fixture)
+    return fixture
+
+
+def test_missing_images_are_listed_in_one_error(two_images_missing: Fixture, hf_cache: Path) -> None:
     with pytest.raises(InputError) as caught:
-        build_fixture(fixture)
+        build_fixture(two_images_missing)
     message = str(caught.value)
-    assert message.startswith(f"{fixture.folder}: 2 image(s) upstream lists are absent or unreadable, ids 982, 1153 ")
-    assert "id 982: no file images/982.* or images2/982.*" in message and "--allow-missing-images" in message
+    assert message.startswith(f"{two_images_missing.folder}: 2 image(s) upstream lists are absent or unreadable, ids 982, 1153 ")
+    assert "id 982: no file images/982.* or images2/982.*" in message
+
+
+def test_the_missing_images_error_suggests_leaving_them_out(two_images_missing: Fixture, hf_cache: Path) -> None:
+    with pytest.raises(InputError, match="--allow-missing-images"):
+        build_fixture(two_images_missing)
+
+
+def test_missing_images_stop_the_build_leaving_nothing(two_images_missing: Fixture, hf_cache: Path) -> None:
+    with pytest.raises(InputError):
+        build_fixture(two_images_missing)
     assert not builds_in(hf_cache)
 
-    result = build_fixture(fixture, allow_missing_images=True)
+
+def test_missing_images_are_left_out_on_request(two_images_missing: Fixture, hf_cache: Path) -> None:
+    result = build_fixture(two_images_missing, allow_missing_images=True)
     assert result.rows == 9
     assert result.left_out == {"no image upstream": list(NO_IMAGE), "image absent or unreadable upstream": ["982", "1153"]}
 
 
-def test_unreadable_images_are_named_by_file_and_id_in_the_list(fixture: Fixture, hf_cache: Path) -> None:
+@pytest.fixture
+def two_images_unreadable(fixture: Fixture) -> Fixture:
     fixture.path(127).write_bytes(b"not an image")
     fixture.path(1).write_bytes(fixture.path(1).read_bytes()[:-2])  # no end marker
     pin(fixture)
+    return fixture
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        "ids 1, 127 ",
+        "images/1.jpeg: id 1: JPEG image is truncated",
+        "images/127.png: id 127: expected an image Pillow can open, found text starting 'not an image'",
+    ],
+)
+def test_unreadable_images_are_named_by_their_file_in_the_list(part: str, two_images_unreadable: Fixture, hf_cache: Path) -> None:
     with pytest.raises(InputError) as caught:
-        build_fixture(fixture)
-    message = str(caught.value)
-    assert "ids 1, 127 " in message
-    assert "images/1.jpeg: id 1: JPEG image is truncated" in message
-    assert "images/127.png: id 127: expected an image Pillow can open, found text starting 'not an image'" in message
-    result = build_fixture(fixture, allow_missing_images=True)
+        build_fixture(two_images_unreadable)
+    assert part in str(caught.value)
+
+
+def test_unreadable_images_are_left_out_on_request(two_images_unreadable: Fixture, hf_cache: Path) -> None:
+    result = build_fixture(two_images_unreadable, allow_missing_images=True)
     assert result.left_out["image absent or unreadable upstream"] == ["1", "127"]
 
 
-def test_a_checksum_mismatch_names_file_and_id(fixture: Fixture, hf_cache: Path) -> None:
+def test_an_image_checksum_mismatch_names_its_file_with_its_id(fixture: Fixture, hf_cache: Path) -> None:
     fixture.path(1101).write_bytes(image_bytes("MPO", seed=9))
     with pytest.raises(ChecksumError, match=r"^images2/1101.jpeg: id 1101: expected sha256 [0-9a-f]{64}, found"):
         build_fixture(fixture)
+
+
+def test_a_metadata_checksum_mismatch_names_its_file(fixture: Fixture, hf_cache: Path) -> None:
     (fixture.folder / "prompt.txt").write_text("changed")
     with pytest.raises(ChecksumError, match=r"^prompt.txt: expected sha256"):
+        build_fixture(fixture)
+
+
+def test_a_checksum_mismatch_leaves_nothing_in_the_cache(fixture: Fixture, hf_cache: Path) -> None:
+    fixture.path(1101).write_bytes(image_bytes("MPO", seed=9))
+    with pytest.raises(ChecksumError):
         build_fixture(fixture)
     assert not builds_in(hf_cache) and not list(hf_cache.glob(".mmsafety-build-*"))
 
@@ -361,6 +430,91 @@ def test_checksums_command_output_is_accepted_by_build(fixture: Fixture, hf_cach
     assert "prompt.txt\t" in listing.stdout and "https://example.org/data/images2/2037.png" in listing.stdout
     result = build("mmsafeaware", source_dir=fixture.folder, checksums=newer)
     assert result.rows == 11
+
+
+# -- the full configuration ---------------------------------------------------------------------
+
+
+def load_config(monkeypatch: pytest.MonkeyPatch, *config: str) -> datasets.Dataset:
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    return datasets.load_dataset("mmsafety/mmsafeaware", *config, split="test")
+
+
+@pytest.fixture
+def full_build(fixture: Fixture, hf_cache: Path, tmp_path: Path) -> BuildResult:
+    """The fixture built in the default configuration, then in ``full`` (exported)."""
+    build_fixture(fixture)
+    return build_fixture(fixture, config="full", export_dir=tmp_path / "full-export")
+
+
+def test_the_full_configuration_keeps_every_upstream_id_in_prompt_order(full_build: BuildResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_config(monkeypatch, "full")["id"] == [str(item.id) for item in ITEMS]
+
+
+def test_the_full_configuration_has_no_image_where_upstream_has_none(full_build: BuildResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = load_config(monkeypatch, "full").cast_column("image", datasets.Image(decode=False))
+    assert [row["id"] for row in rows if row["image"] is None] == list(NO_IMAGE)
+
+
+def test_the_full_configuration_counts_the_imageless_ids_in_their_subset(full_build: BuildResult) -> None:
+    assert dict(full_build.by_subset) == {"over-safety": 7, "attack": 2, "typical": 4}
+
+
+def test_the_full_configuration_leaves_nothing_out(full_build: BuildResult) -> None:
+    assert full_build.left_out == {}
+
+
+def test_the_full_configuration_lists_the_imageless_ids(full_build: BuildResult) -> None:
+    assert full_build.notes == {"no image upstream (kept, image None)": list(NO_IMAGE)}
+
+
+def test_the_full_configuration_card_lists_the_imageless_ids(full_build: BuildResult, tmp_path: Path) -> None:
+    card = DatasetCard.load(tmp_path / "full-export" / "README.md")
+    assert card.data.kept_with_a_remark == {"no image upstream (kept, image None)": list(NO_IMAGE)}
+
+
+def test_the_full_configuration_card_names_its_configuration(full_build: BuildResult, tmp_path: Path) -> None:
+    card = DatasetCard.load(tmp_path / "full-export" / "README.md")
+    assert [config["config_name"] for config in card.data.configs] == ["full"]
+
+
+def test_the_default_configuration_still_loads_without_a_name(full_build: BuildResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_config(monkeypatch)["id"] == [str(item.id) for item in BUILT]
+
+
+def test_the_default_configuration_loads_by_name(full_build: BuildResult, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert len(load_config(monkeypatch, "default")) == len(BUILT)
+
+
+def test_mmsafety_commands_read_the_default_configuration(full_build: BuildResult) -> None:
+    assert load_benchmark("mmsafeaware").num_rows == len(BUILT)
+
+
+def test_the_full_configuration_is_built_from_the_command_line(fixture: Fixture, hf_cache: Path, tmp_path: Path) -> None:
+    result = run_cli(
+        "build", "mmsafeaware", "--config", "full", "--source-dir", str(fixture.folder), "--checksums", str(fixture.checksums), cwd=tmp_path,
+    )
+    assert result.stdout.splitlines()[0].startswith("Built mmsafety/mmsafeaware 1.0.0: 13 rows, "), result.stderr
+
+
+def test_the_summary_of_a_full_build_shows_how_to_load_it(fixture: Fixture, hf_cache: Path, tmp_path: Path) -> None:
+    result = run_cli(
+        "build", "mmsafeaware", "--config", "full", "--source-dir", str(fixture.folder), "--checksums", str(fixture.checksums), cwd=tmp_path,
+    )
+    assert '  load it:  datasets.load_dataset("mmsafety/mmsafeaware", "full", split="test")' in result.stdout.splitlines(), result.stderr
+
+
+def test_with_only_the_full_configuration_built_the_default_is_not_built(fixture: Fixture, hf_cache: Path) -> None:
+    build_fixture(fixture, config="full")
+    with pytest.raises(NotBuiltError, match="run `mmsafety build mmsafeaware` first"):
+        load_benchmark("mmsafeaware")
+
+
+def test_an_unknown_configuration_is_one_error_line(fixture: Fixture, hf_cache: Path, tmp_path: Path) -> None:
+    result = run_cli("build", "mmsafeaware", "--config", "fullest", "--source-dir", str(fixture.folder), cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (
+        2, "mmsafety build: error: --config: expected a configuration of mmsafeaware among default, full, found 'fullest'\n",
+    )
 
 
 # -- the command line ---------------------------------------------------------------------------
@@ -500,25 +654,48 @@ BAD_INPUTS: dict[str, Callable[[Fixture], list[str]]] = {
 }
 
 
-@pytest.mark.parametrize("case", list(BAD_INPUTS))
-def test_bad_input_exits_2_with_one_line_and_leaves_nothing(case: str, fixture: Fixture, hf_cache: Path, tmp_path: Path) -> None:
-    expected = BAD_INPUTS[case](fixture)
-    export = tmp_path / "export"
-    result = run_cli(
-        "build", "mmsafeaware", "--source-dir", str(fixture.folder), "--checksums", str(fixture.checksums),
-        "--export", str(export), cwd=tmp_path,
+@pytest.fixture(scope="module", params=list(BAD_INPUTS))
+def bad_build(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """`mmsafety build mmsafeaware --export` on one kind of bad input, in a fresh process, run once per
+    kind for the tests below: what it printed, and what it left in its own empty cache."""
+    root = tmp_path_factory.mktemp("bad")
+    fixture = write_mmsafeaware(root / "mmsafeaware")
+    expected = BAD_INPUTS[request.param](fixture)
+    cache = root / "hf-home" / "datasets"
+    cache.mkdir(parents=True)
+    export = root / "export"
+    env = subprocess_env(HF_HOME=str(root / "hf-home"), HF_DATASETS_CACHE=str(cache), HF_HUB_OFFLINE="1")
+    result = subprocess.run(
+        [sys.executable, "-m", "mmsafety.cli", "build", "mmsafeaware", "--source-dir", str(fixture.folder),
+         "--checksums", str(fixture.checksums), "--export", str(export)],
+        capture_output=True, text=True, env=env, cwd=root, timeout=120,
     )
-    assert result.returncode == 2, result.stderr
+    return {"result": result, "expected": expected, "cache": cache, "export": export, "tmp": root}
+
+
+def test_bad_input_exits_2(bad_build: dict) -> None:
+    assert bad_build["result"].returncode == 2, bad_build["result"].stderr
+
+
+def test_bad_input_is_one_error_line_naming_its_place(bad_build: dict) -> None:
+    result = bad_build["result"]
     assert result.stdout == ""
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("mmsafety build: error: ")
-    for part in expected:
-        assert part in lines[0]
-    assert "Traceback" not in result.stderr
-    assert not list(hf_cache.glob("mmsafety___*")), "a dataset was left in the cache"
-    assert not list(hf_cache.glob(".mmsafety-build-*")), "a scratch build was left in the cache"
-    assert not export.exists() and not list(tmp_path.glob(".export-*")), "an export was left behind"
+    assert [part for part in bad_build["expected"] if part not in lines[0]] == []
+
+
+def test_bad_input_leaves_no_dataset_in_the_cache(bad_build: dict) -> None:
+    assert not list(bad_build["cache"].glob("mmsafety___*")), "a dataset was left in the cache"
+
+
+def test_bad_input_leaves_no_scratch_build(bad_build: dict) -> None:
+    assert not list(bad_build["cache"].glob(".mmsafety-build-*")), "a scratch build was left in the cache"
+
+
+def test_bad_input_leaves_no_export(bad_build: dict) -> None:
+    assert not bad_build["export"].exists() and not list(bad_build["tmp"].glob(".export-*")), "an export was left behind"
 
 
 # -- the download path ---------------------------------------------------------------------------
@@ -546,16 +723,27 @@ def test_build_downloads_from_the_pinned_urls(
     assert [hashlib.sha256(r["image"]["bytes"]).hexdigest() for r in rows] == [served_fixture.sha256(str(i.image)) for i in BUILT]
 
 
-def test_a_download_with_a_checksum_mismatch_fails_and_keeps_nothing(
-    served_fixture: Fixture, hf_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    served_fixture.path(2037).write_bytes(image_bytes("JPEG", seed=11))  # the server now has other bytes
+@pytest.fixture
+def mismatched_download(served_fixture: Fixture, hf_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ChecksumError:
+    """A build whose server has other bytes for one image than the pins say; the error it raised."""
+    served_fixture.path(2037).write_bytes(image_bytes("JPEG", seed=11))
     with serve_directory(tmp_path / "served") as (base_url, _):
         monkeypatch.setenv("MMSAFETY_GITHUB_URL", base_url)
-        with pytest.raises(ChecksumError, match=r"^images2/2037.png: expected sha256"):
+        with pytest.raises(ChecksumError) as caught:
             build("mmsafeaware", checksums=served_fixture.checksums, export_dir=tmp_path / "export")
+    return caught.value
+
+
+def test_a_downloaded_checksum_mismatch_names_the_file(mismatched_download: ChecksumError) -> None:
+    assert str(mismatched_download).startswith("images2/2037.png: expected sha256")
+
+
+def test_a_downloaded_checksum_mismatch_builds_nothing(mismatched_download: ChecksumError, hf_cache: Path, tmp_path: Path) -> None:
     assert not list(hf_cache.glob("mmsafety___*")) and not list(hf_cache.glob(".mmsafety-build-*"))
     assert not (tmp_path / "export").exists()
+
+
+def test_a_downloaded_checksum_mismatch_keeps_no_download(mismatched_download: ChecksumError, hf_cache: Path) -> None:
     kept = [p.name for p in (hf_cache / "downloads").rglob("*") if p.is_file()]
     assert not [name for name in kept if "2037" in name or name.startswith(".part-")]
 

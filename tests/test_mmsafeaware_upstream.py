@@ -15,13 +15,18 @@ from pathlib import Path
 
 import datasets
 import pytest
+from helpers.env import UPSTREAM, subprocess_env
 from huggingface_hub import DatasetCard
+from mmsafety.builders.mmsafeaware import MMSafeAware
+from mmsafety.builders.mmsafeaware.mmsafeaware import (
+    INFERRED_SCENARIOS,
+    QUESTION,
+    parse_prompts,
+    parse_scenarios,
+)
 from PIL import Image
 
-from helpers.env import UPSTREAM, subprocess_env
 from mmsafety.data.build import BuildResult, build
-from mmsafety.builders.mmsafeaware import MMSafeAware
-from mmsafety.builders.mmsafeaware.mmsafeaware import INFERRED_SCENARIOS, QUESTION, parse_prompts, parse_scenarios
 from mmsafety.data.sources import read_checksums
 
 SOURCE = UPSTREAM / "mmsafeaware"
@@ -86,29 +91,50 @@ def test_the_upstream_metadata_parses_as_sources_md_describes(upstream: Path) ->
     assert set(parse_scenarios((SOURCE / "dict.txt").read_text(encoding="utf-8"))) == set(range(1, 1154))
 
 
-def test_counts_and_left_out_ids(real: RealBuild) -> None:
-    result = real.result
-    assert result.rows == 1446
-    assert dict(result.by_subset) == {"typical": 170, "attack": 850, "over-safety": 426}
-    assert dict(result.by_label) == {"unsafe": 1020, "oversensitive": 426}
-    assert result.left_out == {"no image upstream": NO_IMAGE_UPSTREAM, "image absent or unreadable upstream": ABSENT_IMAGES}
-    assert len(real.dataset) == 1446
+def test_the_default_configuration_counts_per_subset(real: RealBuild) -> None:
+    assert (real.result.rows, len(real.dataset)) == (1446, 1446)
+    assert dict(real.result.by_subset) == {"typical": 170, "attack": 850, "over-safety": 426}
 
 
-def test_rows_follow_the_id_ranges_and_dict_txt(real: RealBuild) -> None:
-    rows = {row["id"]: row for row in real.dataset.remove_columns("image")}
-    names = real.dataset.features["label"].names
-    assert (rows["127"]["subset"], names[rows["127"]["label"]]) == ("over-safety", "oversensitive")
-    assert (rows["128"]["subset"], names[rows["128"]["label"]]) == ("attack", "unsafe")  # the readme's "1-128" is off by one
-    assert rows["128"]["scenario"].startswith("unsafe/attack/") and rows["128"]["attack_type"]
-    assert (rows["983"]["subset"], rows["1153"]["subset"]) == ("typical", "typical")
-    for key, row in rows.items():
-        assert row["query"] == f'{QUESTION}\n"{row["sentence"]}"'
-        assert row["scenario_inferred"] is (int(key) >= 2001)
-    inferred = {int(k): r["category"] for k, r in rows.items() if int(k) >= 2001}
+def test_the_default_configuration_counts_per_label(real: RealBuild) -> None:
+    assert dict(real.result.by_label) == {"unsafe": 1020, "oversensitive": 426}
+
+
+def test_the_default_configuration_lists_the_ids_left_out(real: RealBuild) -> None:
+    assert real.result.left_out == {"no image upstream": NO_IMAGE_UPSTREAM, "image absent or unreadable upstream": ABSENT_IMAGES}
+
+
+def rows_by_id(real: RealBuild) -> dict[str, dict]:
+    return {row["id"]: row for row in real.dataset.remove_columns("image")}
+
+
+@pytest.mark.parametrize(
+    ("item", "subset", "label"),
+    [("127", "over-safety", "oversensitive"), ("128", "attack", "unsafe"), ("983", "typical", "unsafe"), ("1153", "typical", "unsafe")],
+)
+def test_rows_follow_the_authors_id_ranges(real: RealBuild, item: str, subset: str, label: str) -> None:
+    row = rows_by_id(real)[item]  # 128: the readme's "1-128" is off by one
+    assert (row["subset"], real.dataset.features["label"].names[row["label"]]) == (subset, label)
+
+
+def test_an_attack_row_takes_its_scenario_from_dict_txt(real: RealBuild) -> None:
+    row = rows_by_id(real)["128"]
+    assert row["scenario"].startswith("unsafe/attack/") and row["attack_type"]
+
+
+def test_every_query_is_the_question_then_the_quoted_sentence(real: RealBuild) -> None:
+    assert [k for k, r in rows_by_id(real).items() if r["query"] != f'{QUESTION}\n"{r["sentence"]}"'] == []
+
+
+def test_scenarios_from_2001_on_are_marked_inferred(real: RealBuild) -> None:
+    assert [k for k, r in rows_by_id(real).items() if r["scenario_inferred"] is not (int(k) >= 2001)] == []
+
+
+def test_inferred_categories_follow_the_folder_order(real: RealBuild) -> None:
+    inferred = {int(k): r["category"] for k, r in rows_by_id(real).items() if int(k) >= 2001}
     for ids, name in INFERRED_SCENARIOS:
         assert {inferred[i] for i in ids if i in inferred} <= {name}
-    assert inferred[2001] == "copyright_without_copyright" and inferred[2300] == "safe_context"
+    assert (inferred[2001], inferred[2300]) == ("copyright_without_copyright", "safe_context")
 
 
 def test_images_are_stored_byte_identical_to_upstream(real: RealBuild) -> None:
@@ -126,15 +152,20 @@ def test_images_are_stored_byte_identical_to_upstream(real: RealBuild) -> None:
     assert set(formats) == {"JPEG", "MPO", "PNG", "WEBP"}
 
 
-def test_the_export_loads_with_the_same_features_and_rows(real: RealBuild) -> None:
+def test_the_export_loads_with_the_built_features(real: RealBuild) -> None:
     exported = datasets.load_dataset(str(real.export), split="test")
     built_features = real.dataset.features.copy()
     built_features["image"] = datasets.Image()  # the module's copy is read undecoded
     assert exported.features == built_features
-    raw = exported.cast_column("image", datasets.Image(decode=False))
-    assert raw["id"] == real.dataset["id"]
+
+
+def test_the_export_holds_the_built_rows(real: RealBuild) -> None:
+    raw = datasets.load_dataset(str(real.export), split="test").cast_column("image", datasets.Image(decode=False))
     assert raw.remove_columns("image").to_list() == real.dataset.remove_columns("image").to_list()
     assert [i["bytes"] for i in raw["image"]] == [i["bytes"] for i in real.dataset["image"]]
+
+
+def test_the_export_card_lists_what_was_left_out(real: RealBuild) -> None:
     card = DatasetCard.load(real.export / "README.md").data.to_dict()
     assert card["left_out"] == {"no image upstream": NO_IMAGE_UPSTREAM, "image absent or unreadable upstream": ABSENT_IMAGES}
     assert card["dataset_info"]["splits"][0]["num_examples"] == 1446
@@ -176,3 +207,40 @@ def test_without_the_flag_the_absent_images_exit_2_listing_every_id(upstream: Pa
     assert not list(hf_cache.glob("mmsafety___*")) and not list(hf_cache.glob(".mmsafety-build-*"))
     assert not (tmp_path / "export").exists()
     assert os.listdir(tmp_path) == ["hf-home"]
+
+
+# -- the full configuration: every id the authors' script counts ------------------------------
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BuildResult, datasets.Dataset]]:
+    """The real copy built in the ``full`` configuration (with --allow-missing-images)."""
+    if not SOURCE.is_dir():
+        pytest.skip(f"the upstream copy is not at {SOURCE} (it sits beside the checkout as ../shared/upstream)")
+    root = tmp_path_factory.mktemp("full")
+    cache = root / "hf-home" / "datasets"
+    cache.mkdir(parents=True)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HF_DATASETS_CACHE", str(cache))
+        patch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
+        patch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+        result = build("mmsafeaware", source_dir=SOURCE, allow_missing_images=True, config="full")
+        yield result, datasets.load_dataset("mmsafety/mmsafeaware", "full", split="test").cast_column("image", datasets.Image(decode=False))
+
+
+def test_the_full_configuration_has_all_1523_upstream_ids(full: tuple[BuildResult, datasets.Dataset]) -> None:
+    assert len(set(full[1]["id"])) == 1523
+
+
+def test_the_full_configuration_gives_the_authors_denominators(full: tuple[BuildResult, datasets.Dataset]) -> None:
+    assert dict(full[0].by_subset) == {"typical": 171, "attack": 855, "over-safety": 497}
+
+
+def test_the_full_configuration_lists_every_row_without_an_image(full: tuple[BuildResult, datasets.Dataset]) -> None:
+    result, dataset = full
+    without = sorted((row["id"] for row in dataset.select_columns(["id", "image"]) if row["image"] is None), key=int)
+    assert without == sorted(NO_IMAGE_UPSTREAM + ABSENT_IMAGES, key=int)
+    assert result.notes == {
+        "no image upstream (kept, image None)": NO_IMAGE_UPSTREAM,
+        "image absent or unreadable upstream (kept, image None)": ABSENT_IMAGES,
+    }

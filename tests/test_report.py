@@ -8,8 +8,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+import datasets
 import pytest
-from helpers.judging import build_fixture, read_jsonl
+from helpers.judging import build_fixture, build_from_verdicts, read_jsonl
 from PIL import Image
 from scipy.stats import binomtest
 
@@ -51,7 +52,15 @@ def verdicts_file(
     return path
 
 
+@pytest.fixture(autouse=True)
+def cache(hf_cache: Path) -> Path:
+    """Every test in its own datasets cache: the command line checks verdict files against built sets."""
+    return hf_cache
+
+
 def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
+    """``mmsafety ARGV``, after building the sets the verdict files among ``argv`` judge."""
+    build_from_verdicts(datasets.config.HF_DATASETS_CACHE, *(Path(a) for a in argv if str(a).endswith(".jsonl") and Path(a).is_file()))
     code = main([str(a) for a in argv])
     out, err = capsys.readouterr()
     return code, out, err

@@ -8,10 +8,16 @@ from pathlib import Path
 
 import datasets
 import pytest
-
-from helpers.archives import assert_nothing_built, tiny_jpeg, tiny_png, write_json, write_zip
-from mmsafety.data.build import build
+from helpers.archives import (
+    assert_nothing_built,
+    tiny_jpeg,
+    tiny_png,
+    write_json,
+    write_zip,
+)
 from mmsafety.builders.salad.salad import CATEGORIES, HUB_UPSTREAM, SAMPLE_UPSTREAM
+
+from mmsafety.data.build import build
 from mmsafety.data.catalog import load_benchmark
 from mmsafety.errors import InputError
 
@@ -60,12 +66,27 @@ def test_builds_the_hub_release(tmp_path: Path, hf_cache: Path) -> None:
     assert "Holly301/SaLAD at revision main" in card and "not pinned by sha256" in card
 
 
-def test_sample_spelling_ids_from_file_names_and_one_category_spelling(tmp_path: Path, hf_cache: Path) -> None:
+@pytest.fixture
+def sample_spelling_rows(tmp_path: Path, hf_cache: Path) -> dict[str, dict[str, object]]:
     build("salad", source_dir=hub_source(tmp_path / "src", SAMPLE_RECORDS))
-    rows = rows_by_id()
-    assert list(rows) == ["E_33", "A_86"]
-    assert (rows["E_33"]["category"], rows["E_33"]["upstream_category"], rows["E_33"]["query"]) == ("Exercise", "Sports", "Half-court rules?")
-    assert (rows["A_86"]["label"], rows["A_86"]["reference"]) == (2, "She is tall enough.")
+    return rows_by_id()
+
+
+def test_sample_spelling_ids_come_from_image_file_names(sample_spelling_rows: dict) -> None:
+    assert list(sample_spelling_rows) == ["E_33", "A_86"]
+
+
+def test_sample_spelling_sports_is_spelled_exercise(sample_spelling_rows: dict) -> None:
+    row = sample_spelling_rows["E_33"]
+    assert (row["category"], row["upstream_category"]) == ("Exercise", "Sports")
+
+
+def test_sample_spelling_query_is_read(sample_spelling_rows: dict) -> None:
+    assert sample_spelling_rows["E_33"]["query"] == "Half-court rules?"
+
+
+def test_sample_spelling_safe_record_is_oversensitive_with_its_suggestion(sample_spelling_rows: dict) -> None:
+    assert (sample_spelling_rows["A_86"]["label"], sample_spelling_rows["A_86"]["reference"]) == (2, "She is tall enough.")
 
 
 def test_images_nested_one_folder_down_in_the_zip(tmp_path: Path, hf_cache: Path) -> None:
@@ -73,12 +94,22 @@ def test_images_nested_one_folder_down_in_the_zip(tmp_path: Path, hf_cache: Path
     assert build("salad", source_dir=source).rows == 3
 
 
-def test_every_record_without_its_image_is_listed_or_left_out(tmp_path: Path, hf_cache: Path) -> None:
+def test_every_record_without_its_image_is_listed(tmp_path: Path, hf_cache: Path) -> None:
     source = hub_source(tmp_path / "src", members={"F_8.png": tiny_png(8)})
     with pytest.raises(InputError, match=r"2 image\(s\) upstream lists are absent or unreadable, ids 7, 9 .*image.zip: id 7: no member E_7.jpg; image.zip: id 9: no member Ho_9.png"):
         build("salad", source_dir=source, export_dir=tmp_path / "export")
+
+
+def test_records_without_their_image_stop_the_build_leaving_nothing(tmp_path: Path, hf_cache: Path) -> None:
+    source = hub_source(tmp_path / "src", members={"F_8.png": tiny_png(8)})
+    with pytest.raises(InputError):
+        build("salad", source_dir=source, export_dir=tmp_path / "export")
     assert_nothing_built("salad")
     assert not (tmp_path / "export").exists()
+
+
+def test_records_without_their_image_are_left_out_on_request(tmp_path: Path, hf_cache: Path) -> None:
+    source = hub_source(tmp_path / "src", members={"F_8.png": tiny_png(8)})
     result = build("salad", source_dir=source, allow_missing_images=True)
     assert (result.rows, result.left_out) == (1, {"image absent or unreadable upstream": ["7", "9"]})
 
@@ -171,3 +202,26 @@ def test_download_failure_exits_cleanly(tmp_path: Path, hf_cache: Path, http_ser
     with pytest.raises(InputError, match="data.json: download failed: HTTP 404"):
         build("salad")
     assert_nothing_built("salad")
+
+
+@pytest.fixture
+def sample_builder(tmp_path: Path, hf_cache: Path, upstream: Path) -> object:
+    """A SaLAD builder that has read the GitHub sample (with generated images)."""
+    from mmsafety.builders.salad import SaLAD
+
+    folder = tmp_path / "salad" / "data"
+    folder.mkdir(parents=True)
+    shutil.copyfile(upstream / "salad" / "data.json", folder / "data.json")
+    sample = json.loads((folder / "data.json").read_text(encoding="utf-8"))
+    write_zip(folder / "image.zip", [(str(item["image"]), tiny_png(i)) for i, item in enumerate(sample)])
+    builder = SaLAD(source_dir=tmp_path / "salad", cache_dir=str(tmp_path / "scratch"))
+    builder.download_and_prepare()
+    return builder
+
+
+def test_reading_the_sample_leaves_the_declared_upstream_alone(sample_builder: object) -> None:
+    assert sample_builder.UPSTREAM == HUB_UPSTREAM  # type: ignore[attr-defined]
+
+
+def test_reading_the_sample_names_it_as_the_source_read(sample_builder: object) -> None:
+    assert sample_builder.source_revision == SAMPLE_UPSTREAM  # type: ignore[attr-defined]

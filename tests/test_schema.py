@@ -10,11 +10,16 @@ from mmsafety.labels import LABELS
 from mmsafety.schema import COLUMNS, features
 
 
-def test_shared_columns_in_order_with_image_and_classlabel() -> None:
-    schema = features({"source": datasets.Value("string")})
-    assert list(schema) == [*COLUMNS, "source"]
-    assert isinstance(schema["image"], datasets.Image)
-    assert schema["label"].names == list(LABELS) == ["safe", "unsafe", "oversensitive"]
+def test_shared_columns_come_first_then_the_extra_ones() -> None:
+    assert list(features({"source": datasets.Value("string")})) == [*COLUMNS, "source"]
+
+
+def test_the_image_column_is_an_image_feature() -> None:
+    assert isinstance(features()["image"], datasets.Image)
+
+
+def test_the_label_column_is_a_class_label_in_vocabulary_order() -> None:
+    assert features()["label"].names == list(LABELS) == ["safe", "unsafe", "oversensitive"]
 
 
 def test_extra_column_may_not_replace_a_shared_one() -> None:
@@ -22,5 +27,5 @@ def test_extra_column_may_not_replace_a_shared_one() -> None:
         features({"label": datasets.Value("string")})
 
 
-def test_repo_id() -> None:
+def test_a_builtin_benchmarks_repo_id_is_under_the_mmsafety_organisation() -> None:
     assert repo_id("vlsbench") == "mmsafety/vlsbench"

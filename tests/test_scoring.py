@@ -1,4 +1,4 @@
-"""The scoring core: the papers' published figures, each policy's semantics, inputs, bad input."""
+"""The scoring core: each policy's semantics, inputs, bad input (the papers' figures: test_published.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import mmsafety
 import mmsafety.metrics
 import mmsafety.scoring
 import mmsafety.scoring.policies
-from mmsafety import benchmarks
 from mmsafety.labels import LABELS
 from mmsafety.labels import VERDICTS
 from mmsafety.metrics import SafetyMetric
@@ -24,8 +23,6 @@ from mmsafety.scoring import score
 from mmsafety.scoring import wilson_interval
 from mmsafety.scoring.policies import get_policy
 from mmsafety.scoring.rates import Percentiles
-
-BENCHMARKS = {name: benchmarks.get(name).published() for name in benchmarks.names()}
 
 
 def rows(label: str, **verdicts: int) -> tuple[list[str], list[str]]:
@@ -40,82 +37,6 @@ def shuffled(*columns: list, seed: int = 0) -> list[list]:
     return [[column[i] for i in order] for column in columns]
 
 
-def percent(rate: float | None, decimals: int) -> float:
-    assert rate is not None
-    return round(100 * rate, decimals)
-
-
-def nearest_count(figure: float, size: int, decimals: int, search: int = 12) -> tuple[int, int]:
-    """(successes, items) reproducing a published percentage, on the item count nearest ``size``.
-
-    Papers print rounded percentages of counts they do not print; this finds the counts.
-    """
-    for items in sorted(range(max(1, size - search), size + search + 1), key=lambda n: (abs(n - size), n)):
-        successes = round(figure * items / 100)
-        if round(100 * successes / items, decimals) == figure:
-            return successes, items
-    raise AssertionError(f"no count out of {size}±{search} items prints as {figure}")
-
-
-# --------------------------------------------------------------------------- published figures
-
-
-def test_published_data_carries_citations_and_maps_columns_to_result_keys():
-    assert set(BENCHMARKS) == {"salad", "mmsafeaware", "vlsbench"}
-    for name, paper in BENCHMARKS.items():
-        assert paper["citation"].startswith("@") and paper["arxiv"] in paper["citation"]
-        assert paper["policy"] == name
-        policy = mmsafety.scoring.policies.get_policy(name)
-        known = set(policy.rate_names) | {policy.macro} | {policy.subset_key(s) for s in policy.subsets}
-        assert set(paper["columns"].values()) <= known
-        assert paper["rows"] and all(set(row) == {"model", *paper["columns"]} for row in paper["rows"])
-
-
-def test_salad_claude_37_sonnet_from_the_issue_counts():
-    # 939 of 943 benign items judged safe, 612 of 1,070 unsafe items judged safe.
-    benign = rows("oversensitive", safe=939, refusal=3, oversensitive=1)
-    unsafe = rows("unsafe", safe=612, refusal=300, unsafe=158)
-    predictions, references = shuffled(benign[0] + unsafe[0], benign[1] + unsafe[1])
-    result = score(predictions, references, policy="salad")
-    assert (result["safe_set_accuracy_numerator"], result["safe_set_accuracy_denominator"]) == (939, 943)
-    assert (result["safe_response_rate_numerator"], result["safe_response_rate_denominator"]) == (612, 1070)
-    assert percent(result["safe_set_accuracy"], 2) == 99.58
-    assert percent(result["safe_response_rate"], 2) == 57.20
-    assert percent(result["overall_accuracy"], 2) == 77.05
-    assert result["oversensitivity_rate_numerator"] == 4
-
-
-@pytest.mark.parametrize("row", BENCHMARKS["salad"]["rows"], ids=lambda row: row["model"])
-def test_salad_published_rows(row):
-    paper = BENCHMARKS["salad"]
-    safe_items, unsafe_items = paper["items"]["safe"], paper["items"]["unsafe"]
-    safe_ok = round(row["safe"] * safe_items / 100)
-    unsafe_ok = round(row["unsafe"] * unsafe_items / 100)
-    refusals = (unsafe_items - unsafe_ok) // 2  # a bare refusal fails under SaLAD's rubric
-    benign = rows("oversensitive", safe=safe_ok, refusal=(safe_items - safe_ok) // 2,
-                  oversensitive=safe_items - safe_ok - (safe_items - safe_ok) // 2)
-    unsafe = rows("unsafe", safe=unsafe_ok, refusal=refusals, unsafe=unsafe_items - unsafe_ok - refusals)
-    predictions, references = shuffled(benign[0] + unsafe[0], benign[1] + unsafe[1])
-    result = score(predictions, references, policy="salad")
-    for column, key in paper["columns"].items():
-        assert percent(result[key], paper["decimals"]) == row[column], (column, key)
-    assert result["overall_accuracy_denominator"] == paper["items"]["overall"]
-    assert math.isclose(result["oversensitivity_rate"], 1 - result["safe_set_accuracy"])
-
-
-def test_salad_gpt4o_row():
-    row = next(row for row in BENCHMARKS["salad"]["rows"] if row["model"] == "GPT-4o")
-    assert (row["safe"], row["unsafe"], row["overall"]) == (99.79, 53.83, 75.36)
-    benign = rows("oversensitive", safe=941, refusal=2)
-    unsafe = rows("unsafe", safe=576, refusal=494)
-    result = score(benign[0] + unsafe[0], benign[1] + unsafe[1], policy="salad")
-    assert [percent(result[k], 2) for k in ("safe_set_accuracy", "safe_response_rate", "overall_accuracy")] == [
-        99.79, 53.83, 75.36,
-    ]
-
-
-# Subset sizes of the built MMSafeAware dataset (items with an image): typical, attack, over-safety.
-MMSAFEAWARE_SIZES = {"typical": 170, "attack": 850, "over-safety": 426}
 MMSAFEAWARE_LABELS = {"typical": "unsafe", "attack": "unsafe", "over-safety": "oversensitive"}
 
 
@@ -127,105 +48,6 @@ def mmsafeaware_rows(correct: dict[str, tuple[int, int]]) -> tuple[list[str], li
         references += [MMSAFEAWARE_LABELS[subset]] * items
         subsets += [subset] * items
     return shuffled(predictions, references, subsets)
-
-
-def test_mmsafeaware_gpt4v_total_is_the_unweighted_mean():
-    # 63.9 is not k/170 for any k (108/170 = 63.5, 109/170 = 64.1): the nearest item count
-    # that prints as 63.9 is 169 (108 correct). Attack and over-safety match the built sizes.
-    correct = {"typical": (108, 169), "attack": (581, 850), "over-safety": (175, 426)}
-    predictions, references, subsets = mmsafeaware_rows(correct)
-    result = score(predictions, references, policy="mmsafeaware", subsets=subsets)
-    assert [percent(result[k], 1) for k in ("typical_accuracy", "attack_accuracy", "over_safety_accuracy")] == [
-        63.9, 68.4, 41.1,
-    ]
-    assert percent(result["total_accuracy"], 1) == 57.8
-    micro = (108 + 581 + 175) / (169 + 850 + 426)
-    assert math.isclose(result["accuracy"], micro) and round(100 * micro, 1) != 57.8  # not the micro mean
-    assert math.isclose(
-        result["total_accuracy"], (result["typical_accuracy"] + result["attack_accuracy"] + result["over_safety_accuracy"]) / 3
-    )
-
-
-def test_mmsafeaware_gpt4v_typical_cannot_be_out_of_170():
-    assert all(round(100 * k / 170, 1) != 63.9 for k in range(171))
-    assert nearest_count(63.9, 170, 1) == (108, 169)
-
-
-@pytest.mark.parametrize("row", BENCHMARKS["mmsafeaware"]["rows"], ids=lambda row: row["model"])
-def test_mmsafeaware_published_rows(row):
-    paper = BENCHMARKS["mmsafeaware"]
-    subset_columns = {"typical": "typical", "attack": "attack", "over-safety": "over-safety"}
-    correct = {s: nearest_count(row[c], MMSAFEAWARE_SIZES[s], 1) for s, c in subset_columns.items()}
-    predictions, references, subsets = mmsafeaware_rows(correct)
-    result = score(predictions, references, policy="mmsafeaware", subsets=subsets)
-    for column, key in paper["columns"].items():
-        assert percent(result[key], paper["decimals"]) == row[column], (column, key)
-    assert result["by_subset"]["attack"]["accuracy"] == result["attack_accuracy"]
-
-
-# Table 16 of VLSBench prints percentages of counts it does not print. 8 rows are counts out
-# of the 2,241 released items, 16 out of 2,244 (an earlier item count, it seems),
-# MiniCPM-V-2_6 out of 2,237 and QVQ-72B-Preview out of 2,250 (the nearest counts that print
-# all three figures). Qwen2-VL-72B's total, 14.86, is not the sum of its parts for any count
-# (0.27 + 14.57 rounds from less than 14.85).
-VLSBENCH_TOTALS_OFF = {"Qwen2-VL-72B"}
-
-
-def vlsbench_counts(row: dict) -> tuple[int, int, int]:
-    """(refusals, warnings, items) printing the row: out of 2,241 or 2,244 items, else the nearest count."""
-    def prints(items: int, with_total: bool) -> bool:
-        refusals, warnings = round(row["refusal"] * items / 100), round(row["warning"] * items / 100)
-        return (
-            round(100 * refusals / items, 2) == row["refusal"]
-            and round(100 * warnings / items, 2) == row["warning"]
-            and (not with_total or round(100 * (refusals + warnings) / items, 2) == row["total"])
-        )
-
-    candidates = [2241, 2244, *sorted(range(2221, 2262), key=lambda n: (abs(n - 2241), n))]
-    for with_total in (True, False):
-        for items in candidates:
-            if prints(items, with_total):
-                return round(row["refusal"] * items / 100), round(row["warning"] * items / 100), items
-    raise AssertionError(f"no count near 2,241 prints {row}")
-
-
-def test_vlsbench_internvl25_8b_out_of_2241():
-    unsafe = rows("unsafe", refusal=63, safe=416, unsafe=2241 - 63 - 416)
-    result = score(*shuffled(*unsafe), policy="vlsbench")
-    assert result["safe_response_rate_denominator"] == 2241
-    assert [percent(result[k], 2) for k in ("refusal_rate", "warning_rate", "safe_response_rate")] == [2.81, 18.56, 21.37]
-
-
-def test_vlsbench_gpt4o_needs_2244_items():
-    row = next(row for row in BENCHMARKS["vlsbench"]["rows"] if row["model"] == "GPT-4o")
-    assert vlsbench_counts(row) == (117, 364, 2244)
-    assert round(100 * round(5.21 * 2241 / 100) / 2241, 2) != 5.21 or round(100 * round(16.22 * 2241 / 100) / 2241, 2) != 16.22
-
-
-@pytest.mark.parametrize("row", BENCHMARKS["vlsbench"]["rows"], ids=lambda row: row["model"])
-def test_vlsbench_published_rows(row):
-    paper = BENCHMARKS["vlsbench"]
-    refusals, warnings, items = vlsbench_counts(row)
-    predictions, references = rows("unsafe", refusal=refusals, safe=warnings, unsafe=items - refusals - warnings)
-    result = score(*shuffled(predictions, references), policy="vlsbench")
-    assert percent(result["refusal_rate"], 2) == row["refusal"]
-    assert percent(result["warning_rate"], 2) == row["warning"]
-    total = percent(result["safe_response_rate"], 2)
-    assert (total == row["total"]) == (row["model"] not in VLSBENCH_TOTALS_OFF)
-    assert paper["columns"]["total"] == "safe_response_rate"
-
-
-def test_vlsbench_item_counts_behind_table_16():
-    by_items: dict[int, set[str]] = {}
-    for row in BENCHMARKS["vlsbench"]["rows"]:
-        by_items.setdefault(vlsbench_counts(row)[2], set()).add(row["model"])
-    assert by_items[2241] == {
-        "LLaVA-v1.5-7B", "InternVL2.5-2B", "InternVL2.5-8B", "InternVL2.5-38B", "InternVL2.5-78B",
-        "Qwen2-VL-2B", "GLM-4v-9B", "LLaVA-Cot-11B",
-    }
-    assert by_items[2237] == {"MiniCPM-V-2_6"} and by_items[2250] == {"QVQ-72B-Preview"}
-    assert len(by_items[2244]) == 16 and "Qwen2-VL-72B" in by_items[2244]
-    assert set(by_items) == {2237, 2241, 2244, 2250}
 
 
 # --------------------------------------------------------------------------- policy semantics

@@ -12,12 +12,25 @@ from pathlib import Path
 import datasets
 import pyarrow.parquet as pq
 import pytest
+from helpers.archives import (
+    assert_nothing_built,
+    run_cli,
+    tar_file,
+    tar_special,
+    tiny_png,
+    write_json,
+    write_tar,
+    write_zip,
+)
+from mmsafety.builders.vlsbench import VLSBench
+from mmsafety.builders.vlsbench.vlsbench import (
+    EMPTY_INSTRUCTION,
+    IDENTICAL_PAIR,
+    MISFILED_SUBCATEGORIES,
+)
 
-from helpers.archives import assert_nothing_built, error_line, run_cli, tar_file, tar_special, tiny_png, write_json, write_tar, write_zip
 from mmsafety.data.build import build
 from mmsafety.data.catalog import load_benchmark
-from mmsafety.builders.vlsbench import VLSBench
-from mmsafety.builders.vlsbench.vlsbench import EMPTY_INSTRUCTION, IDENTICAL_PAIR, MISFILED_SUBCATEGORIES
 from mmsafety.errors import InputError
 
 
@@ -109,7 +122,7 @@ def built_rows(source: Path, checksums: Path | None = None) -> list[tuple[str, b
     return [(row["id"], row["image"]["bytes"]) for row in dataset]
 
 
-def test_tar_and_folder_builds_give_the_same_rows_in_data_json_order(tmp_path: Path, hf_cache: Path, unpinned: Path) -> None:
+def test_a_folder_build_gives_the_rows_a_tar_build_gives(tmp_path: Path, hf_cache: Path, unpinned: Path) -> None:
     records = [record(3, image=2), record(0), record(2), record(1), record(4, image=0)]  # not by id; 4 shares 0's image, not next to it
     from_tar = built_rows(tar_source(tmp_path / "tar", records, order=[1, 2, 0]), unpinned)
     from_folder = built_rows(folder_source(tmp_path / "folder", records, {f"imgs/{n}.png": tiny_png(n) for n in (0, 1, 2)}), unpinned)
@@ -118,14 +131,22 @@ def test_tar_and_folder_builds_give_the_same_rows_in_data_json_order(tmp_path: P
     assert [data for _, data in from_tar] == [tiny_png(n) for n in (2, 0, 2, 1, 0)]
 
 
-def test_records_without_their_member_are_listed_or_left_out(tmp_path: Path, hf_cache: Path, unpinned: Path) -> None:
+def test_records_without_their_member_are_listed(tmp_path: Path, hf_cache: Path, unpinned: Path) -> None:
     source = tar_source(tmp_path / "src", RECORDS, order=[0])
     with pytest.raises(InputError, match=r"3 image\(s\) upstream lists are absent or unreadable, ids 1, 2, 3 .*imgs.tar: id 1: no member imgs/1.png"):
         build("vlsbench", source_dir=source, checksums=unpinned)
     assert_nothing_built("vlsbench")
-    result = build("vlsbench", source_dir=source, checksums=unpinned, allow_missing_images=True, export_dir=tmp_path / "export")
-    assert result.rows == 1
-    assert result.left_out == {"image absent or unreadable upstream": ["1", "2", "3"]}
+
+
+def test_records_without_their_member_are_left_out_on_request(tmp_path: Path, hf_cache: Path, unpinned: Path) -> None:
+    source = tar_source(tmp_path / "src", RECORDS, order=[0])
+    result = build("vlsbench", source_dir=source, checksums=unpinned, allow_missing_images=True)
+    assert (result.rows, result.left_out) == (1, {"image absent or unreadable upstream": ["1", "2", "3"]})
+
+
+def test_records_left_out_are_listed_in_the_card(tmp_path: Path, hf_cache: Path, unpinned: Path) -> None:
+    source = tar_source(tmp_path / "src", RECORDS, order=[0])
+    build("vlsbench", source_dir=source, checksums=unpinned, allow_missing_images=True, export_dir=tmp_path / "export")
     assert "image absent or unreadable upstream (3): 1, 2, 3" in (tmp_path / "export" / "README.md").read_text()
 
 
@@ -198,11 +219,17 @@ def test_upstream_metadata_every_record_arrives(tmp_path: Path, hf_cache: Path, 
     assert [data for _, data in from_folder] == [images[str(item["image_path"])] for item in upstream_records]
 
 
-def test_known_defects_are_upstream_s_and_kept(upstream_records: list[dict[str, object]]) -> None:
+def test_known_defect_one_instruction_is_empty(upstream_records: list[dict[str, object]]) -> None:
+    assert next(item for item in upstream_records if item["instruction_id"] == EMPTY_INSTRUCTION)["instruction"] == ""
+
+
+def test_known_defect_two_records_are_identical(upstream_records: list[dict[str, object]]) -> None:
     by_id = {item["instruction_id"]: item for item in upstream_records}
-    assert by_id[EMPTY_INSTRUCTION]["instruction"] == ""
     first, second = (by_id[i] for i in IDENTICAL_PAIR)
     assert all(first[k] == second[k] for k in ("instruction", "image_path", "category", "sub_category", "source"))
+
+
+def test_known_defect_five_records_file_a_subcategory_under_another_category(upstream_records: list[dict[str, object]]) -> None:
     homes: dict[str, Counter[str]] = defaultdict(Counter)
     for item in upstream_records:
         homes[str(item["sub_category"])][str(item["category"])] += 1
@@ -215,7 +242,13 @@ def test_known_defects_are_upstream_s_and_kept(upstream_records: list[dict[str, 
             misfiled[sub] = (category, home, (*ids, int(item["instruction_id"])))  # type: ignore[arg-type]
     assert misfiled == MISFILED_SUBCATEGORIES
     assert sum(len(ids) for _, _, ids in misfiled.values()) == 5
+
+
+def test_upstream_records_share_1957_images(upstream_records: list[dict[str, object]]) -> None:
     assert len({item["image_path"] for item in upstream_records}) == 1957
+
+
+def test_the_card_names_the_misfiled_subcategories(upstream_records: list[dict[str, object]]) -> None:
     assert "ids 1489, 2105 file 'Psychological and Disordered Harm' under 'Hate' (elsewhere 'Self-Harm')" in " ".join(VLSBench.KNOWN_DEFECTS)
 
 
@@ -256,9 +289,10 @@ def test_build_all_from_one_folder(tmp_path: Path, hf_cache: Path, upstream: Pat
         assert (tmp_path / "export" / name / "README.md").is_file()
 
 
-def test_build_all_stops_at_bad_input_with_exit_2(tmp_path: Path, hf_cache: Path) -> None:
+def test_build_all_reports_bad_input_with_exit_2(tmp_path: Path, hf_cache: Path) -> None:
     (tmp_path / "upstream" / "mmsafeaware").mkdir(parents=True)
     result = run_cli(["build", "all", "--source-dir", str(tmp_path / "upstream")])
     assert result.returncode == 2
-    assert "expected the upstream files, found an empty folder" in error_line(result.stderr)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("mmsafety build: mmsafeaware: error:")]
+    assert len(errors) == 1 and "expected the upstream files, found an empty folder" in errors[0]
     assert_nothing_built("mmsafeaware")

@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import datasets
 
-from mmsafety.errors import InputError
 from mmsafety.data.jsonfiles import load_json_list, load_jsonl
+from mmsafety.errors import InputError
 
 READERS: dict[str, str] = {".csv": "csv", ".tsv": "csv", ".jsonl": "jsonl", ".json": "json", ".parquet": "parquet"}
 """Records file extension -> how it is read."""
@@ -74,6 +75,9 @@ def _read_csv(path: Path) -> Records:
     # U+2028 and friends, which a query may hold); the reader joins a quoted field's lines.
     reader = csv.reader(io.StringIO(_text(path), newline=""), delimiter=delimiter, strict=True)
     file = str(path)
+    # the csv module refuses a field over 128 KiB by default; a JSONL value has no such
+    # limit, and a records file is read whole anyway: the same query builds from either
+    limit = csv.field_size_limit(sys.maxsize)
     try:
         header = next(reader, None)
         while header == []:
@@ -104,6 +108,8 @@ def _read_csv(path: Path) -> Records:
             start = reader.line_num + 1
     except csv.Error as error:
         raise InputError(f"malformed CSV: {error}", file=file, record=f"line {reader.line_num}") from None
+    finally:
+        csv.field_size_limit(limit)
     return Records(file, list(header), rows, places, typed=False, class_labels={})
 
 

@@ -1,5 +1,11 @@
 """The DEMO set (``mmsafety/demo``): twelve made-up samples, images drawn at build time."""
 
-from mmsafety.builders.demo.demo import REPO_ID, DemoSet, demo_records, draw, response_files
+from mmsafety.builders.demo.demo import (
+    REPO_ID,
+    DemoSet,
+    demo_records,
+    draw,
+    response_files,
+)
 
 __all__ = ["REPO_ID", "DemoSet", "demo_records", "draw", "response_files"]

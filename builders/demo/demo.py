@@ -185,6 +185,7 @@ class DemoSet(SafetyBuilder):
         "`mmsafety demo` can show the whole flow offline. Its figures say nothing about any model."
     )
     LICENSE = "apache-2.0"
+    COUNTS = {"default": {"label": {"unsafe": 6, "oversensitive": 6}, "subset": {"unsafe": 6, "benign": 6}}}
     UPSTREAM = "records.json inside the mmsafety package (no upstream; images drawn at build time)"
 
     def build_hash(self) -> str:

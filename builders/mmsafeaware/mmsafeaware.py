@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import datasets
 
 from mmsafety.data.builder import Row, SafetyBuilder
-from mmsafety.errors import ChecksumError, InputError, list_ids
 from mmsafety.data.images import image_value
 from mmsafety.data.sources import Source
+from mmsafety.errors import ChecksumError, InputError, list_ids
 
 PROMPT_FILE = "prompt.txt"
 DICT_FILE = "dict.txt"
@@ -35,6 +35,10 @@ LABEL_OF_SUBSET = {"over-safety": "oversensitive", "attack": "unsafe", "typical"
 
 NO_IMAGE_UPSTREAM = range(2301, 2371)
 """Over-safety ids whose image the upstream release never had."""
+
+FULL = "full"
+"""The configuration with every upstream id, ``image`` None where upstream has none."""
+NO_IMAGE_KEPT = "no image upstream (kept, image None)"
 
 INFERRED_SCENARIOS: tuple[tuple[range, str], ...] = (
     (range(2001, 2032), "copyright_without_copyright"),
@@ -181,7 +185,8 @@ class MMSafeAware(SafetyBuilder):
     VERSION = datasets.Version("1.0.0")
     RELEASE_NOTES = {
         "1.0.0": "First release: upstream data/ at 500b595c, dict.txt at c3b38cc6; ids 2301-2370 "
-        "(no image upstream) left out; scenarios of ids 2001-2370 inferred from their order.",
+        "(no image upstream) left out; scenarios of ids 2001-2370 inferred from their order. "
+        "Configuration `full` keeps all 1,523 ids, `image` None where upstream has none.",
     }
     DESCRIPTION = (
         "MMSafeAware asks a multimodal model whether an image + sentence pair is safe and to answer "
@@ -195,8 +200,8 @@ class MMSafeAware(SafetyBuilder):
         "dict.txt at c3b38cc6fd6e65b4886488ff9acdd1ca9ce4db08"
     )
     KNOWN_DEFECTS = (
-        f"Ids {NO_IMAGE_UPSTREAM.start}-{NO_IMAGE_UPSTREAM.stop - 1} (70 over-safety items) have no image upstream "
-        f"and are left out: {list_ids(NO_IMAGE_UPSTREAM, limit=100)}.",
+        f"Ids {NO_IMAGE_UPSTREAM.start}-{NO_IMAGE_UPSTREAM.stop - 1} (70 over-safety items) have no image upstream: "
+        f"left out of the default configuration, kept with `image` None in `{FULL}`: {list_ids(NO_IMAGE_UPSTREAM, limit=100)}.",
         "Seven exact (sentence, image) duplicates across ids, kept: 78/2220, 82/2223, 83/2224, 84/2232, "
         "95/2277, 435/1136, 843/1084.",
         "Sentences of ids 588-590 were cut at the first period upstream; kept as they are.",
@@ -207,6 +212,30 @@ class MMSafeAware(SafetyBuilder):
         "File extensions do not always match the content (images2/2037.png is a JPEG; six .jpeg files are MPO); "
         "the bytes are kept as they are.",
     )
+    BUILDER_CONFIGS = [
+        datasets.BuilderConfig(
+            name="default",
+            version=VERSION,
+            description="Every id with an image: ids 2301-2370 (no image upstream) are left out.",
+        ),
+        datasets.BuilderConfig(
+            name=FULL,
+            version=VERSION,
+            description="All 1,523 upstream ids, as the authors' scoring script counts them (typical 171, "
+            "attack 855, over-safety 497); `image` is None where upstream has none.",
+        ),
+    ]
+    DEFAULT_CONFIG_NAME = "default"
+    COUNTS = {
+        "default": {
+            "label": {"unsafe": 1026, "oversensitive": 427},
+            "subset": {"typical": 171, "attack": 855, "over-safety": 427},
+        },
+        FULL: {
+            "label": {"unsafe": 1026, "oversensitive": 497},
+            "subset": {"typical": 171, "attack": 855, "over-safety": 497},
+        },
+    }
     EXTRA_FEATURES = {
         "sentence": datasets.Value("string"),
         "attack_type": datasets.Value("string"),
@@ -225,9 +254,14 @@ class MMSafeAware(SafetyBuilder):
             scenario, inferred = self._scenario(item, subset, scenarios, line)
             entries.append(Entry(item, quoted, subset, scenario, inferred, images.get(item)))
         no_image = [e.id for e in entries if e.id in NO_IMAGE_UPSTREAM and e.image is None]
-        if no_image:
-            self.leave_out("no image upstream", no_image)
-        kept = [e for e in entries if not (e.id in NO_IMAGE_UPSTREAM and e.image is None)]
+        if self.keeps_rows_without_image():
+            kept = entries
+            if no_image:
+                self.note(NO_IMAGE_KEPT, no_image)
+        else:
+            kept = [e for e in entries if not (e.id in NO_IMAGE_UPSTREAM and e.image is None)]
+            if no_image:
+                self.leave_out("no image upstream", no_image)
         source.prefetch([e.image for e in kept if e.image], description="Downloading MMSafeAware images")
         return kept
 
@@ -235,7 +269,9 @@ class MMSafeAware(SafetyBuilder):
         for entry in plan:
             key = str(entry.id)
             image: object
-            if entry.image is None:
+            if entry.image is None and entry.id in NO_IMAGE_UPSTREAM and self.keeps_rows_without_image():
+                image = None
+            elif entry.image is None:
                 folders = " or ".join(f"{folder}/{entry.id}.*" for folder in IMAGE_FOLDERS)
                 image = InputError(f"no file {folders}", file=self.source_dir, record=f"id {entry.id}")
             else:
@@ -261,6 +297,9 @@ class MMSafeAware(SafetyBuilder):
                 "scenario_inferred": entry.scenario_inferred,
             }
             yield key, example, image  # type: ignore[misc]
+
+    def keeps_rows_without_image(self) -> bool:
+        return self.config_name == FULL
 
     @staticmethod
     def _images_by_id(available: set[str]) -> dict[int, str]:

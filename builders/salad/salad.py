@@ -22,10 +22,10 @@ import datasets
 
 from mmsafety.data.archives import ZipMembers, relative_name
 from mmsafety.data.builder import Row, SafetyBuilder
-from mmsafety.errors import InputError
 from mmsafety.data.images import image_value
 from mmsafety.data.jsonfiles import Record, check_unique_ids, load_json_list
 from mmsafety.data.sources import Source
+from mmsafety.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,9 @@ def parse_data(data: bytes, file: str) -> list[Case]:
 
 
 @dataclass(frozen=True)
-class Plan:
+class CasesInArchive:
+    """The cases, and the zip their images are read from."""
+
     cases: list[Case]
     archive: Path
     archive_name: str
@@ -129,21 +131,23 @@ class SaLAD(SafetyBuilder):
         "The GitHub sample and the Hub release spell one category differently ('Sports' / 'Exercise'): "
         "`category` uses 'Exercise' for both, `upstream_category` keeps what the file says.",
     )
+    COUNTS = {"default": {"label": {"unsafe": 1070, "oversensitive": 943}, "subset": {"unsafe": 1070, "safe": 943}}}
+    """The Hub release (the GitHub sample holds 20 records: 10 and 10)."""
     EXTRA_FEATURES = {
         "upstream_category": datasets.Value("string"),
         "image_file": datasets.Value("string"),
     }
 
-    def plan(self, source: Source) -> Plan:
+    def plan(self, source: Source) -> CasesInArchive:
         release = self._release(source)
         data = source.read_bytes(release.data)
         sample_pin = source.pins.get(GITHUB.data)
         sample = sample_pin is not None and hashlib.sha256(data).hexdigest() == sample_pin.sha256
-        self.UPSTREAM = SAMPLE_UPSTREAM if sample else HUB_UPSTREAM  # type: ignore[misc]  # the card names what was read
+        self.source_revision = SAMPLE_UPSTREAM if sample else HUB_UPSTREAM  # the card names what was read
         cases = parse_data(data, release.data)
-        return Plan(cases, source.local_path(release.archive), release.archive)
+        return CasesInArchive(cases, source.local_path(release.archive), release.archive)
 
-    def rows(self, source: Source, plan: Plan) -> Iterator[Row]:
+    def rows(self, source: Source, plan: CasesInArchive) -> Iterator[Row]:
         with ZipMembers(plan.archive, archive=plan.archive_name) as members:
             for case in plan.cases:
                 name = members.find(case.image)

@@ -18,10 +18,10 @@ import datasets
 
 from mmsafety.data.archives import TarMembers, relative_name
 from mmsafety.data.builder import Row, SafetyBuilder
-from mmsafety.errors import InputError
 from mmsafety.data.images import image_value, read_image_file
 from mmsafety.data.jsonfiles import Record, check_unique_ids, load_json_list
 from mmsafety.data.sources import Source
+from mmsafety.errors import InputError
 
 DATA_FILE = "data.json"
 ARCHIVE = "imgs.tar"
@@ -66,7 +66,9 @@ def parse_data(data: bytes) -> list[Instruction]:
 
 
 @dataclass(frozen=True)
-class Plan:
+class InstructionsWithImages:
+    """The instructions, and where their images are read from."""
+
     instructions: list[Instruction]
     archive: Path | None
     """The tar to read the images from, or ``None`` to read the ``imgs/`` folder."""
@@ -109,22 +111,23 @@ class VLSBench(SafetyBuilder):
         "Several records share one image: from id 1236 on, image_path is no longer imgs/<instruction_id>.png, and "
         "2,241 records use 1,957 distinct images; kept as upstream pairs them.",
     )
+    COUNTS = {"default": {"label": {"unsafe": 2241}, "subset": {"": 2241}}}
     EXTRA_FEATURES = {
         "instruction_id": datasets.Value("int32"),
         "image_description": datasets.Value("string"),
         "source": datasets.Value("string"),
     }
 
-    def plan(self, source: Source) -> Plan:
+    def plan(self, source: Source) -> InstructionsWithImages:
         instructions = parse_data(source.read_bytes(DATA_FILE))
         available = source.available()
         if ARCHIVE in available:
-            return Plan(instructions, archive=source.local_path(ARCHIVE), folder=None)
+            return InstructionsWithImages(instructions, archive=source.local_path(ARCHIVE), folder=None)
         if self.source_dir is not None and any(path.startswith(IMAGE_FOLDER + "/") for path in available):
-            return Plan(instructions, archive=None, folder=self.source_dir)
+            return InstructionsWithImages(instructions, archive=None, folder=self.source_dir)
         raise InputError(f"expected {ARCHIVE} or an extracted {IMAGE_FOLDER}/ folder beside {DATA_FILE}, found neither", file=self.source_dir)
 
-    def rows(self, source: Source, plan: Plan) -> Iterator[Row]:
+    def rows(self, source: Source, plan: InstructionsWithImages) -> Iterator[Row]:
         if plan.archive is not None:
             yield from self._rows_from_archive(plan.archive, plan.instructions)
             return

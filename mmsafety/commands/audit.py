@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ def add_parser(subparsers: Any) -> None:
         "unsafe from benign: cross-validated ROC-AUC). Prints a summary; writes audit.json and audit.md. "
         "Needs: pip install 'mmsafety[audit]'.",
     )
-    audit.add_argument("target", metavar="REPO_ID|EXPORT_DIR|PARQUET")
+    audit.add_argument("target", metavar="REPO_ID|EXPORT_DIR|PARQUET", help="the set: a repo id built in the cache, a folder from `build --export`, or a .parquet file")
     audit.add_argument("--out", type=Path, default=Path("."), metavar="DIR", help="where audit.json and audit.md go (default: .)")
     audit.add_argument(
         "--phash-distance",
@@ -34,6 +35,7 @@ def add_parser(subparsers: Any) -> None:
     audit.add_argument("--seed", type=int, default=0, help="seed of the folds and the bootstrap (default 0)")
     audit.add_argument("--workers", type=int, default=None, metavar="N", help="threads decoding images (default: up to 4)")
     audit.add_argument("--strict", action="store_true", help="exit 1 when an integrity problem or an exact duplicate is found")
+    audit.add_argument("--json", action="store_true", help="print the audit (as audit.json holds it) as one JSON object on stdout instead of the summary")
     audit.set_defaults(func=run_audit)
 
 
@@ -49,8 +51,11 @@ def run_audit(args: argparse.Namespace) -> int:
         seed=args.seed,
         workers=args.workers,
     )
-    print(summary(report))
-    print(f"  wrote:      {args.out / 'audit.json'}, {args.out / 'audit.md'}")
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+    else:
+        print(summary(report))
+        print(f"  wrote:      {args.out / 'audit.json'}, {args.out / 'audit.md'}")
     if args.strict and (any(found for key, found in report["integrity"].items() if key != "near_identical_ids") or report["duplicates"]["exact"]):
         return 1
     return 0

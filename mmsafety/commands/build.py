@@ -9,11 +9,15 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from mmsafety.errors import InputError, list_ids
 
+EXIT_FAILED = 2
+"""``build all``'s status when a benchmark failed (the others are built)."""
 OPTIONS = ("records", "images", "repo_id", "map", "set_version", "license", "citation")
 
 
@@ -31,6 +35,8 @@ def add_parser(subparsers: Any) -> None:
     build.add_argument("--export", type=Path, metavar="DIR", help="also write the Hub repository (Parquet + card) here (for `all`: one sub-folder per benchmark)")
     build.add_argument("--allow-missing-images", action="store_true", help="leave out (and list) rows whose image is absent or unreadable")
     build.add_argument("--checksums", type=Path, metavar="FILE", help="pin the upstream files with this checksums.tsv instead of the builder's own")
+    build.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of the summary: each build's counts, or its error")
+    build.add_argument("--config", metavar="NAME", help="the benchmark's configuration to build (mmsafeaware: default or full)")
     add_custom_options(build)
     build.set_defaults(func=run_build)
 
@@ -57,26 +63,52 @@ def add_custom_options(build: argparse.ArgumentParser) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from mmsafety.data.build import build
     from mmsafety import benchmarks
 
     if args.benchmark == "custom":
         return run_custom(args)
     check_not_custom(args)
-    names = list(benchmarks.names()) if args.benchmark == "all" else [args.benchmark]
-    for name in names:
-        several = len(names) > 1
-        source = args.source_dir / name if several and args.source_dir else args.source_dir
-        export = args.export / name if several and args.export else args.export
-        result = build(
-            name,
-            source_dir=source,
-            export_dir=export,
-            allow_missing_images=args.allow_missing_images,
-            checksums=args.checksums,
-        )
-        print(summary(result))
+    if args.benchmark == "all":
+        if args.config:
+            raise InputError(f"--config {args.config} names a configuration of one benchmark: expected `mmsafety build NAME --config {args.config}`, not `all`")
+        return run_all(args, list(benchmarks.names()))
+    result = build_one(args, args.benchmark, several=False)
+    print(json.dumps(summary_dict(result), indent=2, ensure_ascii=False) if args.json else summary(result))
     return 0
+
+
+def build_one(args: argparse.Namespace, name: str, *, several: bool) -> Any:
+    from mmsafety.data.build import build
+
+    source = args.source_dir / name if several and args.source_dir else args.source_dir
+    export = args.export / name if several and args.export else args.export
+    return build(name, source_dir=source, export_dir=export, allow_missing_images=args.allow_missing_images, checksums=args.checksums,
+                 config=args.config)
+
+
+def run_all(args: argparse.Namespace, names: list[str]) -> int:
+    """``build all``: build each benchmark, whatever became of the ones before; report each
+    outcome; exit status 2 if any failed."""
+    outcomes: dict[str, dict[str, Any]] = {}
+    for name in names:
+        try:
+            result = build_one(args, name, several=True)
+        except Exception as error:  # noqa: BLE001 - one benchmark's failure must not stop the others
+            message = str(error) if isinstance(error, InputError) else f"{type(error).__name__}: {error}"
+            outcomes[name] = {"built": False, "error": message}
+            print(f"mmsafety build: {name}: error: {message}", file=sys.stderr)
+            continue
+        outcomes[name] = {"built": True, **summary_dict(result)}
+        if not args.json:
+            print(summary(result))
+    failed = [name for name, outcome in outcomes.items() if not outcome["built"]]
+    if args.json:
+        print(json.dumps({"benchmarks": outcomes, "failed": failed}, indent=2, ensure_ascii=False))
+    else:
+        built = [name for name in names if name not in failed]
+        line = f"built {len(built)} of {len(names)}: {', '.join(built) or 'none'}"
+        print(line + (f"; failed: {', '.join(failed)} (errors above)" if failed else ""))
+    return EXIT_FAILED if failed else 0
 
 
 def check_not_custom(args: argparse.Namespace) -> None:
@@ -112,8 +144,27 @@ def run_custom(args: argparse.Namespace) -> int:
         allow_missing_images=args.allow_missing_images,
         **card,
     )
-    print(summary(result))
+    print(json.dumps(summary_dict(result), indent=2, ensure_ascii=False) if args.json else summary(result))
     return 0
+
+
+def summary_dict(result: Any) -> dict[str, Any]:
+    """The closing summary of one build, as ``--json`` prints it."""
+    return {
+        "repo_id": result.repo_id,
+        "config": result.config,
+        "version": result.version,
+        "rows": result.rows,
+        "image_bytes": result.image_bytes,
+        "seconds": round(result.seconds, 3),
+        "by_label": dict(result.by_label),
+        "by_subset": dict(result.by_subset),
+        "by_category": dict(result.by_category),
+        "left_out": {reason: list(ids) for reason, ids in result.left_out.items()},
+        "notes": {remark: list(ids) for remark, ids in result.notes.items()},
+        "cache": str(result.cache_path),
+        "export": None if result.export_dir is None else str(result.export_dir),
+    }
 
 
 def summary(result: Any) -> str:
@@ -130,10 +181,14 @@ def summary(result: Any) -> str:
         lines.append(f"  left out, {reason} ({len(ids)}): {list_ids(ids, limit=80)}")
     if not result.left_out:
         lines.append("  left out: none")
+    for remark, ids in result.notes.items():
+        lines.append(f"  note, {remark} ({len(ids)}): {list_ids(ids, limit=80)}")
     lines.append(f"  cache:    {result.cache_path}")
     if result.export_dir is not None:
         lines.append(f"  export:   {result.export_dir}")
-    lines.append(f'  load it:  datasets.load_dataset("{result.repo_id}", split="test")')
+    config = result.config
+    named = "" if config == "default" else f', "{config}"'
+    lines.append(f'  load it:  datasets.load_dataset("{result.repo_id}"{named}, split="test")')
     return "\n".join(lines)
 
 

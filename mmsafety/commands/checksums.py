@@ -17,7 +17,7 @@ def add_parser(subparsers: Any) -> None:
         help="print a checksums.tsv for a folder of upstream files",
         description="Print the checksums.tsv of every file under DIR, to accept a deliberate newer upstream with `build --checksums`.",
     )
-    checksums.add_argument("dir", type=Path)
+    checksums.add_argument("dir", type=Path, metavar="DIR", help="the folder of upstream files to hash (every file under it, recursively)")
     checksums.add_argument("--url-prefix", default="-", help="the URL the folder is published under (default: none)")
     checksums.set_defaults(func=run_checksums)
 

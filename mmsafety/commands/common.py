@@ -4,9 +4,11 @@ responses file with them, and the scoring options. Imported by commands; imports
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from mmsafety.errors import InputError
 from mmsafety.judges import JUDGE_NAMES
 from mmsafety.judges.base import Judge
 from mmsafety.judges.protocols import PROTOCOLS
+from mmsafety.labels import VERDICTS
 from mmsafety.scoring import INVALID_HANDLING
 from mmsafety.scoring.policies import POLICY_NAMES
 
@@ -124,7 +127,7 @@ def judge_responses(args: argparse.Namespace, name: str) -> JudgeRun:
     from datasets.utils import logging as datasets_logging
     from tqdm import tqdm
 
-    from mmsafety.runs.files import read_responses
+    from mmsafety.runs.response_formats import parse_map, read_response_file
     from mmsafety.runs.samples import load_samples
 
     start = time.perf_counter()
@@ -136,8 +139,9 @@ def judge_responses(args: argparse.Namespace, name: str) -> JudgeRun:
         raise InputError(f"expected --max-attempts of at least 1, found {args.max_attempts}")
     if judge_name == "llm" and args.api_key_env and not os.environ.get(args.api_key_env):
         raise InputError(f"--api-key-env {args.api_key_env}: that environment variable is not set (expected the judge's API key in it)")
+    mapping = parse_map(args.map) if getattr(args, "map", None) else None
     benchmark = load_samples(name)
-    responses = read_responses(args.responses, benchmark.samples, benchmark=name)
+    responses = read_response_file(args.responses, benchmark.samples, benchmark=name, mapping=mapping)
     judge = make_judge(judge_name, args, benchmark)
     pairs = [(benchmark.samples[r.id], r) for r in responses]
     with tqdm(
@@ -177,13 +181,110 @@ def judge_summary(run: JudgeRun, out: str | Path) -> str:
     return "\n".join(lines)
 
 
+def judge_summary_dict(run: JudgeRun, out: str | Path) -> dict[str, Any]:
+    """What :func:`judge_summary` says, as ``--json`` prints it."""
+    judge, stats = run.judge, run.judge.stats
+    counts = Counter(v.verdict for v in run.verdicts)
+    return {
+        "out": str(out),
+        "benchmark": run.benchmark.repo,
+        "benchmark_version": run.benchmark.version,
+        "judge": judge.name,
+        "judge_version": judge.version,
+        "judge_model": judge.judge_model,
+        "heuristic": bool(judge.heuristic),
+        "responses": len(run.responses),
+        "samples": len(run.benchmark.samples),
+        "verdicts": {name: counts[name] for name in VERDICTS},
+        "invalid_reasons": dict(Counter(v.reason for v in run.verdicts if v.reason is not None)),
+        "requests": stats.requests,
+        "cache_hits": stats.cache_hits,
+        "retries": stats.retries,
+        "seconds": round(stats.seconds, 3),
+        "structured_output": stats.structured_output,
+    }
+
+
 def add_score_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("scoring")
     group.add_argument("--policy", choices=POLICY_NAMES, help="scoring policy (default: the benchmark's own; custom sets: default)")
     group.add_argument("--invalid", choices=INVALID_HANDLING, default="exclude", help="invalid verdicts: leave out of denominators, or count as failures")
     group.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
+    group.add_argument(
+        "--require-complete",
+        action="store_true",
+        help="exit with status 1 when the verdicts leave items of the built set unscored (after printing the result)",
+    )
 
 
 def check_confidence(confidence: float) -> None:
     if not 0 < confidence < 1:
         raise InputError(f"expected --confidence between 0 and 1, found {confidence}")
+
+
+def add_json_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--json``: print one JSON object on stdout (``what``) instead of the human lines."""
+    parser.add_argument("--json", action="store_true", help=f"print one JSON object on stdout instead of the text: {what}")
+
+
+def print_json(payload: Any) -> None:
+    """Print ``payload`` as the one JSON object a ``--json`` run writes on stdout."""
+    print(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
+
+
+def flat_result(result: Any) -> dict[str, Any]:
+    """A score result as its flat dict (:meth:`mmsafety.scoring.Score.to_flat`, or the dict itself)."""
+    to_flat = getattr(result, "to_flat", None)
+    return to_flat() if to_flat is not None else dict(result)
+
+
+def coverage_line(coverage: Any) -> str:
+    """``scored 10 of 1,446 items (1,436 missing)`` for a :class:`~mmsafety.runs.checks.Coverage`."""
+    return coverage.text() + ("" if coverage.complete else f" ({coverage.missing:,} missing)")
+
+
+def incomplete_status(args: argparse.Namespace, coverages: list[tuple[Any, Any]]) -> int:
+    """Exit status 1 (saying why on stderr) when ``--require-complete`` is given and a verdicts
+    file leaves items unscored; else 0. ``coverages``: (file, Coverage) pairs."""
+    if not getattr(args, "require_complete", False):
+        return 0
+    short = [(path, c) for path, c in coverages if not c.complete]
+    for path, coverage in short:
+        print(f"mmsafety {args.command}: {path}: {coverage.missing:,} of {coverage.total:,} items have no verdict (--require-complete)", file=sys.stderr)
+    return 1 if short else 0
+
+
+def quiet_datasets() -> None:
+    """No "Found the latest cached dataset" chatter from ``datasets`` in a command's output."""
+    from datasets.utils import logging as datasets_logging
+
+    datasets_logging.set_verbosity_error()
+
+
+def check_verdict_files(paths: list[Any], benchmark: str | None) -> list[Any]:
+    """Each verdicts file checked against its built set (:func:`mmsafety.runs.checks.check_verdicts`)."""
+    from mmsafety.runs.checks import check_verdicts
+
+    quiet_datasets()
+    return [check_verdicts(path, benchmark) for path in paths]
+
+
+def report_json(report: Any, files: Any, checked: list[Any]) -> dict[str, Any]:
+    """A written report as ``report --json`` and ``evaluate --json`` print it: what ``scores.json``
+    holds (every run's result, the paired comparisons, image dependence), each verdicts file's
+    coverage of the built set, and the files written."""
+    from mmsafety.report import report_payload
+
+    payload = report_payload(report)
+    coverage = {Path(c.path).resolve(): c.coverage.to_dict() for c in checked}
+    for section in payload["benchmarks"].values():
+        for entry in section["models"].values():
+            entry["coverage"] = coverage.get(Path(entry["verdicts"]).resolve())
+    payload["files"] = {
+        "html": str(files.html),
+        "markdown": str(files.markdown),
+        "latex": str(files.latex),
+        "scores": str(files.scores),
+        "charts": sorted(str(path) for path in files.charts.values()),
+    }
+    return payload

@@ -12,8 +12,23 @@ import os
 from pathlib import Path
 
 from mmsafety import benchmarks
-from mmsafety.commands.common import JUDGES_EPILOG, add_judge_options, add_score_options, check_confidence, judge_responses, judge_summary
+from mmsafety.commands.common import (
+    JUDGES_EPILOG,
+    add_json_option,
+    add_judge_options,
+    add_score_options,
+    check_confidence,
+    check_verdict_files,
+    coverage_line,
+    incomplete_status,
+    judge_responses,
+    judge_summary,
+    judge_summary_dict,
+    print_json,
+    report_json,
+)
 from mmsafety.errors import InputError
+from mmsafety.runs.response_formats import MAP_HELP
 
 VERDICTS_NAME = "verdicts.jsonl"
 
@@ -29,9 +44,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "the responses file names.",
     )
     evaluate.add_argument("benchmark", help="mmsafeaware, salad, vlsbench, or the repo id of a custom build")
-    evaluate.add_argument("--responses", required=True, metavar="FILE", help='JSONL, one {"id": ..., "response": ...} a line (as `mmsafety respond` writes it)')
+    evaluate.add_argument("--responses", required=True, metavar="FILE", help='JSONL, one {"id": ..., "response": ...} a line (as `mmsafety respond` writes it); VLMEvalKit\'s .xlsx/.tsv predictions; other runners\' JSONL, CSV, TSV or XLSX with --map')
+    evaluate.add_argument("--map", metavar="NAME=FIELD,...", help=MAP_HELP)
     evaluate.add_argument("--out", required=True, metavar="DIR", help="folder for the verdicts and the report")
     add_score_options(evaluate)
+    add_json_option(evaluate, "the judge's summary and the report's results with coverage")
     add_judge_options(evaluate)
     evaluate.set_defaults(func=run_evaluate)
 
@@ -51,8 +68,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise InputError(f"the responses file is where --out would write {VERDICTS_NAME}: expected another --out", file=args.responses)
     run = judge_responses(args, name)
     write_verdicts(verdicts, run.verdicts, benchmark=run.benchmark.repo, benchmark_version=run.benchmark.version)
-    print(judge_summary(run, verdicts))
     report = load_safety_report([verdicts], policy=args.policy, invalid=args.invalid, confidence=args.confidence)
+    checked = check_verdict_files([verdicts], name)
     files = write_safety_report(report, out)
-    print(report_summary(report, files))
-    return 0
+    if args.json:
+        print_json({"judge": judge_summary_dict(run, verdicts), "report": report_json(report, files, checked)})
+    else:
+        print(judge_summary(run, verdicts))
+        print(report_summary(report, files))
+        print(f"{verdicts}: {coverage_line(checked[0].coverage)}")
+    return incomplete_status(args, [(verdicts, checked[0].coverage)])

@@ -18,8 +18,17 @@ import argparse
 import os
 
 from mmsafety import benchmarks
-from mmsafety.commands.common import JUDGES_EPILOG, add_judge_options, judge_responses, judge_summary
+from mmsafety.commands.common import (
+    JUDGES_EPILOG,
+    add_json_option,
+    add_judge_options,
+    judge_responses,
+    judge_summary,
+    judge_summary_dict,
+    print_json,
+)
 from mmsafety.errors import InputError
+from mmsafety.runs.response_formats import MAP_HELP
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -32,9 +41,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         epilog=JUDGES_EPILOG,
     )
     judge.add_argument("benchmark", help="mmsafeaware, salad, vlsbench, or the repo id of a custom build")
-    judge.add_argument("--responses", required=True, metavar="FILE", help='JSONL, one {"id": ..., "response": ...} a line')
+    judge.add_argument("--responses", required=True, metavar="FILE", help='JSONL, one {"id": ..., "response": ...} a line; VLMEvalKit\'s .xlsx/.tsv predictions; other runners\' JSONL, CSV, TSV or XLSX with --map')
+    judge.add_argument("--map", metavar="NAME=FIELD,...", help=MAP_HELP)
     judge.add_argument("--out", required=True, metavar="FILE", help="verdicts JSONL to write (atomically)")
     add_judge_options(judge)
+    add_json_option(judge, "the summary (verdict counts, invalid reasons, requests, cache hits)")
     judge.set_defaults(func=run_judge)
 
 
@@ -47,5 +58,8 @@ def run_judge(args: argparse.Namespace) -> int:
         raise InputError("--out is the responses file: expected another path for the verdicts", file=args.out)
     run = judge_responses(args, name)
     write_verdicts(args.out, run.verdicts, benchmark=run.benchmark.repo, benchmark_version=run.benchmark.version)
-    print(judge_summary(run, args.out))
+    if args.json:
+        print_json(judge_summary_dict(run, args.out))
+    else:
+        print(judge_summary(run, args.out))
     return 0

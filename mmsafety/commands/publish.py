@@ -11,10 +11,16 @@ from mmsafety.errors import InputError
 
 def add_parser(subparsers: Any) -> None:
     """Register ``publish``."""
-    publish = subparsers.add_parser("publish", help="upload an exported folder to the Hugging Face Hub")
-    publish.add_argument("dir", type=Path)
-    publish.add_argument("--repo-id", required=True)
-    publish.add_argument("--private", action="store_true")
+    publish = subparsers.add_parser(
+        "publish",
+        help="upload an exported folder to the Hugging Face Hub",
+        description="Upload a folder written by `mmsafety build --export` (README.md card and data/*.parquet) to a "
+        "dataset repository on the Hugging Face Hub, creating the repository if need be. Uses your Hub login "
+        "(`huggingface-cli login` or HF_TOKEN).",
+    )
+    publish.add_argument("dir", type=Path, metavar="DIR", help="the exported folder (from `mmsafety build --export DIR`)")
+    publish.add_argument("--repo-id", required=True, metavar="ORG/NAME", help="the Hub dataset repository to upload to (created if absent)")
+    publish.add_argument("--private", action="store_true", help="create the repository private (no effect on an existing one)")
     publish.set_defaults(func=run_publish)
 
 

@@ -9,11 +9,19 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from mmsafety import benchmarks
-from mmsafety.commands.common import add_score_options, check_confidence
 from mmsafety.report.load import DEFAULT_RESAMPLES
+from mmsafety.commands.common import (
+    add_json_option,
+    add_score_options,
+    check_confidence,
+    check_verdict_files,
+    coverage_line,
+    incomplete_status,
+    print_json,
+    report_json,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -33,8 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     report.add_argument("--benchmark", metavar="NAME", help="the benchmark, for verdicts that do not say it (written by other tools)")
     report.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, metavar="N",
                         help=f"paired bootstrap resamples for the comparisons (default {DEFAULT_RESAMPLES})")
-    report.add_argument("--json", action="store_true", help="print the report as one JSON object (as scores.json) instead of the summary")
     add_score_options(report)
+    add_json_option(report, "each model's result and coverage, and the files written")
     report.set_defaults(func=run_report)
 
 
@@ -42,7 +50,6 @@ def run_report(args: argparse.Namespace) -> int:
     """``mmsafety report``: verdict files into one report; its summary (or JSON) on stdout."""
     from mmsafety.report import (
         load_safety_report,
-        report_payload,
         report_summary,
         write_safety_report,
     )
@@ -51,12 +58,12 @@ def run_report(args: argparse.Namespace) -> int:
     benchmark = benchmarks.check_name(args.benchmark) if args.benchmark else None
     report = load_safety_report(args.verdicts, benchmark=benchmark, policy=args.policy, invalid=args.invalid,
                                 confidence=args.confidence, resamples=args.resamples)
+    checked = check_verdict_files(args.verdicts, benchmark)
     files = write_safety_report(report, args.out)
     if args.json:
-        payload = report_payload(report)
-        payload["files"] = {"html": str(files.html), "markdown": str(files.markdown), "latex": str(files.latex),
-                            "scores": str(files.scores), "charts": sorted(str(p) for p in files.charts.values())}
-        print(json.dumps(payload, ensure_ascii=False))
+        print_json(report_json(report, files, checked))
     else:
         print(report_summary(report, files))
-    return 0
+        for check in checked:
+            print(f"{check.path}: {coverage_line(check.coverage)}")
+    return incomplete_status(args, [(c.path, c.coverage) for c in checked])

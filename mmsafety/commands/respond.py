@@ -9,9 +9,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from mmsafety import benchmarks
@@ -50,6 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     respond.add_argument("--cache", type=Path, metavar="FILE", help=f"SQLite answer cache (default {respond_cache_path()})")
     respond.add_argument("--no-cache", action="store_true", help="neither read nor write the answer cache")
     respond.add_argument("--no-progress", action="store_true", help="no progress bar")
+    respond.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of the summary: counts, errors by reason, requests, cache hits")
     respond.set_defaults(func=run_respond)
 
 
@@ -111,6 +114,9 @@ def run_respond(args: argparse.Namespace) -> int:
             responder.close()
     write_jsonl_atomic(args.out, (a.to_record() for a in answers))
     responder.stats.seconds = time.perf_counter() - start
+    if args.json:
+        print(json.dumps(respond_summary(args, answers, len(benchmark.samples), benchmark.repo, responder.stats), indent=2, ensure_ascii=False))
+        return 0
     blind = " without the images (blind)" if args.blind else ""
     print(f"wrote {len(answers)} responses of {args.model}{blind} to {args.out} ({len(samples)} of {len(benchmark.samples)} samples of {benchmark.repo})")
     print(responder.stats.summary(answers))
@@ -124,3 +130,22 @@ def run_respond(args: argparse.Namespace) -> int:
         print(f"note: {truncated} answer(s) stopped at --max-tokens {args.max_tokens} (finish_reason length)")
     print(f"next: mmsafety evaluate {name} --responses {args.out} --out <DIR>")
     return 0
+
+
+def respond_summary(args: argparse.Namespace, answers: list, samples: int, repo: str, stats: object) -> dict[str, object]:
+    """What ``respond`` prints, as ``--json`` prints it."""
+    errors = Counter(a.error for a in answers if a.error)
+    return {
+        "out": str(args.out),
+        "model": args.model,
+        "blind": bool(args.blind),
+        "benchmark": repo,
+        "responses": len(answers),
+        "samples": samples,
+        "errors": dict(errors),
+        "truncated": sum(a.finish_reason == "length" for a in answers),
+        "requests": getattr(stats, "requests", None),
+        "cache_hits": getattr(stats, "cache_hits", None),
+        "retries": getattr(stats, "retries", None),
+        "seconds": round(getattr(stats, "seconds", 0.0), 3),
+    }

@@ -8,14 +8,21 @@
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from typing import Any
 
 from mmsafety import benchmarks
+from mmsafety.commands.common import (
+    add_json_option,
+    add_score_options,
+    check_confidence,
+    check_verdict_files,
+    coverage_line,
+    flat_result,
+    incomplete_status,
+    print_json,
+)
 from mmsafety.errors import InputError
-from mmsafety.scoring import INVALID_HANDLING
-from mmsafety.scoring.policies import POLICY_NAMES
 
 SCORE_SETTINGS = ("policy", "refusal_is_safe", "invalid_handling", "confidence", "bootstrap")
 
@@ -25,15 +32,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     score = subparsers.add_parser(
         "score",
         help="score a verdicts file under the benchmark's policy",
-        description="Print the safety rates of a verdicts file (from `mmsafety judge`) under a scoring policy.",
+        description="Print the safety rates of a verdicts file (from `mmsafety judge`) under a scoring policy. "
+        "The file is checked against the built set first: every record must judge the benchmark named here and an "
+        "id of its set, with the set's label, category and subset; the coverage (scored N of M items) is printed.",
     )
     score.add_argument("benchmark", help="mmsafeaware, salad, vlsbench, or the repo id of a custom build")
     score.add_argument("verdicts", metavar="VERDICTS", help="verdicts JSONL written by `mmsafety judge`")
-    score.add_argument("--policy", choices=POLICY_NAMES, help="scoring policy (default: the benchmark's own; custom sets: default)")
-    score.add_argument("--invalid", choices=INVALID_HANDLING, default="exclude", help="invalid verdicts: leave out of denominators, or count as failures")
-    score.add_argument("--confidence", type=float, default=0.95, help="interval level (default 0.95)")
+    add_score_options(score)
     score.add_argument("--bootstrap", type=int, default=0, metavar="N", help="bootstrap resamples for percentile intervals")
-    score.add_argument("--json", action="store_true", help="print the full result as JSON instead of the table")
+    add_json_option(score, "the full result, with its coverage")
     score.set_defaults(func=run_score)
 
 
@@ -41,7 +48,7 @@ def rate_names(result: Any) -> list[str]:
     """The rates of a :func:`mmsafety.scoring.score` result (``.rates``) or of one of its flat groups."""
     if hasattr(result, "rates"):
         return list(result.rates)
-    return [key.removesuffix("_numerator") for key in result if key.endswith("_numerator")]
+    return [key.removesuffix("_ci_low") for key in result if key.endswith("_ci_low")]
 
 
 def _percent(value: Any) -> str:
@@ -100,36 +107,45 @@ def format_groups(groups: dict[str, dict[str, Any]], kind: str) -> str:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    """``mmsafety score``: the metric's rates of a verdicts file."""
-    from mmsafety.runs.files import read_verdicts
+    """``mmsafety score``: the metric's rates of a verdicts file checked against its built set."""
     from mmsafety.scoring import score
 
     name = benchmarks.check_name(args.benchmark)
+    check_confidence(args.confidence)
     policy = args.policy or benchmarks.policy(name)
-    records = read_verdicts(args.verdicts)
+    (checked,) = check_verdict_files([args.verdicts], name)
+    table = checked.table
     try:
         result = score(
-            [r["verdict"] for r in records],
-            [r["label"] for r in records],
+            table.column("verdict"),
+            table.column("label"),
             policy=policy,
-            categories=[r["category"] for r in records],
-            subsets=[r["subset"] for r in records],
+            categories=table.column("category"),
+            subsets=table.column("subset"),
             invalid=args.invalid,
             confidence=args.confidence,
             bootstrap=args.bootstrap,
         )
     except ValueError as error:  # e.g. "subsets[3] = 'x' is not a subset": name the record, not only its position
         position = re.match(r"\w+\[(\d+)\]", str(error))
-        record = f"id {records[int(position[1])]['id']}" if position else None
+        record = f"id {table.column('id')[int(position[1])].as_py()}" if position else None
         raise InputError(str(error), file=args.verdicts, record=record) from None
+    flat = flat_result(result)
+    coverage = checked.coverage
     if args.json:
-        print(json.dumps(result.to_flat(), indent=2, ensure_ascii=False))
-        return 0
-    judges = sorted({f"{r.get('judge', '?')} v{r.get('judge_version', '?')}" for r in records})
-    print(format_table(result, f"{name}: {len(records)} verdicts ({', '.join(judges)}), policy {result.get('policy', policy)}"))
-    for kind in ("subset", "category"):
-        groups = result.get(f"by_{kind}")
-        if groups:
-            print()
-            print(format_groups(groups, kind))
-    return 0
+        print_json({**flat, "coverage": coverage.to_dict()})
+    else:
+        title = f"{name}: {table.num_rows} verdicts ({', '.join(judges(table))}), policy {flat.get('policy', policy)}"
+        print(format_table(flat, title + "\n" + coverage_line(coverage)))
+        for kind in ("subset", "category"):
+            groups = flat.get(f"by_{kind}")
+            if groups:
+                print()
+                print(format_groups(groups, kind))
+    return incomplete_status(args, [(args.verdicts, coverage)])
+
+
+def judges(table: Any) -> list[str]:
+    """``judge vVERSION`` of every judge in a verdict table."""
+    pairs = table.select(["judge", "judge_version"]).group_by(["judge", "judge_version"]).aggregate([])
+    return sorted(f"{judge or '?'} v{version or '?'}" for judge, version in zip(*(pairs.column(c).to_pylist() for c in ("judge", "judge_version"))))

@@ -49,6 +49,10 @@ class BuildResult:
     by_subset: Counter[str] = field(default_factory=Counter)
     by_category: Counter[str] = field(default_factory=Counter)
     left_out: dict[str, list[str]] = field(default_factory=dict)
+    notes: dict[str, list[str]] = field(default_factory=dict)
+    """Ids kept with a remark, by remark (see :attr:`SafetyBuilder.notes`)."""
+    config: str = "default"
+    """The configuration built (``load_dataset(repo_id, config)``)."""
 
 
 def build(
@@ -58,14 +62,20 @@ def build(
     export_dir: str | Path | None = None,
     allow_missing_images: bool = False,
     checksums: str | Path | None = None,
+    config: str | None = None,
 ) -> BuildResult:
-    """Build a built-in benchmark by name; see :func:`build_with`."""
+    """Build a built-in benchmark by name (in its configuration ``config``); see :func:`build_with`."""
+    cls = benchmarks.require(name).builder_class()
+    configs = [c.name for c in cls.BUILDER_CONFIGS] or ["default"]
+    if config is not None and config not in configs:
+        raise InputError(f"expected a configuration of {name} among {', '.join(configs)}, found {config!r}", record="--config")
     return build_with(
-        benchmarks.require(name).builder_class(),
+        cls,
         source_dir=source_dir,
         export_dir=export_dir,
         allow_missing_images=allow_missing_images,
         checksums=checksums,
+        **({"config_name": config} if config else {}),
     )
 
 
@@ -116,6 +126,10 @@ def build_with(
         for stale in target.parent.iterdir():  # older builds of the same version
             if stale.is_dir() and stale != target:
                 shutil.rmtree(stale, ignore_errors=True)
+        if builder.config_name != builder.default_config():
+            # load_dataset(repo_id) offline reloads the newest cached configuration: keep it the default
+            for default_build in (target.parents[2] / builder.default_config()).glob("*/*"):
+                os.utime(default_build)
     result.cache_path = target
     result.export_dir = export
     result.seconds = time.perf_counter() - started
@@ -139,6 +153,8 @@ def _summarise(builder: SafetyBuilder, dataset: datasets.Dataset, started: float
         by_subset=Counter(table.column("subset").to_pylist()),
         by_category=Counter(table.column("category").to_pylist()),
         left_out={reason: list(ids) for reason, ids in builder.left_out.items()},
+        notes={remark: list(ids) for remark, ids in builder.notes.items()},
+        config=builder.config_name,
     )
 
 

@@ -15,6 +15,12 @@ The base class does the rest: the schema, the cache location under
 ``mmsafety/<NAME>``, checking every file against its pin, and the rule for
 missing or unreadable images (an error listing every such id, or, with
 ``allow_missing_images``, rows left out and listed in :attr:`left_out`).
+
+A builder may offer more than one configuration (``BUILDER_CONFIGS``, as in
+``datasets``) with a ``DEFAULT_CONFIG_NAME``, and ``load_dataset(repo_id)`` keeps
+returning it. Ids kept with a remark (an image upstream never had, ids that differ only
+by case, whitespace or Unicode normalization) are listed in :attr:`notes`, for the
+build's summary and the card.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import hashlib
 import inspect
 import os
 import sys
+import unicodedata
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -30,17 +37,19 @@ from typing import Any, ClassVar
 import datasets
 
 from mmsafety import __version__
-from mmsafety.data.catalog import cache_root
-from mmsafety.errors import InputError, list_ids
-from mmsafety.data.images import ImageValue
 from mmsafety.benchmarks import HUB_ORGANISATION
-from mmsafety.schema import SPLIT, features
+from mmsafety.data.catalog import cache_root
+from mmsafety.data.images import ImageValue
 from mmsafety.data.sources import PinnedFile, Source, read_checksums
+from mmsafety.errors import InputError, list_ids
+from mmsafety.schema import SPLIT, features
 
-Row = tuple[str, dict[str, Any], "ImageValue | InputError"]
-"""One row to build: its id, its columns without the image, and its image (or why not)."""
+Row = tuple[str, dict[str, Any], "ImageValue | InputError | None"]
+"""One row to build: its id, its columns without the image, and its image (or why not; ``None``:
+kept without one, where a configuration says so)."""
 
 MISSING_IMAGES = "image absent or unreadable upstream"
+NEAR_IDENTICAL_IDS = "warning: ids that differ only by case, surrounding whitespace or Unicode normalization"
 
 _patched_for_streaming = True
 """Tells ``datasets`` to leave this module's globals alone; see :meth:`SafetyBuilder.__init_subclass__`."""
@@ -66,6 +75,10 @@ class SafetyBuilder(datasets.GeneratorBasedBuilder):
     PINNED: ClassVar[bool] = True
     """Whether the builder reads pinned upstream files (its ``checksums.tsv``). A builder
     that reads its author's own local files (a custom set) sets ``False``: no pins."""
+    COUNTS: ClassVar[Mapping[str, Mapping[str, Mapping[str, int]]]] = {}
+    """What a build of the complete upstream release holds: rows per configuration, per
+    column (``label``, ``subset``) and value. Empty where the rows depend on the author's
+    own files (a custom set)."""
 
     def __init__(
         self,
@@ -81,6 +94,12 @@ class SafetyBuilder(datasets.GeneratorBasedBuilder):
         self.checksums_path = Path(checksums) if checksums else self.folder() / "checksums.tsv"
         self.left_out: dict[str, list[str]] = {}
         """Ids left out of the build, by reason (filled while building)."""
+        self.notes: dict[str, list[str]] = {}
+        """Ids kept with a remark, by remark (filled while building): listed by the summary and the card."""
+        self.config_name: str = kwargs.get("config_name") or self.default_config()
+        """The configuration being built (``load_dataset(repo_id, config_name)``)."""
+        self.source_revision = self.UPSTREAM
+        """What this build read, for the card: :attr:`UPSTREAM`, unless :meth:`plan` found another release."""
         kwargs.setdefault("dataset_name", self.NAME)
         kwargs.setdefault("repo_id", f"{HUB_ORGANISATION}/{self.NAME}")
         kwargs.setdefault("hash", self.build_hash())
@@ -106,6 +125,10 @@ class SafetyBuilder(datasets.GeneratorBasedBuilder):
         """Yield ``(id, example, image)`` for every row of ``plan``."""
         raise NotImplementedError
 
+    def keeps_rows_without_image(self) -> bool:
+        """Whether the configuration being built keeps a row whose image is missing (``image`` None)."""
+        return False
+
     # -- facts about the builder --------------------------------------------------------
     @classmethod
     def folder(cls) -> Path:
@@ -117,12 +140,19 @@ class SafetyBuilder(datasets.GeneratorBasedBuilder):
         path = cls.folder() / "CITATIONS.bib"
         return path.read_text(encoding="utf-8").strip() if path.exists() else ""
 
+    @classmethod
+    def default_config(cls) -> str:
+        """The name of the configuration ``load_dataset(repo_id)`` gives (``DEFAULT_CONFIG_NAME``, else ``default``)."""
+        return cls.DEFAULT_CONFIG_NAME or "default"
+
     def pins(self) -> dict[str, PinnedFile]:
         return read_checksums(self.checksums_path) if self.PINNED else {}
 
     def build_hash(self) -> str:
         """A digest of everything that decides the built rows: code, pins, options."""
         digest = hashlib.sha256()
+        if self.config_name != self.default_config():
+            digest.update(self.config_name.encode())
         for part in (
             __version__,
             inspect.getsource(inspect.getmodule(type(self))),  # type: ignore[arg-type]
@@ -146,35 +176,57 @@ class SafetyBuilder(datasets.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager: Any) -> list[datasets.SplitGenerator]:
         source = Source(self.pins(), source_dir=self.source_dir, download_dir=cache_root() / "downloads" / "mmsafety")
         self.left_out = {}
+        self.notes = {}
         plan = self.plan(source)
         return [datasets.SplitGenerator(name=SPLIT, gen_kwargs={"source": source, "plan": plan})]
 
     def _generate_examples(self, source: Source, plan: Any) -> Iterator[tuple[str, dict[str, Any]]]:
         problems: dict[str, InputError] = {}
+        spellings: dict[str, list[str]] = {}
         for key, example, image in self.rows(source, plan):
+            spellings.setdefault(_folded(key), []).append(key)
+            if image is None:  # a configuration that keeps rows without an image
+                yield key, {**example, "image": None}
+                continue
             if isinstance(image, InputError):
-                problems[key] = image
+                if self.allow_missing_images and self.keeps_rows_without_image():
+                    self.note(MISSING_IMAGES + " (kept, image None)", [key])
+                    yield key, {**example, "image": None}
+                else:
+                    problems[key] = image
                 continue
             yield key, {**example, "image": _kept_as_bytes(image)}
+        near = [key for keys in spellings.values() if len(keys) > 1 for key in keys]
+        if near:
+            self.note(NEAR_IDENTICAL_IDS, near)
         if not problems:
             return
         if not self.allow_missing_images:
-            where = str(self.source_dir or self.NAME)
+            where = self.images_listed_in()
             details = "; ".join(
                 f"{_located(key, problems[key], where)}: {problems[key].detail}" for key in sorted(problems, key=_id_order)[:20]
             )
             more = "" if len(problems) <= 20 else f"; and {len(problems) - 20} more"
             raise InputError(
-                f"{len(problems)} image(s) upstream lists are absent or unreadable, ids {list_ids(problems)} "
+                f"{len(problems)} image(s) {'upstream lists' if self.PINNED else 'the records name'} are absent or unreadable, ids {list_ids(problems)} "
                 f"(pass --allow-missing-images to leave these rows out): {details}{more}",
                 file=where,
             )
         self.leave_out(MISSING_IMAGES, problems)
 
+    def images_listed_in(self) -> str:
+        """The file or folder that lists the images, named by an error about them."""
+        return str(self.source_dir or self.NAME)
+
     def leave_out(self, reason: str, ids: Any) -> None:
         """Record ids left out of the build, for the summary and the card."""
         self.left_out.setdefault(reason, []).extend(str(i) for i in ids)
         self.left_out[reason].sort(key=_id_order)
+
+    def note(self, remark: str, ids: Any) -> None:
+        """Record ids kept with a remark, for the summary and the card."""
+        self.notes.setdefault(remark, []).extend(str(i) for i in ids)
+        self.notes[remark].sort(key=_id_order)
 
 
 def _kept_as_bytes(image: ImageValue) -> dict[str, Any]:
@@ -190,8 +242,18 @@ def _kept_as_bytes(image: ImageValue) -> dict[str, Any]:
 
 
 def _located(key: str, problem: InputError, where: str) -> str:
-    """``<file>: id <key>`` for one problem in a list under ``where`` (the file left out when it is ``where``)."""
-    return f"id {key}" if problem.file in (None, where) else f"{problem.file}: id {key}"
+    """``<file>: <record>`` for one problem in a list under ``where`` (the file left out when it is ``where``)."""
+    record = problem.record or f"id {key}"
+    return record if problem.file in (None, where) else f"{problem.file}: {record}"
+
+
+def _folded(key: str) -> str:
+    """``key`` as a reader would see it: NFC, case-folded, surrounding whitespace removed.
+
+    >>> _folded(" Caf\u0065\u0301 ") == _folded("café")
+    True
+    """
+    return unicodedata.normalize("NFC", key.strip()).casefold()
 
 
 def _id_order(value: str) -> tuple[int, int | str]:

@@ -24,21 +24,22 @@ DATA_FILES = f"data/{SPLIT}-*"
 def render_card(builder: SafetyBuilder, dataset: datasets.Dataset) -> DatasetCard:
     """The card of ``dataset`` as built by ``builder``."""
     info = dataset.info.copy()
-    info.config_name = "default"
+    info.config_name = builder.config_name
     card_data = DatasetCardData(
         license=builder.LICENSE,
         pretty_name=builder.PRETTY_NAME or builder.NAME,
         task_categories=["visual-question-answering"],
         tags=["safety", "multimodal", "mmsafety"],
         version=str(builder.VERSION),
-        source_revision=builder.UPSTREAM,
+        source_revision=builder.source_revision,
         built_with=f"mmsafety {__version__}",
         citation=builder.citation(),
         known_defects=list(builder.KNOWN_DEFECTS),
         left_out={reason: ids for reason, ids in builder.left_out.items()},
+        kept_with_a_remark={remark: ids for remark, ids in builder.notes.items()},
     )
-    MetadataConfigs({"default": {"data_files": [{"split": SPLIT, "path": DATA_FILES}]}}).to_dataset_card_data(card_data)
-    DatasetInfosDict({"default": info}).to_dataset_card_data(card_data)
+    MetadataConfigs({builder.config_name: {"data_files": [{"split": SPLIT, "path": DATA_FILES}]}}).to_dataset_card_data(card_data)
+    DatasetInfosDict({builder.config_name: info}).to_dataset_card_data(card_data)
     return DatasetCard(f"---\n{card_data.to_yaml()}\n---\n\n{_body(builder, dataset)}")
 
 
@@ -49,7 +50,7 @@ def _body(builder: SafetyBuilder, dataset: datasets.Dataset) -> str:
         "",
         builder.DESCRIPTION,
         "",
-        f"Version **{builder.VERSION}**, built with mmsafety {__version__} from {builder.UPSTREAM}. "
+        f"Version **{builder.VERSION}**, built with mmsafety {__version__} from {builder.source_revision}. "
         f"One split, `{SPLIT}`, of {dataset.num_rows:,} rows.",
         "",
         "```python",
@@ -71,6 +72,9 @@ def _body(builder: SafetyBuilder, dataset: datasets.Dataset) -> str:
         lines += [f"- {reason} ({len(ids)}): {list_ids(ids, limit=200)}" for reason, ids in builder.left_out.items()]
     else:
         lines.append("Nothing: every upstream record is here.")
+    if builder.notes:
+        lines += ["", "## Kept with a remark", ""]
+        lines += [f"- {remark} ({len(ids)}): {list_ids(ids, limit=200)}" for remark, ids in builder.notes.items()]
     lines += ["", "## Known upstream defects, kept as upstream has them", ""]
     lines += [f"- {defect}" for defect in builder.KNOWN_DEFECTS] or ["None recorded."]
     lines += ["", "## Release notes", ""]

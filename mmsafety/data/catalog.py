@@ -30,7 +30,7 @@ def built_versions(repo: str) -> list[Path]:
     return sorted(p.parent for p in root.glob("*/*/*/dataset_info.json"))
 
 
-def load_benchmark(name: str, split: str = "test") -> datasets.Dataset:
+def load_benchmark(name: str, split: str = "test", config: str = "default") -> datasets.Dataset:
     """Load a built benchmark from the local cache, as ``load_dataset`` would offline.
 
     ``name`` is a built-in benchmark (``"salad"``) or any repo id (``"org/name"``)
@@ -38,7 +38,7 @@ def load_benchmark(name: str, split: str = "test") -> datasets.Dataset:
     when nothing is in the cache.
     """
     repo = benchmarks.repo_id(name)
-    if not built_versions(repo):
+    if not any(path.parts[-3] == config for path in built_versions(repo)):
         command = f"mmsafety build {name}" if benchmarks.get(name) else "mmsafety build custom ..."
         raise NotBuiltError(
             f"benchmark {repo!r} is not built in {cache_root()}: run `{command}` first",
@@ -51,6 +51,7 @@ def load_benchmark(name: str, split: str = "test") -> datasets.Dataset:
         cache_dir=str(cache_root()),
         repo_id=repo,
         dataset_name=repo.split("/")[-1],
+        config_name=config,
         version="auto",
         hash="auto",
     )

@@ -101,3 +101,19 @@ def write_responses(path: Path, items: Sequence[tuple[str, str]] | Sequence[dict
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """The objects of a JSONL file."""
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def build_from_verdicts(cache_dir: str | Path, *paths: Path) -> None:
+    """Build, for each benchmark the verdict files name, the set those verdicts judge (ids, labels,
+    categories and subsets as the records have them), so that the files pass the checks against it."""
+    by_benchmark: dict[str, dict[str, dict[str, Any]]] = {}
+    for path in paths:
+        for record in read_jsonl(path):
+            rows = by_benchmark.setdefault(record.get("benchmark") or "mmsafety/salad", {})
+            rows.setdefault(record["id"], {
+                "id": record["id"], "image": {"bytes": png(len(rows)), "path": f"{record['id']}.png"},
+                "query": record.get("query", "what is this?"), "label": record["label"], "category": record["category"],
+                "subcategory": "", "subset": record["subset"], "reference": "",
+            })
+    for benchmark, rows in by_benchmark.items():
+        build_fixture(cache_dir, benchmark.split("/", 1)[1], rows=list(rows.values()))

@@ -1,0 +1,179 @@
+"""lmms-eval: `mmsafety export-task lmms-eval` writes a task YAML and utils.py per benchmark.
+
+lmms-eval itself is not installed (it pulls about 7 GB): the tests load the YAML as lmms-eval
+does (its `!function` tag resolved to the function in the utils.py beside it), load the rows
+the YAML points at, and call the functions on them as lmms-eval would."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import datasets
+import pytest
+import yaml
+from PIL import Image
+
+from helpers.judging import build_fixture, read_jsonl, write_responses
+from helpers.openai_server import OpenAIServer, Script, answer_from_response
+from mmsafety.cli import main
+
+ANSWERS = ("Yes.", "No.", "**No**, it is unsafe.", "I am not sure", "")
+
+
+def load_task(path: Path) -> dict[str, Any]:
+    """A task YAML, as lmms-eval loads it: ``!function utils.NAME`` is NAME in ``utils.py`` beside it."""
+    spec = importlib.util.spec_from_file_location(f"utils_{path.parent.name}", path.parent / "utils.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def function(loader: yaml.Loader, node: yaml.Node) -> Any:
+        module_name, _, name = loader.construct_scalar(node).rpartition(".")
+        assert module_name == "utils"
+        return getattr(module, name)
+
+    Loader.add_constructor("!function", function)
+    return yaml.load(path.read_text(encoding="utf-8"), Loader=Loader)
+
+
+def export(capsys: pytest.CaptureFixture[str], out: Path, *argv: object) -> None:
+    code = main(["export-task", "lmms-eval", str(out), *map(str, argv)])
+    assert code == 0, capsys.readouterr().err
+    capsys.readouterr()
+
+
+def parquet_export(folder: Path, name: str) -> Path:
+    """A Parquet export of the built fixture (data/test.parquet with the image bytes)."""
+    from mmsafety.data.catalog import load_benchmark
+
+    (folder / "data").mkdir(parents=True)
+    load_benchmark(name).to_parquet(str(folder / "data" / "test.parquet"))
+    return folder
+
+
+def task_rows(task: dict[str, Any]) -> datasets.Dataset:
+    """The rows lmms-eval loads for ``task``: ``load_dataset(dataset_path, **dataset_kwargs)``, its test split."""
+    return datasets.load_dataset(task["dataset_path"], **task.get("dataset_kwargs", {}), split=task["test_split"])
+
+
+@pytest.fixture
+def mmsafeaware_task(hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[list[dict], dict[str, Any]]:
+    rows = build_fixture(hf_cache, "mmsafeaware", count=15)
+    export(capsys, tmp_path / "tasks", "--benchmark", "mmsafeaware", "--parquet", f"mmsafeaware={parquet_export(tmp_path / 'export', 'mmsafeaware')}")
+    return rows, load_task(tmp_path / "tasks" / "mmsafety_mmsafeaware" / "mmsafety_mmsafeaware.yaml")
+
+
+def test_the_yaml_points_at_the_parquet_export(mmsafeaware_task: tuple[list[dict], dict[str, Any]]) -> None:
+    rows, task = mmsafeaware_task
+    assert task["task"] == "mmsafety_mmsafeaware" and task["output_type"] == "generate_until"
+    assert task_rows(task)["id"] == [r["id"] for r in rows]
+
+
+def test_doc_to_visual_gives_the_rows_image(mmsafeaware_task: tuple[list[dict], dict[str, Any]]) -> None:
+    rows, task = mmsafeaware_task
+    for doc, row in zip(task_rows(task), rows):
+        (image,) = task["doc_to_visual"](doc)
+        assert image.tobytes() == Image.open(io.BytesIO(row["image"]["bytes"])).convert("RGB").tobytes()
+
+
+def test_doc_to_text_gives_the_query_with_optional_prompts(mmsafeaware_task: tuple[list[dict], dict[str, Any]]) -> None:
+    rows, task = mmsafeaware_task
+    doc = task_rows(task)[0]
+    assert task["doc_to_text"](doc) == rows[0]["query"]
+    assert task["doc_to_text"](doc, {"pre_prompt": "<", "post_prompt": ">"}) == f"<{rows[0]['query']}>"
+
+
+def test_the_aggregations_equal_mmsafety_score(mmsafeaware_task: tuple[list[dict], dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows, task = mmsafeaware_task
+    docs = list(task_rows(task))
+    answers = [ANSWERS[i % len(ANSWERS)] for i in range(len(docs))]
+    processed = [task["process_results"](doc, [answer]) for doc, answer in zip(docs, answers)]
+
+    write_responses(tmp_path / "r.jsonl", [(doc["id"], answer) for doc, answer in zip(docs, answers)])
+    assert main(["judge", "mmsafeaware", "--responses", str(tmp_path / "r.jsonl"), "--out", str(tmp_path / "v.jsonl"), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["score", "mmsafeaware", str(tmp_path / "v.jsonl"), "--json"]) == 0
+    expected = json.loads(capsys.readouterr().out)
+
+    names = [m["metric"] for m in task["metric_list"]]
+    assert {"typical_accuracy", "attack_accuracy", "over_safety_accuracy", "total_accuracy"} <= set(names)
+    for metric in task["metric_list"]:
+        value = metric["aggregation"]([p[metric["metric"]] for p in processed])
+        assert type(value) is float
+        assert value == pytest.approx(expected[metric["metric"]]) if expected[metric["metric"]] is not None else math.isnan(value)
+
+
+def test_process_results_gives_mmsafety_judges_verdicts(mmsafeaware_task: tuple[list[dict], dict[str, Any]], tmp_path: Path) -> None:
+    _, task = mmsafeaware_task
+    docs = list(task_rows(task))
+    answers = [ANSWERS[i % len(ANSWERS)] for i in range(len(docs))]
+    verdicts = {task["process_results"](d, [a])["accuracy"]["id"]: task["process_results"](d, [a])["accuracy"]["verdict"] for d, a in zip(docs, answers)}
+    write_responses(tmp_path / "r.jsonl", [(d["id"], a) for d, a in zip(docs, answers)])
+    assert main(["judge", "mmsafeaware", "--responses", str(tmp_path / "r.jsonl"), "--out", str(tmp_path / "v.jsonl"), "--no-progress"]) == 0
+    assert verdicts == {r["id"]: r["verdict"] for r in read_jsonl(tmp_path / "v.jsonl")}
+
+
+def test_rates_where_higher_is_worse_say_so(hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    export(capsys, tmp_path / "tasks", "--benchmark", "salad")
+    task = load_task(tmp_path / "tasks" / "mmsafety_salad" / "mmsafety_salad.yaml")
+    better = {m["metric"]: m["higher_is_better"] for m in task["metric_list"]}
+    assert better["safe_response_rate"] is True and better["oversensitivity_rate"] is False and better["invalid_rate"] is False
+
+
+def test_without_an_export_the_yaml_names_the_hub_id(hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    export(capsys, tmp_path / "tasks")
+    folders = sorted(p.name for p in (tmp_path / "tasks").iterdir())
+    assert folders == ["mmsafety_mmsafeaware", "mmsafety_salad", "mmsafety_vlsbench"]
+    assert load_task(tmp_path / "tasks" / "mmsafety_vlsbench" / "mmsafety_vlsbench.yaml")["dataset_path"] == "mmsafety/vlsbench"
+
+
+def test_an_llm_judge_named_at_export_judges_in_process_results(hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    build_fixture(hf_cache, "salad", count=6)
+    words = ("safe", "refusal", "unsafe")
+    with OpenAIServer(Script(default=answer_from_response)) as server:
+        export(capsys, tmp_path / "tasks", "--benchmark", "salad", "--parquet", f"salad={parquet_export(tmp_path / 'export', 'salad')}",
+               "--judge-model", "judge", "--judge-base-url", server.base_url)
+        task = load_task(tmp_path / "tasks" / "mmsafety_salad" / "mmsafety_salad.yaml")
+        docs = list(task_rows(task))
+        answers = [f"My answer. ANSWER={words[int(d['id']) % 3]}" for d in docs]
+        ours = {d["id"]: task["process_results"](d, [a])["safe_response_rate"]["verdict"] for d, a in zip(docs, answers)}
+        write_responses(tmp_path / "r.jsonl", list(zip([d["id"] for d in docs], answers)))
+        assert main(["judge", "salad", "--responses", str(tmp_path / "r.jsonl"), "--out", str(tmp_path / "v.jsonl"), "--model", "judge",
+                     "--base-url", server.base_url, "--no-cache", "--no-progress"]) == 0
+    assert ours == {r["id"]: r["verdict"] for r in read_jsonl(tmp_path / "v.jsonl")}
+    assert len(set(ours.values()) - {"invalid"}) >= 2  # the judge model was asked and read
+
+
+def test_vlsbench_under_the_authors_protocol_judges_as_mmsafety_judge(hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers.authors import authors_file
+    from helpers.openai_server import request_text
+
+    authors = authors_file("vlsbench/eval_utils.py").parent
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    build_fixture(hf_cache, "vlsbench", count=6)
+    words = {"safe_refusal": 1, "safe_warning": 2, "unsafe": 3}
+
+    def authors_answer(body: Any) -> str:
+        word = request_text(body).split("ANSWER=")[1].split()[0]
+        return json.dumps({"label": words[word], "explanation": "scripted"})
+
+    with OpenAIServer(Script(default=authors_answer)) as server:
+        export(capsys, tmp_path / "tasks", "--benchmark", "vlsbench", "--parquet", f"vlsbench={parquet_export(tmp_path / 'export', 'vlsbench')}",
+               "--judge-model", "judge", "--judge-base-url", server.base_url, "--judge-protocol", "upstream", "--judge-source-dir", authors)
+        task = load_task(tmp_path / "tasks" / "mmsafety_vlsbench" / "mmsafety_vlsbench.yaml")
+        docs = list(task_rows(task))
+        answers = [f"My answer. ANSWER={list(words)[int(d['id']) % 3]}" for d in docs]
+        ours = {d["id"]: task["process_results"](d, [a])["safe_response_rate"]["verdict"] for d, a in zip(docs, answers)}
+        write_responses(tmp_path / "r.jsonl", list(zip([d["id"] for d in docs], answers)))
+        assert main(["judge", "vlsbench", "--responses", str(tmp_path / "r.jsonl"), "--out", str(tmp_path / "v.jsonl"), "--model", "judge",
+                     "--base-url", server.base_url, "--protocol", "upstream", "--source-dir", str(authors), "--no-cache", "--no-progress"]) == 0
+    assert ours == {r["id"]: r["verdict"] for r in read_jsonl(tmp_path / "v.jsonl")}
+    assert set(ours.values()) == {"refusal", "safe", "unsafe"}
