@@ -47,7 +47,7 @@ def add_judge_options(parser: argparse.ArgumentParser) -> None:
     llm.add_argument("--model", metavar="NAME", help="judge model name")
     llm.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the API key (default OPENAI_API_KEY)")
     llm.add_argument("--concurrency", type=int, metavar="N", help="requests in flight at most (default 16)")
-    llm.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for one answer (default 60)")
+    llm.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for one answer (default 30; a timeout is asked again at most twice, and 8 responses given up in a row stop the run, exit 2)")
     llm.add_argument("--max-attempts", type=int, metavar="N", help="requests per response before giving up (default 6)")
     llm.add_argument("--temperature", type=float, metavar="T", help="judge sampling temperature (default 0)")
     llm.add_argument("--max-tokens", type=int, metavar="N", help="judge answer length limit (default 512; the authors' 128 under --protocol upstream)")
@@ -88,7 +88,7 @@ def make_judge(name: str, args: argparse.Namespace, benchmark: Any) -> Judge:
         from mmsafety.judges.rules import RuleJudge
 
         return RuleJudge()
-    from mmsafety.judges.llm import DEFAULT_API_KEY_ENV, LLMJudge, RetryPolicy
+    from mmsafety.judges.llm import DEFAULT_API_KEY_ENV, DEFAULT_TIMEOUT, LLMJudge, RetryPolicy
     from mmsafety.judges.protocols import llm_protocol
 
     protocol = llm_protocol(benchmark.name, args.protocol, rubric_files=args.rubric, source=args.source_dir)
@@ -100,7 +100,7 @@ def make_judge(name: str, args: argparse.Namespace, benchmark: Any) -> Judge:
         base_url=args.base_url,
         api_key_env=args.api_key_env or DEFAULT_API_KEY_ENV,
         concurrency=16 if args.concurrency is None else args.concurrency,
-        timeout=60.0 if args.timeout is None else args.timeout,
+        timeout=DEFAULT_TIMEOUT if args.timeout is None else args.timeout,
         cache=cache,
         temperature=protocol.settings.get("temperature", 0.0) if args.temperature is None else args.temperature,
         max_tokens=protocol.settings.get("max_tokens", 512) if args.max_tokens is None else args.max_tokens,

@@ -3,7 +3,7 @@
 ::
 
     mmsafety respond salad --base-url http://localhost:8000/v1 --model Qwen/Qwen2.5-VL-7B-Instruct \\
-        --out qwen.jsonl [--concurrency 16] [--max-tokens 1024] [--system-prompt FILE] [--limit N]
+        --out qwen.jsonl [--concurrency 16] [--max-tokens 1024] [--system-prompt FILE] [--limit N] [--blind]
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     respond.add_argument("--temperature", type=float, default=0.0, metavar="T", help="sampling temperature (default 0, as the papers)")
     respond.add_argument("--system-prompt", type=Path, metavar="FILE", help="a text file sent as the system message (default: none)")
     respond.add_argument("--limit", type=int, metavar="N", help="only the first N samples")
+    respond.add_argument("--blind", action="store_true", help="ask the same queries without the images (text only, same system prompt and settings), to measure how much the answers depend on them; each record says \"blind\": true, and the answers are cached apart")
     respond.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the API key (default OPENAI_API_KEY; local servers need none)")
     respond.add_argument("--timeout", type=float, default=120.0, metavar="S", help="seconds to wait for one answer (default 120)")
     respond.add_argument("--max-attempts", type=int, default=6, metavar="N", help="requests per sample before giving up (default 6)")
@@ -97,6 +98,7 @@ def run_respond(args: argparse.Namespace) -> int:
         max_tokens=args.max_tokens,
         system_prompt=system_prompt,
         retry=RetryPolicy(max_attempts=args.max_attempts),
+        blind=args.blind,
     )
     with tqdm(
         total=len(samples),
@@ -115,11 +117,12 @@ def run_respond(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(respond_summary(args, answers, len(benchmark.samples), benchmark.repo, responder.stats), indent=2, ensure_ascii=False))
         return 0
-    print(f"wrote {len(answers)} responses of {args.model} to {args.out} ({len(samples)} of {len(benchmark.samples)} samples of {benchmark.repo})")
+    blind = " without the images (blind)" if args.blind else ""
+    print(f"wrote {len(answers)} responses of {args.model}{blind} to {args.out} ({len(samples)} of {len(benchmark.samples)} samples of {benchmark.repo})")
     print(responder.stats.summary(answers))
     failed = [a for a in answers if a.error]
     if failed:
-        transient = [a for a in failed if a.error not in ("model_bad_request", "model_content_filter")]
+        transient = [a for a in failed if a.error not in ("model_bad_request", "model_content_filter", "invalid_image")]
         print(f"note: {len(failed)} sample(s) have no response (see their \"error\"); `mmsafety judge` counts them invalid"
               + (f"; {len(transient)} may pass on a rerun (answers so far are cached)" if transient else ""))
     truncated = sum(a.finish_reason == "length" for a in answers)
@@ -135,6 +138,7 @@ def respond_summary(args: argparse.Namespace, answers: list, samples: int, repo:
     return {
         "out": str(args.out),
         "model": args.model,
+        "blind": bool(args.blind),
         "benchmark": repo,
         "responses": len(answers),
         "samples": samples,

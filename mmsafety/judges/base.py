@@ -123,6 +123,7 @@ class Judge(abc.ABC):
             rubric=rubric,
             heuristic=self.heuristic,
             cached=cached,
+            blind=response.blind,
         )
 
     def empty_verdict(self, sample: Sample, response: Response) -> Verdict | None:

@@ -10,27 +10,25 @@ the judge model, and maps its answer to a verdict. What it does around that:
   read from one place (:meth:`Rubric.read_answer`: the structured ``verdict`` field, else
   the last ``Verdict:`` line outside reasoning blocks); what cannot be read is ``invalid``
   (reason ``unparsable_judge_output``), never guessed;
-- **concurrency**: at most ``concurrency`` requests in flight (an ``asyncio.Semaphore``);
-- **back-off**: 429 (honouring ``Retry-After``), 408/409, 5xx, timeouts, connection errors
-  and malformed bodies are retried with exponential back-off and full jitter, up to
-  ``max_attempts`` requests; then the verdict is ``invalid`` with the reason
-  (``judge_rate_limited``, ``judge_server_error``, ``judge_timeout``,
-  ``judge_connection_error``, ``judge_malformed_response``);
+- **asking** (:func:`mmsafety.runs.ask.ask_all`): at most ``concurrency`` requests in flight;
+  429 (honouring ``Retry-After``), 408/409, 5xx and malformed bodies retried with back-off
+  up to ``max_attempts`` requests, timeouts (``timeout``, default 30 s) and connection errors
+  up to 3; then ``invalid`` with the reason (``judge_timeout``, ``judge_server_error``...).
+  An endpoint that does not answer, or gives up 8 in a row, stops the run; an image path
+  that is not a readable image is ``invalid_image`` and nothing of it is sent;
 - **content filter**: a provider's content-filter refusal (a 400 with error code
   ``content_filter``, or ``finish_reason == "content_filter"``) is ``invalid`` with reason
   ``judge_content_filter`` and is not retried; a structured-output refusal by the judge
   model is ``invalid`` with reason ``judge_refusal``;
-- **fatal errors**: 401, 403 and 404 (bad key, no access, unknown model) stop the run with
-  :class:`~mmsafety.judges.base.JudgeConfigError`; answers received so far stay cached;
-- **cache**: every answer is committed to an :class:`~mmsafety.runs.cache.AnswerCache`
-  as it arrives, keyed by :meth:`LLMJudge.cache_key_for`; a rerun asks only for what is
-  missing;
-- **the API key** is read from the environment variable ``api_key_env`` and sent only in
-  the request header: it is redacted from every error text and never stored.
+- **fatal errors**: 401, 403 and 404 stop the run with :class:`~mmsafety.judges.base.JudgeConfigError`;
+- **cache**: every answer is committed as it arrives (:meth:`LLMJudge.cache_key_for`); a rerun,
+  or a run stopped by the errors above, asks only for what is missing;
+- **the API key** is sent only in the request header and masked, in every spelling, in every
+  error text and in answers that echo it, so it is never stored.
 
 The requests, their retries and the key's redaction are :class:`mmsafety.runs.endpoint.ChatEndpoint`'s,
-shared with the model under test (:mod:`mmsafety.runs.respond`); this module decides what to ask
-and what an answer means.
+shared with the model under test (:mod:`mmsafety.runs.respond`), as is the loop around them
+(:func:`mmsafety.runs.ask.ask_all`); this module decides what to ask and what an answer means.
 
 >>> from mmsafety.judges.rubric import rubrics_for
 >>> judge = LLMJudge(model="gpt-4o", rubrics=rubrics_for("vlsbench"), benchmark="vlsbench",
@@ -40,16 +38,16 @@ and what an answer means.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import openai
 
+from mmsafety.runs.ask import INVALID_IMAGE, Asked, Job, ask_all
 from mmsafety.runs.endpoint import (
     DEFAULT_API_KEY_ENV,
     FATAL_STATUS,
@@ -59,14 +57,13 @@ from mmsafety.runs.endpoint import (
     RetryPolicy,
     data_url,
     first_choice,
-    gather_or_cancel,
     image_mime,
     is_content_filter,
     retry_after_seconds,
     run_sync,
 )
 from mmsafety.judges.base import Judge, JudgeConfigError, ProgressCallback
-from mmsafety.runs.records import Response, Sample, Verdict
+from mmsafety.runs.records import InvalidImage, Response, Sample, Verdict
 from mmsafety.runs.cache import AnswerCache, CachedAnswer, cache_key, sha256_text
 from mmsafety.judges.rubric import Rubric, RubricSet
 
@@ -95,8 +92,12 @@ INVALID_REASONS = (
     "judge_timeout",
     "judge_connection_error",
     "judge_malformed_response",
+    INVALID_IMAGE,
 )
 """Reasons an LLM verdict can be ``invalid`` (besides ``empty_response``)."""
+
+DEFAULT_TIMEOUT = 30.0
+"""Seconds the judge waits for one answer by default (a judge's answer is short)."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ class LLMJudge(Judge):
         base_url: str | None = None,
         api_key_env: str = DEFAULT_API_KEY_ENV,
         concurrency: int = 16,
-        timeout: float = 60.0,
+        timeout: float = DEFAULT_TIMEOUT,
         cache: AnswerCache | str | Path | None = None,
         temperature: float = 0.0,
         max_tokens: int = 512,
@@ -173,9 +174,10 @@ class LLMJudge(Judge):
     def cache_key_for(self, sample: Sample, response: Response, rubric: Rubric) -> str:
         """The cache key of judging ``response`` to ``sample`` with ``rubric``.
 
-        Everything that decides the answer: judge model, rubric hash, benchmark and its
+        Everything that decides the answer: the endpoint's address (the same model name at
+        two endpoints may be two models), judge model, rubric hash, benchmark and its
         version, sample id and a hash of the sample's text, the response's hash, and the
-        generation settings. Never the API key or the endpoint's address.
+        generation settings. Never the API key.
         """
         sample_text = json.dumps(
             [sample.query, sample.reference, sample.label, sample.category, sample.subcategory, sample.subset,
@@ -185,6 +187,7 @@ class LLMJudge(Judge):
         return cache_key(
             {
                 "judge": f"{self.name}/{self.version}",
+                "endpoint": self.endpoint.address,
                 "model": self.model,
                 "rubric": rubric.sha256,
                 "benchmark": self.benchmark,
@@ -253,7 +256,7 @@ class LLMJudge(Judge):
 
     async def _ask(
         self, client: openai.AsyncOpenAI, messages: list[dict[str, Any]], rubric: Rubric
-    ) -> Outcome:
+    ) -> Asked:
         tried_plain = False
         while True:
             structured = rubric.structured and self._structured_ok and not tried_plain
@@ -262,16 +265,32 @@ class LLMJudge(Judge):
             if reply.kind == "ok":
                 if tried_plain and self._structured_ok:
                     self._structured_ok = False  # remembered for the rest of the run
-                return reply.value
+                return Asked(answer=CachedAnswer(reply.value.kind, reply.value.raw))
             if reply.kind == "failed":
-                return Outcome("failed", raw=reply.detail, reason=f"judge_{reply.reason}")
+                return Asked.from_reply(reply)
             if reply.status in (400, 422):
                 if reply.content_filter:
-                    return Outcome("content_filter", raw=reply.detail)
+                    return Asked(answer=CachedAnswer("content_filter", reply.detail))
                 if structured:
                     tried_plain = True  # the endpoint may not support response_format: ask in plain text
                     continue
-            return Outcome("failed", raw=reply.detail, reason="judge_bad_request")
+            return Asked.from_reply(reply)
+
+    async def _ask_pair(self, client: openai.AsyncOpenAI, item: tuple[Sample, Response, Rubric]) -> Asked:
+        sample, response, rubric = item
+        try:
+            messages = self.messages(sample, response, rubric)
+        except InvalidImage as error:  # nothing of the file is sent
+            return Asked(failure=INVALID_IMAGE, detail=str(error))
+        return await self._ask(client, messages, rubric)
+
+    @staticmethod
+    def _outcome(asked: Asked) -> Outcome:
+        """The :class:`Outcome` an :class:`~mmsafety.runs.ask.Asked` stands for."""
+        if asked.answer is not None:
+            return Outcome(asked.answer.outcome, raw=asked.answer.raw)
+        reason = INVALID_IMAGE if asked.failure == INVALID_IMAGE else f"judge_{asked.failure}"
+        return Outcome("failed", raw=asked.detail, reason=reason)
 
     def _read_completion(self, completion: Any) -> Outcome:
         """The outcome of a chat-completion body; ``ValueError`` when it is not one."""
@@ -324,8 +343,7 @@ class LLMJudge(Judge):
             if on_verdict is not None:
                 on_verdict(verdict)
 
-        todo: list[tuple[int, Sample, Response, Rubric, str]] = []
-        keys: list[str] = []
+        jobs: list[Job[tuple[Sample, Response, Rubric]]] = []
         for index, (sample, response) in enumerate(pairs):
             if sample.id != response.id:
                 raise ValueError(f"response id {response.id!r} does not belong to sample {sample.id!r}")
@@ -335,43 +353,27 @@ class LLMJudge(Judge):
                 continue
             rubric = self.rubrics.for_label(sample.label)
             assert rubric is not None  # checked above
-            key = self.cache_key_for(sample, response, rubric)
-            todo.append((index, sample, response, rubric, key))
-            keys.append(key)
-        cached = self.cache.get_many(keys) if self.cache is not None else {}
-        missing = []
-        for item in todo:
-            index, sample, response, rubric, key = item
-            hit = cached.get(key)
-            if hit is not None:
-                self.stats.cache_hits += 1
-                done(index, self._verdict_from(sample, response, rubric, Outcome(hit.outcome, raw=hit.raw), cached=True))
-            else:
-                missing.append(item)
-        if missing:
-            await self._ask_all(missing, done)
+            jobs.append(Job(index, (sample, response, rubric), self.cache_key_for(sample, response, rubric)))
+
+        def answered(job: Job[tuple[Sample, Response, Rubric]], asked: Asked, cached: bool) -> None:
+            sample, response, rubric = job.item
+            done(job.index, self._verdict_from(sample, response, rubric, self._outcome(asked), cached=cached))
+
+        await ask_all(
+            jobs,
+            endpoint=self.endpoint,
+            cache=self.cache,
+            concurrency=self.concurrency,
+            ask=self._ask_pair,
+            done=answered,
+            stats=self.stats,
+            model=self.model,
+            sample_id=lambda item: item[0].id,
+        )
         self.stats.judged += len(pairs)
         self.stats.seconds += time.perf_counter() - start
         self.stats.structured_output = self._structured_ok
         return [v for v in results if v is not None]
-
-    async def _ask_all(
-        self,
-        items: Sequence[tuple[int, Sample, Response, Rubric, str]],
-        done: Callable[[int, Verdict], None],
-    ) -> None:
-        semaphore = asyncio.Semaphore(self.concurrency)
-
-        async def one(client: openai.AsyncOpenAI, index: int, sample: Sample, response: Response, rubric: Rubric, key: str) -> None:
-            async with semaphore:
-                messages = self.messages(sample, response, rubric)
-                outcome = await self._ask(client, messages, rubric)
-            if outcome.kind != "failed" and self.cache is not None:
-                self.cache.put(key, CachedAnswer(outcome.kind, outcome.raw), model=self.model, sample_id=sample.id)
-            done(index, self._verdict_from(sample, response, rubric, outcome, cached=False))
-
-        async with self.endpoint.connect() as client:
-            await gather_or_cancel(one(client, *item) for item in items)
 
     def judge_many(
         self,

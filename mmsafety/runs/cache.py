@@ -1,9 +1,13 @@
 """The answer cache of the LLM judge (and of `mmsafety respond`): one SQLite file, WAL, one commit per answer.
 
-An entry's key is a SHA-256 over everything that decides the judge's answer (see
-:func:`cache_key`): the judge model, the rubric's hash, the benchmark, its version, the
-sample id and a hash of the sample's text, a hash of the response text, and the
-generation settings. The API key is never part of it, nor stored anywhere in the file.
+An entry's key is a SHA-256 (:func:`cache_key`) over everything that decides the answer:
+for the judge (:meth:`mmsafety.judges.llm.LLMJudge.cache_key_for`) the endpoint's address,
+the judge model, the rubric's hash, the benchmark, its version, the sample id and a hash of
+the sample's text, a hash of the response text, and the generation settings; for the model
+under test (:meth:`mmsafety.runs.respond.Responder.cache_key_for`) the endpoint's address,
+the model, the sample id, hashes of the query, the image and the system prompt, whether the
+run is blind, and the generation settings. The API key is never part of it, and an answer
+that echoes the key is stored with it masked (:func:`mmsafety.runs.ask.masked`).
 
 Each answer is committed as soon as it arrives, so a run killed at any moment (even
 with SIGKILL) keeps every answer it had received; a rerun asks again only what was in

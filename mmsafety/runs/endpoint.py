@@ -18,8 +18,12 @@ them. :meth:`ChatEndpoint.post` sends one chat-completions body and comes back w
 - 401, 403 and 404 (bad key, no access, unknown model or path) raise the endpoint's
   ``config_error`` at once: nothing would be answered, so the run stops.
 
-The API key is read from an environment variable, sent only in the request header, and
-masked in every text a :class:`Reply` or an error carries. Requests go through
+Timeouts and connection errors are retried at most ``RetryPolicy.transport_attempts`` times
+(an endpoint that does not answer is not asked six times over). The API key is read from an
+environment variable and sent only in the request header; :meth:`ChatEndpoint.redact` masks
+it, in every spelling (plain, percent-encoded with ``%2D`` or ``%2d``, double-encoded), in
+every text a :class:`Reply` or an error carries, and :meth:`ChatEndpoint.redact_key` in an
+answer that echoes it. Requests go through
 ``openai.AsyncOpenAI`` (``max_retries=0``: the back-off here is the only one) and its
 documented low-level ``post``, which raises the same typed errors as
 ``chat.completions.create`` but skips its per-request parameter transforms.
@@ -32,6 +36,7 @@ import base64
 import concurrent.futures
 import contextlib
 import email.utils
+import functools
 import json
 import os
 import random
@@ -51,10 +56,33 @@ PLACEHOLDER_API_KEY = "EMPTY"
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 FATAL_STATUS = {401: "refused the API key", 403: "denied access", 404: "does not know this model or path"}
+UNREACHABLE = ("connection_error", "timeout")
+"""Failures that say nothing answered (retried at most ``RetryPolicy.transport_attempts`` times)."""
 FAILURE_REASONS = ("rate_limited", "server_error", "timeout", "connection_error", "malformed_response")
 """Why a request was given up after its retries (a :class:`Reply` of kind ``failed``)."""
 
+REDACTED = "[redacted]"
+MIN_REDACTED_KEY = 8
+"""Keys shorter than this (``EMPTY``, a local server's ``token``) are not masked in answers:
+masking them would rewrite ordinary words; every real provider's key is far longer."""
+SECRET_SHAPE = re.compile(r"\b(sk|key|token)-[A-Za-z0-9_\-*]{4,}")
+
 T = TypeVar("T")
+
+
+def key_pattern(key: str) -> re.Pattern[str]:
+    """A pattern matching ``key`` however an echo spells it: each character as itself, or
+    percent-encoded (``%2D`` or ``%2d``, also double-encoded ``%252D``), in any mix.
+
+    >>> pattern = key_pattern("sk-ab")
+    >>> [bool(pattern.fullmatch(s)) for s in ("sk-ab", "sk%2Dab", "%73k%2dab", "sk%252Dab", "sk-AB")]
+    [True, True, True, True, False]
+    """
+    parts = []
+    for char in key:
+        encoded = "".join(f"%(?:25)?(?i:{byte:02x})" for byte in char.encode("utf-8"))
+        parts.append(f"(?:{re.escape(char)}|{encoded})")
+    return re.compile("".join(parts))
 
 
 class EndpointError(InputError):
@@ -63,9 +91,12 @@ class EndpointError(InputError):
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How failed requests are retried: at most ``max_attempts`` requests per item, waiting
+    """How failed requests are retried: at most ``max_attempts`` requests per item (at most
+    ``transport_attempts`` when they time out or cannot connect), waiting
     ``uniform(0, min(max_delay, base_delay * 2**n))`` after the n-th failure, or at least
     the server's ``Retry-After`` (capped at ``max_retry_after``) plus a little jitter.
+    A run stops after ``stop_after_failures`` items in a row were given up
+    (:class:`mmsafety.runs.ask.FailFast`).
 
     >>> policy = RetryPolicy(base_delay=1.0, max_delay=8.0)
     >>> 0 <= policy.delay(3, random.Random(0)) <= 8.0
@@ -78,6 +109,8 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 30.0
     max_retry_after: float = 120.0
+    transport_attempts: int = 3
+    stop_after_failures: int = 8
 
     def delay(self, failures: int, rng: random.Random, retry_after: float | None = None) -> float:
         if retry_after is not None:
@@ -230,21 +263,46 @@ class ChatEndpoint:
                 )
             key = PLACEHOLDER_API_KEY
         self._api_key = key
+        self._key_pattern = key_pattern(key) if key != PLACEHOLDER_API_KEY and len(key) >= MIN_REDACTED_KEY else None
         self.api_key_env = api_key_env
         self.base_url = base_url
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self._rng = random.Random(seed)
 
+    def redact_key(self, text: str) -> str:
+        """``text`` with the API key masked in every spelling (see :func:`key_pattern`);
+        used on answers, so nothing else in them changes."""
+        if self._key_pattern is None or not text:
+            return text
+        return self._key_pattern.sub(REDACTED, text)
+
     def redact(self, text: str) -> str:
-        """``text`` with the API key (and anything shaped like a secret key) masked."""
-        if self._api_key and self._api_key != PLACEHOLDER_API_KEY:
-            text = text.replace(self._api_key, "[redacted]")
-        return re.sub(r"\b(sk|key|token)-[A-Za-z0-9_\-*]{4,}", r"\1-[redacted]", text)
+        """``text`` with the API key (every spelling) and anything shaped like a secret key
+        masked (a key too short for :meth:`redact_key`, as written); used on error texts."""
+        if self._key_pattern is None and self._api_key != PLACEHOLDER_API_KEY:
+            text = text.replace(self._api_key, REDACTED)
+        return SECRET_SHAPE.sub(r"\1-" + REDACTED, self.redact_key(text))
 
     @property
     def where(self) -> str:
-        return self.base_url or "the OpenAI API"
+        """The endpoint as errors name it (its base URL, the key masked should it hold it)."""
+        return self.redact_key(self.base_url) if self.base_url else "the OpenAI API"
+
+    @functools.cached_property
+    def address(self) -> str:
+        """The endpoint's identity in a cache key: its base URL, without a trailing slash,
+        scheme and host in lower case (the OpenAI API's own when none is given).
+
+        >>> ChatEndpoint(base_url="HTTP://LocalHost:8000/v1/").address
+        'http://localhost:8000/v1'
+        """
+        url = (self.base_url or "https://api.openai.com/v1").strip().rstrip("/")
+        scheme, sep, rest = url.partition("://")
+        if not sep:
+            return url
+        host, slash, path = rest.partition("/")
+        return f"{scheme.lower()}://{host.lower()}{slash}{path}"
 
     @contextlib.asynccontextmanager
     async def connect(self) -> AsyncIterator[openai.AsyncOpenAI]:
@@ -266,7 +324,7 @@ class ChatEndpoint:
 
         ``stats``, when given, has its ``requests`` and ``retries`` counters increased.
         """
-        failures = 0
+        failures = transport_failures = 0
         last_reason, last_detail = "server_error", ""
         while True:
             retry_after: float | None = None
@@ -304,7 +362,9 @@ class ChatEndpoint:
             except (ValueError, openai.APIResponseValidationError) as error:
                 last_reason, last_detail = "malformed_response", f"malformed response body: {error}"
             failures += 1
-            if failures >= self.retry.max_attempts:
+            if last_reason in UNREACHABLE:
+                transport_failures += 1
+            if failures >= self.retry.max_attempts or transport_failures >= self.retry.transport_attempts:
                 return Reply("failed", reason=last_reason, detail=self.redact(f"{last_detail} (gave up after {failures} attempts)"))
             if stats is not None:
                 stats.retries += 1

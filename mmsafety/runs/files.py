@@ -3,9 +3,11 @@
 A responses file has one JSON object a line: ``{"id": "...", "response": "..."}``,
 optionally ``"model"``; a sample the model could not be asked about (as ``mmsafety respond``
 writes it) has ``"response": null`` and an ``"error"`` reason, with an ``"error_detail"``,
-and is judged ``invalid`` with that reason. Blank lines are skipped. Errors name the file and the line
-and say what was expected. Verdicts are written atomically: to a temporary file in
-the same folder, then renamed over the target, so a reader never sees half a file.
+and is judged ``invalid`` with that reason; ``"blind": true`` marks a run asked without the images
+(``mmsafety respond --blind``). Blank lines are skipped. Errors name the file and the line
+and say what was expected. Responses and verdicts are written atomically: to a temporary file in
+the same folder, then renamed over the target, so a reader never sees half a file; the file gets
+the permissions a plain ``open()`` would give it (the umask's for a new file, an existing one's own).
 
 >>> import tempfile, os, json
 >>> d = tempfile.mkdtemp()
@@ -19,15 +21,16 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mmsafety.errors import InputError, list_ids
-from mmsafety.runs.records import Response, Verdict
-from mmsafety.labels import LABELS, VERDICTS
 from mmsafety.data.jsonfiles import json_type, load_jsonl
+from mmsafety.errors import InputError, list_ids
+from mmsafety.labels import LABELS, VERDICTS
+from mmsafety.runs.records import Response, Verdict
 
 
 def _describe(value: object) -> str:
@@ -75,6 +78,9 @@ def read_responses(path: str | Path, known_ids: Collection[str] | None = None, *
         if model is not None and not isinstance(model, str):
             raise InputError(f'expected "model" to be a string, found a {_describe(model)}', file=path, record=f"line {number}")
         error, detail = _error(path, number, record, response)
+        blind = record.get("blind", False)
+        if not isinstance(blind, bool):
+            raise InputError(f'expected "blind" to be true or false, found a {_describe(blind)}', file=path, record=f"line {number}")
         if sample_id in first_line:
             raise InputError(
                 f"duplicate id {sample_id!r} (first on line {first_line[sample_id]}): expected one response per id",
@@ -84,7 +90,7 @@ def read_responses(path: str | Path, known_ids: Collection[str] | None = None, *
         first_line[sample_id] = number
         if known_ids is not None and sample_id not in known_ids:
             unknown.setdefault(sample_id, number)
-        responses.append(Response(id=sample_id, text=response, model=model, line=number, error=error, error_detail=detail))
+        responses.append(Response(id=sample_id, text=response, model=model, line=number, error=error, error_detail=detail, blind=blind))
     if unknown:
         first_id, first = min(unknown.items(), key=lambda item: item[1])
         name = f"benchmark {benchmark!r}" if benchmark else "the benchmark"
@@ -116,8 +122,33 @@ def _error(path: Path, number: int, record: Mapping[str, Any], response: str) ->
     return error, detail
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux says it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode(path: Path) -> int:
+    """The permissions ``open(path, "w")`` would leave: an existing file's own, else
+    ``0o666`` less the umask (``0o644`` under umask 022)."""
+    try:
+        existing = path.stat()
+    except OSError:
+        return 0o666 & ~_umask()
+    return stat.S_IMODE(existing.st_mode) if stat.S_ISREG(existing.st_mode) else 0o666 & ~_umask()
+
+
 def write_jsonl_atomic(path: str | Path, records: Iterable[Mapping[str, Any]]) -> None:
-    """Write ``records`` as JSONL to ``path`` atomically (temporary file, fsync, rename)."""
+    """Write ``records`` as JSONL to ``path`` atomically (temporary file, fsync, rename),
+    with the permissions :func:`file_mode` says (a temporary file is created ``0o600``)."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     folder.mkdir(parents=True, exist_ok=True)
@@ -129,6 +160,7 @@ def write_jsonl_atomic(path: str | Path, records: Iterable[Mapping[str, Any]]) -
             for record in records:
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
             handle.flush()
+            os.fchmod(handle.fileno(), file_mode(path))
             os.fsync(handle.fileno())
         os.replace(handle.name, path)
     except BaseException:

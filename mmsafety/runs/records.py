@@ -22,6 +22,12 @@ EMPTY_RESPONSE = "empty_response"
 """The ``reason`` of a verdict on an empty (or whitespace-only) response."""
 
 
+class InvalidImage(ValueError):
+    """A sample's image that cannot be read as one: a path that is not a regular file, not
+    an image by its header, or over Pillow's decompression-bomb limit. The run records the
+    sample with reason ``invalid_image``, and nothing of the file is sent anywhere."""
+
+
 @dataclass(frozen=True)
 class Sample:
     """What a judge may know about one benchmark sample.
@@ -53,7 +59,8 @@ class Sample:
         return self.label in BENIGN_LABELS
 
     def load_image(self) -> bytes | None:
-        """The sample's original image bytes, or ``None`` when it has no image."""
+        """The sample's original image bytes, or ``None`` when it has no image; raises
+        :class:`InvalidImage` when its image cannot be read as one."""
         if self.image is not None:
             return self.image
         return self.image_loader() if self.image_loader is not None else None
@@ -68,6 +75,7 @@ class Response:
     set when there is no response because asking the model failed (``mmsafety respond``
     writes e.g. ``model_bad_request`` for an endpoint that refused the image), with
     ``error_detail`` saying how; such a response is judged ``invalid`` with that reason.
+    ``blind`` marks a response given without the image (``mmsafety respond --blind``).
     """
 
     id: str
@@ -76,6 +84,7 @@ class Response:
     line: int = 0
     error: str | None = None
     error_detail: str | None = None
+    blind: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,7 +94,8 @@ class Verdict:
     ``raw`` is the judge's own output (the model's text for the LLM judge, the
     matched cues for the rule judge); ``reason`` says why a verdict is ``invalid``;
     ``model`` is the responding model (when the responses name it), ``judge_model`` and
-    ``rubric`` (name@hash) say what judged it; ``heuristic`` marks the rule judge's.
+    ``rubric`` (name@hash) say what judged it; ``heuristic`` marks the rule judge's;
+    ``blind`` marks a verdict on a response given without the image (written only when true).
     """
 
     id: str
@@ -102,6 +112,7 @@ class Verdict:
     rubric: str | None = None
     heuristic: bool = False
     cached: bool = field(default=False, compare=False)
+    blind: bool = False
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -134,4 +145,6 @@ class Verdict:
             record["judge_model"] = self.judge_model
         if self.rubric is not None:
             record["rubric"] = self.rubric
+        if self.blind:
+            record["blind"] = True
         return record

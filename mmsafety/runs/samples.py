@@ -3,6 +3,13 @@
 :func:`load_samples` reads the text columns of every row at once and leaves the
 images in the Arrow file, to be read one by one only when a judge asks for them.
 
+An image is its embedded bytes. A row that holds only a path (a dataset built elsewhere)
+is read through :func:`read_image_path`: only a regular file, an image by its header, not
+too large and within Pillow's decompression-bomb limit; anything else
+(``/etc/hostname``, a token file, ``/dev/zero``, a FIFO) raises
+:class:`~mmsafety.runs.records.InvalidImage` without reading more than its first bytes, and
+the run records that sample as ``invalid_image``.
+
 >>> bench = load_samples("salad")  # doctest: +SKIP
 >>> bench.samples["12"].label  # doctest: +SKIP
 'unsafe'
@@ -16,9 +23,12 @@ from functools import partial
 
 import datasets
 
-from mmsafety.data.catalog import load_benchmark
-from mmsafety.runs.records import Sample
 from mmsafety import benchmarks
+from mmsafety.data import local_images
+from mmsafety.data.catalog import load_benchmark
+from mmsafety.data.images import image_value
+from mmsafety.errors import InputError
+from mmsafety.runs.records import InvalidImage, Sample
 
 SHARED_TEXT_COLUMNS = ("id", "query", "category", "subcategory", "subset", "reference")
 
@@ -33,6 +43,28 @@ class Benchmark:
     samples: Mapping[str, Sample]
 
 
+def read_image_path(path: str) -> bytes:
+    """The bytes of the image file at ``path``; :class:`InvalidImage` (saying why, never
+    what the file holds) unless :func:`mmsafety.data.local_images.read_image_path` reads it
+    (a regular file, not too large, an image by its header) and Pillow opens it within its
+    decompression-bomb limit, complete."""
+    try:
+        data = local_images.read_image_path(path)
+    except local_images.NotAnImageFile as error:
+        raise InvalidImage(f"image path {path!r}: {error}") from None
+    try:
+        image_value(data, name=path, file=path, record="")
+    except InputError as error:  # its words, not its description of the bytes
+        if "decompression-bomb" in error.detail:
+            why = "exceeds Pillow's decompression-bomb limit"
+        elif "truncated" in error.detail:
+            why = "a truncated image"
+        else:
+            why = "not an image Pillow can open"
+        raise InvalidImage(f"image path {path!r}: {why}") from None
+    return data
+
+
 def _read_image(table: datasets.Dataset, index: int) -> bytes | None:
     value = table[index]["image"]
     if value is None:
@@ -40,10 +72,7 @@ def _read_image(table: datasets.Dataset, index: int) -> bytes | None:
     if value.get("bytes") is not None:
         return bytes(value["bytes"])
     path = value.get("path")
-    if path:
-        with open(path, "rb") as handle:
-            return handle.read()
-    return None
+    return read_image_path(path) if path else None
 
 
 def samples_from_dataset(dataset: datasets.Dataset) -> dict[str, Sample]:

@@ -30,11 +30,15 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
 import re
 import socket
 import sys
 import threading
 import time
+
+if __name__ == "__main__":  # run as a script, its folder comes first on the path: its http.py is not the standard library's
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
