@@ -197,15 +197,19 @@ def build_custom(
     version: str | None = None,
     export_dir: str | Path | None = None,
     allow_missing_images: bool = False,
-    **card: Any,
+    max_shard_size: str | int | None = None,
+    card: Mapping[str, Any] | None = None,
+    **facts: Any,
 ) -> Any:
     """Build a custom set into the datasets cache under ``repo_id`` (and ``export_dir``), all or nothing.
 
-    ``card`` takes ``license``, ``pretty_name``, ``description``, ``citation``,
-    ``known_defects`` and ``release_notes`` for the dataset card. Returns the
-    :class:`~mmsafety.data.build.BuildResult`.
+    ``facts`` takes ``license``, ``pretty_name``, ``description``, ``citation``,
+    ``known_defects`` and ``release_notes`` for the dataset card; ``card`` other card fields
+    and ``max_shard_size`` the export's shard size (as :func:`~mmsafety.data.build.build_with`).
+    Returns the :class:`~mmsafety.data.build.BuildResult`.
     """
     from mmsafety.data.build import build_with
 
-    builder = CustomSet.define(records=records, images=images, repo_id=repo_id, mapping=mapping, version=version, **card)
-    return build_with(builder, export_dir=export_dir, allow_missing_images=allow_missing_images)
+    builder = CustomSet.define(records=records, images=images, repo_id=repo_id, mapping=mapping, version=version, **facts)
+    shards = {} if max_shard_size is None else {"max_shard_size": max_shard_size}
+    return build_with(builder, export_dir=export_dir, allow_missing_images=allow_missing_images, card=card, **shards)
