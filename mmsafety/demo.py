@@ -26,6 +26,7 @@ from typing import Any
 import datasets
 
 from mmsafety.builders.demo import REPO_ID, DemoSet, response_files
+from mmsafety.data.outdir import OutputDir
 
 
 @contextlib.contextmanager
@@ -65,17 +66,16 @@ class DemoResult:
     """Wall time of each step: build, load, judge, report."""
 
 
-def run_demo(out: str | Path = "mmsafety-demo") -> DemoResult:
-    """Build, load, judge, score and report the demo set into ``out`` (see the module docstring)."""
+def _run(folder: OutputDir, out: Path) -> tuple[Any, ...]:
+    """The demo's steps, writing into ``folder`` (``out`` as the caller named it)."""
     from datasets.utils import logging as datasets_logging
 
     from mmsafety.data.build import build_with
     from mmsafety.judges.rules import RuleJudge
-    from mmsafety.report import load_safety_report, report_summary, write_safety_report
+    from mmsafety.report import load_safety_report, write_safety_report
     from mmsafety.runs.files import read_responses, write_jsonl_atomic
     from mmsafety.runs.samples import samples_from_dataset
 
-    out = Path(out)
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -98,18 +98,17 @@ def run_demo(out: str | Path = "mmsafety-demo") -> DemoResult:
     version = str(dataset.info.version or "")
     seconds["load"], clock = time.perf_counter() - clock, time.perf_counter()
 
-    responses_dir, verdicts_dir = out / "responses", out / "verdicts"
-    responses_dir.mkdir(parents=True, exist_ok=True)
-    verdicts_dir.mkdir(parents=True, exist_ok=True)
     responses_paths, verdict_paths = [], []
-    folder = resources.files("mmsafety.builders.demo").joinpath("responses")
+    bundled_dir = resources.files("mmsafety.builders.demo").joinpath("responses")
     for name in sorted(response_files(), key=lambda n: n.removesuffix(".jsonl").endswith("-blind")):  # sighted runs first
-        responses_path = responses_dir / name
-        with resources.as_file(folder.joinpath(name)) as bundled:
+        responses_path = out / "responses" / name
+        folder.file(f"responses/{name}")  # recorded as the demo's (its folder made)
+        with resources.as_file(bundled_dir.joinpath(name)) as bundled:
             shutil.copyfile(bundled, responses_path)
         responses = read_responses(responses_path, samples, benchmark=REPO_ID)
         verdicts = RuleJudge().judge_many((samples[r.id], r) for r in responses)
-        verdicts_path = verdicts_dir / name
+        verdicts_path = out / "verdicts" / name
+        folder.file(f"verdicts/{name}")
         stamp = {"benchmark": REPO_ID, "benchmark_version": version}
         if _blind(responses_path):
             stamp["blind"] = True
@@ -120,8 +119,23 @@ def run_demo(out: str | Path = "mmsafety-demo") -> DemoResult:
 
     queries = {sample_id: sample.query for sample_id, sample in samples.items()}
     report = load_safety_report(verdict_paths, queries=lambda _: queries)
-    files = write_safety_report(report, out)
+    files = write_safety_report(report, folder)
     seconds["report"] = time.perf_counter() - clock
+    return built, dataset, version, responses_paths, verdict_paths, report, files, seconds
+
+
+def run_demo(out: str | Path = "mmsafety-demo") -> DemoResult:
+    """Build, load, judge, score and report the demo set into ``out`` (see the module docstring).
+
+    ``out`` follows :mod:`mmsafety.data.outdir`'s rule: a new or empty folder, or an earlier
+    demo (its files are replaced, stale ones removed); a folder holding anything else is refused.
+    """
+    from mmsafety.data.outdir import prepare_output_dir
+    from mmsafety.report import report_summary
+
+    out = Path(out)
+    with prepare_output_dir(out, "demo") as folder:  # refused before anything is built or written
+        built, dataset, version, responses_paths, verdict_paths, report, files, seconds = _run(folder, out)
     return DemoResult(
         out=out,
         rows=dataset.num_rows,

@@ -508,5 +508,5 @@ def test_a_file_where_the_out_folder_should_be_is_refused(two_models: tuple[Path
     taken = tmp_path / "taken"
     taken.write_text("mine", encoding="utf-8")
     code, _, err = run(capsys, "report", *two_models, "--out", taken)
-    assert code == 2 and "expected a folder for the report, found a file" in err
+    assert code == 2 and "expected a folder to write into, found a file" in err
     assert taken.read_text(encoding="utf-8") == "mine"

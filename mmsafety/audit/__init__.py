@@ -32,8 +32,9 @@ from typing import Any
 from mmsafety import __version__
 from mmsafety.audit.duplicates import PHASH_DISTANCE
 from mmsafety.audit.leakage import BOOTSTRAP, FOLDS
-from mmsafety.audit.write import summary, write_audit
 from mmsafety.audit.scan import BATCH_SIZE
+from mmsafety.audit.write import summary, write_audit
+from mmsafety.data.outdir import check_output_dir
 from mmsafety.errors import InputError
 
 __all__ = ["MissingExtraError", "audit", "require_extras", "summary", "write_audit"]
@@ -72,7 +73,8 @@ def audit(
     """Audit ``target`` (a repo id built in the cache, an exported folder or a Parquet file).
 
     Returns the report (what ``audit.json`` holds); with ``out``, also writes
-    ``audit.json`` and ``audit.md`` there.
+    ``audit.json`` and ``audit.md`` there (:func:`write_audit`: a new or empty folder, or an
+    earlier audit; any other folder is refused before the set is read).
     """
     require_extras()
     from mmsafety.audit import findings
@@ -84,6 +86,8 @@ def audit(
         raise InputError(f"expected a distance of 0 to 64 bits, found {phash_distance}", record="--phash-distance")
     if bootstrap < 1:
         raise InputError(f"expected at least 1 resample, found {bootstrap}", record="--bootstrap")
+    if out is not None:  # a folder that will be refused is refused before the work, not after
+        check_output_dir(Path(out).absolute(), "audit")
     timings: dict[str, float] = {}
     started = time.perf_counter()
     source = open_input(target)

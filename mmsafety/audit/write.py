@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from mmsafety.data.outdir import prepare_output_dir
 from mmsafety.errors import list_ids
 
 MD_LIST = 50
@@ -15,13 +17,27 @@ MD_LIST = 50
 
 
 def write_audit(report: dict[str, Any], out: str | Path) -> tuple[Path, Path]:
-    """Write ``audit.json`` and ``audit.md`` into ``out`` (created); returns their paths."""
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = folder / "audit.json", folder / "audit.md"
-    _write(paths[0], json.dumps(report, indent=2, ensure_ascii=False) + "\n")
-    _write(paths[1], markdown(report))
-    return paths
+    """Write ``audit.json`` and ``audit.md`` into the folder ``out``; returns their paths.
+
+    The folder follows :mod:`mmsafety.data.outdir`'s rule: a new or empty folder, or an
+    earlier audit (its files replaced, stale ones removed); anything else is refused, naming it.
+    """
+    with prepare_output_dir(out, "audit") as folder:
+        _write(folder.file("audit.json"), json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        _write(folder.file("audit.md"), markdown(report))
+    return Path(out) / "audit.json", Path(out) / "audit.md"
+
+
+def default_out(target: str | Path) -> Path:
+    """The folder ``mmsafety audit`` writes into when given no ``--out``: ``audit-<name>``.
+
+    >>> default_out("mmsafety/salad"), default_out("exports/my-set/"), default_out("a b/set.parquet")
+    (PosixPath('audit-salad'), PosixPath('audit-my-set'), PosixPath('audit-set'))
+    """
+    path = Path(str(target).rstrip("/\\") or "/")
+    name = path.name if path.name not in ("", ".", "..") else path.resolve().name
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", name.removesuffix(".parquet")).strip("-.")
+    return Path(f"audit-{name or 'set'}")
 
 
 def _write(path: Path, text: str) -> None:

@@ -23,7 +23,9 @@ def add_parser(subparsers: Any) -> None:
         "Needs: pip install 'mmsafety[audit]'.",
     )
     audit.add_argument("target", metavar="REPO_ID|EXPORT_DIR|PARQUET", help="the set: a repo id built in the cache, a folder from `build --export`, or a .parquet file")
-    audit.add_argument("--out", type=Path, default=Path("."), metavar="DIR", help="where audit.json and audit.md go (default: .)")
+    audit.add_argument("--out", type=Path, default=None, metavar="DIR",
+                       help="folder for audit.json and audit.md: a new or empty folder, or an earlier audit, whose files are replaced "
+                       "(default: audit-NAME, NAME the set's last name part, e.g. audit-salad)")
     audit.add_argument(
         "--phash-distance",
         type=int,
@@ -41,8 +43,11 @@ def add_parser(subparsers: Any) -> None:
 
 def run_audit(args: argparse.Namespace) -> int:
     from mmsafety.audit import audit, require_extras, summary
+    from mmsafety.audit.write import default_out
 
     require_extras()
+    if args.out is None:
+        args.out = default_out(args.target)
     report = audit(
         args.target,
         args.out,

@@ -16,7 +16,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "benchmark) into the datasets cache, load it back with datasets.load_dataset, judge the bundled demo "
         "models' responses (and one blind run) with the rules judge, score them, and write the report. Nothing is downloaded.",
     )
-    demo.add_argument("--out", type=Path, default=Path("mmsafety-demo"), metavar="DIR", help="folder for the responses, verdicts and report (default ./mmsafety-demo)")
+    demo.add_argument("--out", type=Path, default=Path("mmsafety-demo"), metavar="DIR", help="folder for the responses, verdicts and report: a new or empty folder, or an earlier demo "
+                      "(its files are replaced; a folder holding anything else is refused) (default ./mmsafety-demo)")
     demo.set_defaults(func=run_demo_command)
 
 
@@ -40,5 +41,6 @@ def run_demo_command(args: argparse.Namespace) -> int:
     print("the same by hand:")
     for path in result.responses:
         print(f"  mmsafety judge {REPO_ID} --responses {path} --out {out / 'verdicts' / path.name}")
-    print(f"  mmsafety report {' '.join(str(p) for p in result.verdicts)} --out {out}")
+    by_hand = out.parent / f"{out.name}-report"  # a folder of its own: the demo's folder is the demo's
+    print(f"  mmsafety report {' '.join(str(p) for p in result.verdicts)} --out {by_hand}")
     return 0

@@ -27,6 +27,7 @@ from mmsafety.commands.common import (
     print_json,
     report_json,
 )
+from mmsafety.data.outdir import prepare_output_dir
 from mmsafety.errors import InputError
 from mmsafety.runs.response_formats import MAP_HELP
 
@@ -46,7 +47,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     evaluate.add_argument("benchmark", help="mmsafeaware, salad, vlsbench, or the repo id of a custom build")
     evaluate.add_argument("--responses", required=True, metavar="FILE", help='JSONL, one {"id": ..., "response": ...} a line (as `mmsafety respond` writes it); VLMEvalKit\'s .xlsx/.tsv predictions; other runners\' JSONL, CSV, TSV or XLSX with --map')
     evaluate.add_argument("--map", metavar="NAME=FIELD,...", help=MAP_HELP)
-    evaluate.add_argument("--out", required=True, metavar="DIR", help="folder for the verdicts and the report")
+    evaluate.add_argument("--out", required=True, metavar="DIR", help="folder for the verdicts and the report: a new or empty folder, or an earlier "
+                          "`evaluate` output (its files are replaced; a folder holding anything else is refused)")
     add_score_options(evaluate)
     add_json_option(evaluate, "the judge's summary and the report's results with coverage")
     add_judge_options(evaluate)
@@ -61,16 +63,17 @@ def run_evaluate(args: argparse.Namespace) -> int:
     name = benchmarks.check_name(args.benchmark)
     check_confidence(args.confidence)
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError("expected a folder for the verdicts and the report, found a file", file=out)
-    verdicts = out / VERDICTS_NAME
-    if os.path.abspath(verdicts) == os.path.abspath(args.responses):
+    if os.path.abspath(out / VERDICTS_NAME) == os.path.abspath(args.responses):
         raise InputError(f"the responses file is where --out would write {VERDICTS_NAME}: expected another --out", file=args.responses)
-    run = judge_responses(args, name)
-    write_verdicts(verdicts, run.verdicts, benchmark=run.benchmark.repo, benchmark_version=run.benchmark.version)
-    report = load_safety_report([verdicts], policy=args.policy, invalid=args.invalid, confidence=args.confidence)
-    checked = check_verdict_files([verdicts], name)
-    files = write_safety_report(report, out)
+    with prepare_output_dir(out, "evaluate") as folder:  # refused before judging, not after
+        run = judge_responses(args, name)
+        folder.file(VERDICTS_NAME)  # recorded as this output's
+        verdicts = out / VERDICTS_NAME
+        write_verdicts(verdicts, run.verdicts, benchmark=run.benchmark.repo, benchmark_version=run.benchmark.version)
+        checked = check_verdict_files([verdicts], name)
+        report = load_safety_report([verdicts], policy=args.policy, invalid=args.invalid, confidence=args.confidence,
+                                    coverage={verdicts: checked[0].coverage})
+        files = write_safety_report(report, folder)
     if args.json:
         print_json({"judge": judge_summary_dict(run, verdicts), "report": report_json(report, files, checked)})
     else:

@@ -9,9 +9,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from mmsafety import benchmarks
-from mmsafety.report.load import DEFAULT_RESAMPLES
 from mmsafety.commands.common import (
     add_json_option,
     add_score_options,
@@ -22,6 +22,8 @@ from mmsafety.commands.common import (
     print_json,
     report_json,
 )
+from mmsafety.data.outdir import check_output_dir
+from mmsafety.report.load import DEFAULT_RESAMPLES
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -37,7 +39,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     report.add_argument("verdicts", nargs="+", metavar="VERDICTS",
                         help="verdicts JSONL files (from `mmsafety judge` or `evaluate`), one per run; a blind run's records carry \"blind\": true")
-    report.add_argument("--out", required=True, metavar="DIR", help="folder for the report")
+    report.add_argument("--out", required=True, metavar="DIR", help="folder for the report: a new or empty folder, or an earlier report (its files are replaced; "
+                        "a folder holding anything else, an `evaluate` folder included, is refused)")
     report.add_argument("--benchmark", metavar="NAME", help="the benchmark, for verdicts that do not say it (written by other tools)")
     report.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, metavar="N",
                         help=f"paired bootstrap resamples for the comparisons (default {DEFAULT_RESAMPLES})")
@@ -49,6 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 def run_report(args: argparse.Namespace) -> int:
     """``mmsafety report``: verdict files into one report; its summary (or JSON) on stdout."""
     from mmsafety.report import (
+        add_coverage,
         load_safety_report,
         report_summary,
         write_safety_report,
@@ -56,9 +60,11 @@ def run_report(args: argparse.Namespace) -> int:
 
     check_confidence(args.confidence)
     benchmark = benchmarks.check_name(args.benchmark) if args.benchmark else None
+    check_output_dir(Path(args.out).absolute(), "report")  # refused before the work, not after
     report = load_safety_report(args.verdicts, benchmark=benchmark, policy=args.policy, invalid=args.invalid,
                                 confidence=args.confidence, resamples=args.resamples)
     checked = check_verdict_files(args.verdicts, benchmark)
+    add_coverage(report, {c.path: c.coverage for c in checked})
     files = write_safety_report(report, args.out)
     if args.json:
         print_json(report_json(report, files, checked))

@@ -16,6 +16,7 @@ from mmsafety.report.load import (
     BenchmarkResults,
     RunResult,
     SafetyReport,
+    add_coverage,
     load_safety_report,
 )
 from mmsafety.report.write import (
@@ -26,6 +27,7 @@ from mmsafety.report.write import (
 )
 
 __all__ = [
+    "add_coverage",
     "BenchmarkResults",
     "RunResult",
     "SafetyReport",

@@ -94,6 +94,13 @@ def rate_cell(rate: Any, counts: bool = True) -> str:
     return text
 
 
+def coverage_cell(coverage: Any) -> str:
+    """``scored 10 of 1,446 items (1,436 missing)``, or ``not checked`` for a run checked against no built set."""
+    if coverage is None:
+        return "not checked"
+    return coverage.text() + ("" if coverage.complete else f" ({coverage.missing:,} missing)")
+
+
 def signed(value: float | None) -> str:
     """A difference in percentage points: ``+12.50``, ``-3.00``, ``—``."""
     return "—" if value is None else f"{100 * value:+.2f}"
@@ -150,6 +157,9 @@ def _results(results: BenchmarkResults, level: int) -> list[Block]:
     rows = [[run.label, str(run.score.total), *(rate_cell(run.score.rates.get(n), not _is_macro(results, n)) for n in names),
              ", ".join(run.judges)] for run in results.runs]
     blocks: list[Block] = [Heading(level, "Results"), Table(["model", "samples", *(rate_title(n) for n in names), "judge"], rows)]
+    if any(run.coverage is not None for run in results.runs):
+        blocks.append(Paragraph("Coverage of the built set (items without a verdict are not scored):"))
+        blocks.append(Table(["model", "coverage"], [[run.label, coverage_cell(run.coverage)] for run in results.runs]))
     blocks.append(Paragraph("Verdicts per run:"))
     blocks.append(Table(["model", *VERDICTS], [[run.label, *(str(run.score.counts.get(v, 0)) for v in VERDICTS)] for run in results.runs]))
     reasons = [(run.label, reason, count) for run in results.runs for reason, count in sorted(run.invalid_reasons.items())]

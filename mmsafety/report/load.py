@@ -38,6 +38,8 @@ class RunResult:
     score: Any
     """The typed result of :func:`mmsafety.scoring.score` (``.rates[name]``, ``.by_category``)."""
     judges: list[str]
+    coverage: Any = None
+    """How much of the built set the file scores (:class:`~mmsafety.runs.checks.Coverage`), when it was checked."""
 
     @property
     def invalid_reasons(self) -> Counter[str]:
@@ -195,11 +197,14 @@ def load_safety_report(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = 0,
     queries: Callable[[str], Mapping[str, str]] | None = None,
+    coverage: Mapping[str | Path, Any] | None = None,
 ) -> SafetyReport:
     """Read, score and pair one verdicts file per run (see the module docstring).
 
     ``queries(repo)`` gives the queries of the items whose verdict flips without the image,
     for verdicts that do not carry them (default: the built set, :func:`built_queries`).
+    ``coverage`` maps a verdicts file to its :class:`~mmsafety.runs.checks.Coverage` of the
+    built set (as :func:`mmsafety.runs.checks.check_verdicts` gives it); the report shows it per run.
 
     Raises :class:`~mmsafety.errors.InputError` for no files, a file given twice, an empty or
     malformed file, a file of several models or benchmarks, or verdicts that do not say their
@@ -236,4 +241,15 @@ def load_safety_report(
         result.image_dependence = image_dependence(result, invalid=invalid, confidence=confidence, resamples=resamples,
                                                    seed=seed, queries=queries or built_queries)
         results.append(result)
-    return SafetyReport(results, invalid, confidence, resamples)
+    return add_coverage(SafetyReport(results, invalid, confidence, resamples), coverage or {})
+
+
+def add_coverage(report: SafetyReport, coverage: Mapping[str | Path, Any]) -> SafetyReport:
+    """Give each run of ``report`` its verdicts file's coverage of the built set (``coverage``:
+    file -> :class:`~mmsafety.runs.checks.Coverage`, as :func:`~mmsafety.runs.checks.check_verdicts`
+    gives it); runs of other files keep theirs. Returns ``report``."""
+    covered = {Path(path).resolve(): value for path, value in coverage.items()}
+    for results in report.benchmarks:
+        for run in results.runs:
+            run.coverage = covered.get(run.path.resolve(), run.coverage)
+    return report

@@ -2,8 +2,13 @@
 
 :func:`write_safety_report` writes into one folder: ``report.md``, a self-contained
 ``report.html``, ``results.tex`` (booktabs, for ``\\input``), each benchmark's charts as PNG,
-SVG and PDF, and ``scores.json`` (:func:`report_payload`: every run's full score, the paired
-comparisons and image dependence; ``mmsafety report --json`` prints the same object).
+SVG and PDF, and ``scores.json`` (:func:`report_payload`: every run's full score and coverage
+of the built set, the paired comparisons and image dependence; ``mmsafety report --json`` prints
+the same object).
+
+The folder follows the rule of :mod:`mmsafety.data.outdir`: a new or empty folder, or an
+earlier report; given an :class:`~mmsafety.data.outdir.OutputDir` (``evaluate`` and the demo
+write their verdicts beside the report), the report's files join that output.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mmsafety import __version__
-from mmsafety.errors import InputError
+from mmsafety.data.outdir import OutputDir, prepare_output_dir
 from mmsafety.report.charts import write_charts
 from mmsafety.report.document import build_document, dependence_line, percent, signed
 from mmsafety.report.load import SafetyReport
@@ -52,6 +57,7 @@ def report_payload(report: SafetyReport) -> dict[str, Any]:
                 "policy": results.policy,
                 "headline": list(results.headline),
                 "models": {run.label: {"model": run.model, "blind": run.blind, "verdicts": str(run.path), "judges": run.judges,
+                                       "coverage": None if run.coverage is None else run.coverage.to_dict(),
                                        **_flat(run.score)}
                            for run in results.runs},
                 "comparisons": [c.to_json() for c in results.comparisons],
@@ -62,21 +68,32 @@ def report_payload(report: SafetyReport) -> dict[str, Any]:
     }
 
 
-def write_safety_report(report: SafetyReport, out: str | Path) -> SafetyReportFiles:
-    """Write the report's files into the folder ``out`` (created if need be; its own files replaced)."""
-    folder = Path(out)
-    if folder.exists() and not folder.is_dir():
-        raise InputError("expected a folder for the report, found a file", file=folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    figures = {results.benchmark: write_charts(results, folder, report.confidence) for results in report.benchmarks}
-    document = build_document(report, figures)
-    markdown, page, latex, scores = folder / "report.md", folder / "report.html", folder / "results.tex", folder / "scores.json"
-    markdown.write_text(to_markdown(document), encoding="utf-8")
-    page.write_text(to_html(document), encoding="utf-8")
-    latex.write_text(to_latex(report), encoding="utf-8")
-    scores.write_text(json.dumps(report_payload(report), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    charts = {path.name: path for figure_list in figures.values() for figure in figure_list for path in figure.files.values()}
-    return SafetyReportFiles(folder, markdown, page, latex, scores, charts)
+def write_safety_report(report: SafetyReport, out: str | Path | OutputDir) -> SafetyReportFiles:
+    """Write the report's files into ``out``: a folder (a new or empty one, or an earlier report,
+    whose files are replaced and stale ones removed; anything else is refused naming it, nothing
+    written), or an :class:`~mmsafety.data.outdir.OutputDir` the caller is writing."""
+    if isinstance(out, OutputDir):
+        return _write_into(report, out, out.path)
+    with prepare_output_dir(out, "report") as folder:
+        return _write_into(report, folder, Path(out))
+
+
+def _write_into(report: SafetyReport, out: OutputDir, folder: Path) -> SafetyReportFiles:
+    """Every file written whole into a staging folder first, then moved in together; the paths
+    returned are in ``folder`` (the folder as the caller named it)."""
+    staging = out.staging()
+    try:
+        figures = {results.benchmark: write_charts(results, staging, report.confidence) for results in report.benchmarks}
+        document = build_document(report, figures)  # the HTML embeds the charts: read while they are staged
+        (staging / "report.md").write_text(to_markdown(document), encoding="utf-8")
+        (staging / "report.html").write_text(to_html(document), encoding="utf-8")
+        (staging / "results.tex").write_text(to_latex(report), encoding="utf-8")
+        (staging / "scores.json").write_text(json.dumps(report_payload(report), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        out.commit()
+    finally:
+        out.discard()
+    charts = {path.name: folder / path.name for figure_list in figures.values() for figure in figure_list for path in figure.files.values()}
+    return SafetyReportFiles(folder, folder / "report.md", folder / "report.html", folder / "results.tex", folder / "scores.json", charts)
 
 
 def report_summary(report: SafetyReport, files: SafetyReportFiles | None = None) -> str:
