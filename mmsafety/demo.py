@@ -73,6 +73,7 @@ def _run(folder: OutputDir, out: Path) -> tuple[Any, ...]:
     from mmsafety.data.build import build_with
     from mmsafety.judges.rules import RuleJudge
     from mmsafety.report import load_safety_report, write_safety_report
+    from mmsafety.runs.checks import check_verdicts
     from mmsafety.runs.files import read_responses, write_jsonl_atomic
     from mmsafety.runs.samples import samples_from_dataset
 
@@ -118,8 +119,9 @@ def _run(folder: OutputDir, out: Path) -> tuple[Any, ...]:
     seconds["judge"], clock = time.perf_counter() - clock, time.perf_counter()
 
     queries = {sample_id: sample.query for sample_id, sample in samples.items()}
-    report = load_safety_report(verdict_paths, queries=lambda _: queries)
-    files = write_safety_report(report, folder)
+    coverage = {path: check_verdicts(path, REPO_ID).coverage for path in verdict_paths}
+    report = load_safety_report(verdict_paths, queries=lambda _: queries, coverage=coverage)
+    files = write_safety_report(report, folder, named=out)
     seconds["report"] = time.perf_counter() - clock
     return built, dataset, version, responses_paths, verdict_paths, report, files, seconds
 

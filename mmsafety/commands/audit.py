@@ -19,7 +19,7 @@ def add_parser(subparsers: Any) -> None:
         "integrity (unreadable or truncated images, format/extension mismatches, empty queries, duplicate ids), "
         "duplicates (exact (query, image) pairs, identical images under different labels, near-duplicate images "
         "by perceptual hash), balance (label x category) and text leakage (how well a text-only classifier tells "
-        "unsafe from benign: cross-validated ROC-AUC). Prints a summary; writes audit.json and audit.md. "
+        "unsafe from benign: cross-validated ROC-AUC). Prints a summary; writes audit.json and audit.md into --out (default audit-NAME). "
         "Needs: pip install 'mmsafety[audit]'.",
     )
     audit.add_argument("target", metavar="REPO_ID|EXPORT_DIR|PARQUET", help="the set: a repo id built in the cache, a folder from `build --export`, or a .parquet file")

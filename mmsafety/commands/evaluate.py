@@ -73,7 +73,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         checked = check_verdict_files([verdicts], name)
         report = load_safety_report([verdicts], policy=args.policy, invalid=args.invalid, confidence=args.confidence,
                                     coverage={verdicts: checked[0].coverage})
-        files = write_safety_report(report, folder)
+        files = write_safety_report(report, folder, named=out)
     if args.json:
         print_json({"judge": judge_summary_dict(run, verdicts), "report": report_json(report, files, checked)})
     else:

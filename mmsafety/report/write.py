@@ -68,12 +68,13 @@ def report_payload(report: SafetyReport) -> dict[str, Any]:
     }
 
 
-def write_safety_report(report: SafetyReport, out: str | Path | OutputDir) -> SafetyReportFiles:
+def write_safety_report(report: SafetyReport, out: str | Path | OutputDir, *, named: str | Path | None = None) -> SafetyReportFiles:
     """Write the report's files into ``out``: a folder (a new or empty one, or an earlier report,
     whose files are replaced and stale ones removed; anything else is refused naming it, nothing
-    written), or an :class:`~mmsafety.data.outdir.OutputDir` the caller is writing."""
+    written), or an :class:`~mmsafety.data.outdir.OutputDir` the caller is writing (``named``:
+    that folder as the paths returned should name it; default its absolute path)."""
     if isinstance(out, OutputDir):
-        return _write_into(report, out, out.path)
+        return _write_into(report, out, Path(named) if named is not None else out.path)
     with prepare_output_dir(out, "report") as folder:
         return _write_into(report, folder, Path(out))
 
