@@ -287,3 +287,24 @@ def progress_bar(total: int, description: str, unit: str, args: argparse.Namespa
     from tqdm import tqdm
 
     return tqdm(total=total, desc=description, unit=unit, file=sys.stderr, disable=True if args.no_progress else None, dynamic_ncols=True)
+
+
+def check_distinct_files(**paths: str | os.PathLike[str] | None) -> None:
+    """Refuse two options that name one file (``--cache`` and ``--out``: the verdicts would
+    replace the answer cache). ``paths`` maps option names (``out``, ``cache``...) to paths;
+    ``None`` is skipped. Symbolic links and ``..`` are resolved.
+
+    >>> check_distinct_files(out="v.jsonl", cache="./v.jsonl")
+    Traceback (most recent call last):
+    ...
+    mmsafety.errors.InputError: ./v.jsonl: --out and --cache name one file: expected two different paths
+    """
+    seen: dict[str, str] = {}
+    for option, path in paths.items():
+        if path is None:
+            continue
+        key = os.path.realpath(path)
+        flag = "--" + option.replace("_", "-")
+        if key in seen:
+            raise InputError(f"{seen[key]} and {flag} name one file: expected two different paths", file=path)
+        seen[key] = flag

@@ -8,11 +8,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from mmsafety import benchmarks
 from mmsafety.commands.common import (
+    check_distinct_files,
     JUDGES_EPILOG,
     add_json_option,
     add_judge_options,
@@ -64,8 +64,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise InputError("expected a folder for the verdicts and the report, found a file", file=out)
     verdicts = out / VERDICTS_NAME
-    if os.path.abspath(verdicts) == os.path.abspath(args.responses):
-        raise InputError(f"the responses file is where --out would write {VERDICTS_NAME}: expected another --out", file=args.responses)
+    check_distinct_files(responses=args.responses, out=verdicts, cache=None if args.no_cache else args.cache)
     run = judge_responses(args, name)
     write_verdicts(verdicts, run.verdicts, benchmark=run.benchmark.repo, benchmark_version=run.benchmark.version)
     report = load_safety_report([verdicts], policy=args.policy, invalid=args.invalid, confidence=args.confidence)

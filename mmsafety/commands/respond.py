@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 from mmsafety import benchmarks
-from mmsafety.commands.common import progress_bar
+from mmsafety.commands.common import check_distinct_files, progress_bar
 from mmsafety.errors import InputError
 
 
@@ -86,6 +86,7 @@ def run_respond(args: argparse.Namespace) -> int:
     benchmark = load_samples(name)
     samples = list(benchmark.samples.values())[: args.limit]
     cache = None if args.no_cache else (args.cache or respond_cache_path())
+    check_distinct_files(out=args.out, cache=cache)
     responder = Responder(
         model=args.model,
         base_url=args.base_url,
