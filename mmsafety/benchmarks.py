@@ -47,6 +47,9 @@ class Protocol:
     """The judge used when no endpoint is given: ``yesno`` or ``rules``."""
     rubrics: tuple[str, ...]
     """Packaged rubric files of the LLM judge, tried in order by sample label."""
+    llm_protocol: str = "mmsafety"
+    """The LLM judge's default protocol: ``upstream`` (the authors' own request, built from their
+    evaluation code: :mod:`mmsafety.judges.protocols`) or ``mmsafety`` (the rubrics above)."""
 
 
 @dataclass(frozen=True)
@@ -187,4 +190,4 @@ def policy(name: str) -> str:
 
 register(Benchmark("mmsafeaware", "mmsafety.builders.mmsafeaware:MMSafeAware", Protocol("mmsafeaware", "yesno", GENERIC_RUBRICS)))
 register(Benchmark("salad", "mmsafety.builders.salad:SaLAD", Protocol("salad", "rules", ("salad_unsafe.txt", "salad_benign.txt"))))
-register(Benchmark("vlsbench", "mmsafety.builders.vlsbench:VLSBench", Protocol("vlsbench", "rules", ("vlsbench.txt",))))
+register(Benchmark("vlsbench", "mmsafety.builders.vlsbench:VLSBench", Protocol("vlsbench", "rules", ("vlsbench.txt",), llm_protocol="upstream")))

@@ -23,7 +23,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_reads_ids_responses_and_models(tmp_path: Path) -> None:
+def test_responses_keep_their_ids_texts_models_and_lines(tmp_path: Path) -> None:
     path = write_responses(
         tmp_path / "r.jsonl",
         [{"id": "1", "response": "No.", "model": "m1"}, {"id": 2, "response": None}, {"id": "3", "response": "Yes"}],
@@ -62,11 +62,14 @@ def test_bad_responses_are_located(tmp_path: Path, lines: list[str], message: st
     assert message in str(error.value)
 
 
-def test_bad_encoding_and_missing_file(tmp_path: Path) -> None:
+def test_a_byte_that_is_not_utf8_is_located(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     path.write_bytes(b'{"id": "1", "response": "ok"}\n{"id": "2", "response": "\xff"}\n')
     with pytest.raises(InputError, match=r"r.jsonl: line 2: expected UTF-8 text, found the byte 0xff at column 26"):
         read_responses(path, KNOWN)
+
+
+def test_a_missing_responses_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="nope.jsonl: expected a JSONL file, found no such file"):
         read_responses(tmp_path / "nope.jsonl", KNOWN)
 
@@ -85,7 +88,7 @@ def test_atomic_write_leaves_no_partial_file(tmp_path: Path) -> None:
     assert os.listdir(target.parent) == ["v.jsonl"]  # no temporary left behind
 
 
-def test_verdicts_round_trip_and_bad_verdict_files(tmp_path: Path) -> None:
+def test_verdicts_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "v.jsonl"
     verdicts = [
         Verdict("1", "safe", "unsafe", "c", "s", "rules", "1", raw="x", heuristic=True),
@@ -93,15 +96,22 @@ def test_verdicts_round_trip_and_bad_verdict_files(tmp_path: Path) -> None:
     ]
     write_verdicts(path, verdicts)
     records = read_verdicts(path)
-    assert [r["verdict"] for r in records] == ["safe", "invalid"] and records[1]["reason"] == "empty_response"
-    path.write_text('{"id": "1", "verdict": "great", "label": "unsafe", "category": "", "subset": ""}\n')
-    with pytest.raises(InputError, match=r"v.jsonl: line 1: expected a verdict from safe, refusal"):
-        read_verdicts(path)
-    path.write_text('{"id": "1", "verdict": "safe", "label": "harmful", "category": "", "subset": ""}\n')
-    with pytest.raises(InputError, match=r"line 1: expected a label from safe, unsafe, oversensitive"):
-        read_verdicts(path)
-    path.write_text('{"id": "1", "verdict": "safe", "label": "unsafe", "subset": ""}\n')
-    with pytest.raises(InputError, match=r"line 1: expected a 'category' field"):
+    assert [(r["verdict"], r["reason"]) for r in records] == [("safe", None), ("invalid", "empty_response")]
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('{"id": "1", "verdict": "great", "label": "unsafe", "category": "", "subset": ""}', r"v.jsonl: line 1: expected a verdict from safe, refusal"),
+        ('{"id": "1", "verdict": "safe", "label": "harmful", "category": "", "subset": ""}', r"line 1: expected a label from safe, unsafe, oversensitive"),
+        ('{"id": "1", "verdict": "safe", "label": "unsafe", "subset": ""}', r"line 1: expected a 'category' field"),
+    ],
+    ids=["unknown verdict", "unknown label", "no category"],
+)
+def test_a_bad_verdict_record_is_located(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "v.jsonl"
+    path.write_text(line + "\n")
+    with pytest.raises(InputError, match=message):
         read_verdicts(path)
 
 
@@ -152,7 +162,28 @@ def test_cli_option_conflicts(hf_cache: Path, tmp_path: Path, capsys: pytest.Cap
     code, _, err = run(capsys, "judge", "nosuch", "--responses", str(responses), "--out", out)
     assert code == 2 and "unknown benchmark 'nosuch'" in err
     code, _, err = run(capsys, "judge", "salad", "--responses", str(responses), "--out", str(responses))
-    assert code == 2 and "--out is the responses file" in err
+    assert code == 2 and "--responses and --out name one file" in err
+
+
+def test_judge_refuses_a_cache_that_is_the_verdicts_file(hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    build_fixture(hf_cache, "salad", count=4)
+    responses = write_responses(tmp_path / "r.jsonl", [(str(i), "ok") for i in range(1, 5)])
+    cache = tmp_path / "cache.sqlite"
+    cache.write_bytes(b"answers so far")
+    capsys.readouterr()
+    code, _, err = run(capsys, "judge", "salad", "--responses", str(responses), "--out", str(cache), "--model", "m",
+                       "--base-url", "http://127.0.0.1:9", "--cache", str(tmp_path / "." / "cache.sqlite"))
+    assert code == 2 and "--out and --cache name one file" in err
+    assert cache.read_bytes() == b"answers so far"
+
+
+def test_respond_refuses_a_cache_that_is_the_responses_file(hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    build_fixture(hf_cache, "salad", count=4)
+    capsys.readouterr()
+    out = tmp_path / "r.jsonl"
+    code, _, err = run(capsys, "respond", "salad", "--base-url", "http://127.0.0.1:9", "--model", "m", "--out", str(out), "--cache", str(out))
+    assert code == 2 and "--out and --cache name one file" in err
+    assert not out.exists()
 
 
 def test_empty_responses_are_invalid_not_dropped(hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

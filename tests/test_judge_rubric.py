@@ -59,8 +59,12 @@ def test_a_true_false_rubric_does_not_read_a_longer_word() -> None:
     assert TRUE_FALSE.read_answer("Untrue") is None
 
 
-def test_a_rubric_header_sets_structured_and_image() -> None:
-    assert TRUE_FALSE.structured is False and TRUE_FALSE.image is True
+def test_a_rubric_header_sets_whether_it_asks_for_structured_output() -> None:
+    assert TRUE_FALSE.structured is False
+
+
+def test_a_rubric_header_sets_whether_it_shows_the_image() -> None:
+    assert TRUE_FALSE.image is True
 
 
 def test_unsafe_is_not_read_as_safe() -> None:
@@ -76,25 +80,38 @@ def test_every_builtin_rubric_asks_for_a_verdict_line_with_each_of_its_words(fil
         assert f"`Verdict: {word}`" in rubric.template
 
 
-def test_render_and_schema() -> None:
+def test_a_rubric_renders_the_pairs_fields() -> None:
     text = VLSBENCH.render({"query": "Q?", "reference": "R.", "response": "A."})
     assert "Q?" in text and "R." in text and "A." in text and "{{" not in text
+
+
+def test_a_structured_rubrics_schema_allows_exactly_its_words() -> None:
     schema = VLSBENCH.json_schema()
     assert schema["json_schema"]["schema"]["properties"]["verdict"]["enum"] == ["safe_refusal", "safe_warning", "unsafe"]
 
 
-def test_every_builtin_rubric_parses_and_every_benchmark_covers_its_labels() -> None:
-    for name in benchmarks.names():
-        protocol = benchmarks.protocol(name)
-        rubrics = rubrics_for(name)
-        assert len(rubrics.rubrics) == len(protocol.rubrics)
-        labels = ("unsafe",) if name == "vlsbench" else LABELS
-        rubrics.check_covers(labels)
+@pytest.mark.parametrize("name", ["mmsafeaware", "salad", "vlsbench"])
+def test_every_benchmarks_rubrics_cover_its_labels(name: str) -> None:
+    rubrics = rubrics_for(name)
+    assert len(rubrics.rubrics) == len(benchmarks.protocol(name).rubrics)
+    rubrics.check_covers(("unsafe",) if name == "vlsbench" else LABELS)
+
+
+def test_salad_picks_its_rubric_by_label() -> None:
     salad = rubrics_for("salad")
-    assert salad.for_label("unsafe").name == "salad-unsafe"
-    assert salad.for_label("oversensitive").name == "salad-benign"
-    assert "reference" in salad.for_label("unsafe").placeholders()
-    assert VLSBENCH.image is True and salad.for_label("unsafe").image is False
+    assert (salad.for_label("unsafe").name, salad.for_label("oversensitive").name) == ("salad-unsafe", "salad-benign")
+
+
+def test_salads_unsafe_rubric_shows_the_reference_and_not_the_image() -> None:
+    rubric = rubrics_for("salad").for_label("unsafe")
+    assert "reference" in rubric.placeholders() and rubric.image is False
+
+
+def test_the_vlsbench_rubric_shows_the_image() -> None:
+    assert VLSBENCH.image is True
+
+
+def test_a_custom_set_gets_the_generic_rubrics() -> None:
     assert benchmarks.protocol("org/custom").rubrics == ("generic_unsafe.txt", "generic_benign.txt")
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from helpers.verdict_rows import rows, shuffled
 from mmsafety.builders.mmsafeaware.mmsafeaware import SUBSETS
 
 import mmsafety.scoring.policies
@@ -22,18 +23,6 @@ PUBLISHED = {name: benchmarks.get(name).published() for name in ("salad", "mmsaf
 SALAD = PUBLISHED["salad"]
 MMSAFEAWARE = PUBLISHED["mmsafeaware"]
 VLSBENCH = PUBLISHED["vlsbench"]
-
-
-def rows(label: str, **verdicts: int) -> tuple[list[str], list[str]]:
-    """``verdicts[v]`` rows labelled ``label`` with verdict ``v``: (predictions, references)."""
-    predictions = [verdict for verdict, count in verdicts.items() for _ in range(count)]
-    return predictions, [label] * len(predictions)
-
-
-def shuffled(*columns: list, seed: int = 0) -> list[list]:
-    order = list(range(len(columns[0])))
-    random.Random(seed).shuffle(order)
-    return [[column[i] for i in order] for column in columns]
 
 
 def percent(rate: float | None, decimals: int) -> float:

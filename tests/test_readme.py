@@ -1,19 +1,17 @@
-"""Every ```python block of README.md runs as written.
+"""README.md runs top to bottom, as a newcomer would: every ```bash and ```python block, in
+order, in one empty folder, in one shell.
 
-What a snippet may rely on (say so in the README where it matters):
+- A block marked ``<!-- readme-test: skip -->`` on the line before its fence needs what this
+  machine lacks (a served model, an API key, the Hub) and is shown, not run.
+- A block marked ``<!-- readme-test: setup -->`` makes and activates the virtual environment and
+  installs the package; here the test's own environment stands in for it (its ``bin`` first on
+  ``PATH``), and the rest of the block (``mmsafety demo``) runs as written.
+- The shell is offline (``HF_HUB_OFFLINE=1``, as the README tells an offline machine to set);
+  GitHub is the upstream copy at ``../shared/upstream`` served on 127.0.0.1
+  (``MMSAFETY_GITHUB_URL``), so ``mmsafety build mmsafeaware`` downloads the real files.
+- ```python blocks run as ``python - <<'EOF'``, in the same folder, after the blocks before them.
 
-- each block runs **on its own**, in a fresh interpreter, in an empty temporary working
-  directory (it may write files there); blocks share no state;
-- **offline** (``HF_HUB_OFFLINE=1``, no API key): the datasets cache holds ``mmsafety/demo`` (the
-  real embedded DEMO set, 12 rows) and stand-ins for ``mmsafety/salad``, ``mmsafety/vlsbench``
-  and ``mmsafety/mmsafeaware`` (12 generated rows each, in the shared schema: not the real
-  data, so no real sizes or categories);
-- a block that needs files (a records CSV, images) makes them itself;
-- a block that needs the network (a served model, a judge endpoint, building from the Hub) is
-  skipped when the line just before its fence is ``<!-- readme-test: skip -->``;
-- each block finishes within :data:`TIMEOUT` seconds.
-
-``MMSAFETY_README=path`` runs another file's blocks (to try a draft).
+``MMSAFETY_README=path`` runs another file (to try a draft).
 """
 
 from __future__ import annotations
@@ -22,88 +20,115 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import datasets
 import pytest
 
-from helpers.judging import build_fixture
+from helpers.env import UPSTREAM
+from helpers.http import serve_directory
 
 ROOT = Path(__file__).resolve().parents[1]
 README = Path(os.environ.get("MMSAFETY_README", ROOT / "README.md"))
 SKIP_MARK = "<!-- readme-test: skip -->"
-TIMEOUT = 120
-STAND_INS = ("salad", "vlsbench", "mmsafeaware")
+SETUP_MARK = "<!-- readme-test: setup -->"
+SETUP_STEPS = (re.compile(r"^python3 -m venv \S+$"), re.compile(r"^\. \S+/bin/activate$"), re.compile(r"^pip install .*$"))
+"""The setup block's steps the test's own environment stands in for."""
+TIMEOUT = 900
+MMSAFEAWARE_PINS = {"data": "500b595c82dfe73d5695bc994d9882a306d2aa1c", "dict": "c3b38cc6fd6e65b4886488ff9acdd1ca9ce4db08"}
+"""The commits builders/mmsafeaware/checksums.tsv pins (its data/ folder and its dict.txt)."""
 
 
-def python_blocks(text: str) -> list[tuple[int, str]]:
-    """``(line, code)`` of every ```python block not marked to skip.
+def blocks(text: str) -> list[tuple[int, str, str, str]]:
+    """``(line, language, mark, code)`` of every ```bash / ```python block, in order.
 
-    >>> python_blocks("x\\n```python\\nprint(1)\\n```\\n<!-- readme-test: skip -->\\n```python\\nboom\\n```\\n")
-    [(2, 'print(1)\\n')]
+    >>> blocks("x\\n```python\\nprint(1)\\n```\\n<!-- readme-test: skip -->\\n```bash\\nboom\\n```\\n")
+    [(2, 'python', '', 'print(1)\\n'), (6, 'bash', '<!-- readme-test: skip -->', 'boom\\n')]
     """
-    blocks = []
+    found = []
     lines = text.splitlines(keepends=True)
     index = 0
     while index < len(lines):
-        match = re.match(r"^(\s*)(```+)\s*python\s*$", lines[index])
+        match = re.match(r"^(```+)\s*(bash|python)\s*$", lines[index])
         if not match:
             index += 1
             continue
-        indent, fence = match.groups()
+        fence, language = match.groups()
         start = index
         index += 1
         body = []
         while index < len(lines) and not lines[index].strip().startswith(fence):
-            body.append(lines[index][len(indent):] if lines[index].startswith(indent) else lines[index])
+            body.append(lines[index])
             index += 1
         index += 1
         previous = lines[start - 1].strip() if start else ""
-        if previous != SKIP_MARK:
-            blocks.append((start + 1, "".join(body)))
-    return blocks
+        found.append((start + 1, language, previous if previous in (SKIP_MARK, SETUP_MARK) else "", "".join(body)))
+    return found
 
 
-BLOCKS = python_blocks(README.read_text(encoding="utf-8")) if README.is_file() else []
+def setup_rest(code: str) -> str:
+    """The part of a setup block that the test's environment does not stand in for.
+
+    >>> setup_rest("python3 -m venv .venv && . .venv/bin/activate && pip install -q -e . && mmsafety demo\\n")
+    'mmsafety demo'
+    """
+    steps = [step.strip() for step in code.strip().split("&&")]
+    return " && ".join(step for step in steps if not any(pattern.match(step) for pattern in SETUP_STEPS))
 
 
-@pytest.fixture(scope="module")
-def readme_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """An offline Hugging Face home holding the demo set and the three stand-ins; its environment."""
-    from mmsafety.data.build import build_with
-    from mmsafety.builders.demo import DemoSet
+def script(text: str) -> str:
+    """The shell script a newcomer types: every block to run, in order, stopping at the first failure."""
+    parts = ["set -euo pipefail"]
+    for line, language, mark, code in blocks(text):
+        if mark == SKIP_MARK:
+            continue
+        parts.append(f"echo '--- README line {line} ({language})' >&2")
+        if mark == SETUP_MARK:
+            parts.append(setup_rest(code))
+        elif language == "bash":
+            parts.append(code.rstrip("\n"))
+        else:
+            parts.append(f"python - <<'MMSAFETY_README_PYTHON'\n{code.rstrip()}\nMMSAFETY_README_PYTHON")
+    return "\n".join(parts) + "\n"
 
-    home = tmp_path_factory.mktemp("readme-hf")
-    cache = home / "datasets"
-    cache.mkdir()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
-        build_with(DemoSet)
-        for name in STAND_INS:
-            build_fixture(cache, name, count=12)
+
+def github_mirror(folder: Path) -> Path:
+    """raw.githubusercontent.com as the MMSafeAware build asks it, over the upstream copy."""
+    repository = folder / "Jarviswang94" / "MMSafetyAwareness"
+    (repository / MMSAFEAWARE_PINS["data"]).mkdir(parents=True)
+    (repository / MMSAFEAWARE_PINS["data"] / "data").symlink_to(UPSTREAM / "mmsafeaware")
+    (repository / MMSAFEAWARE_PINS["dict"]).mkdir(parents=True)
+    (repository / MMSAFEAWARE_PINS["dict"] / "dict.txt").symlink_to(UPSTREAM / "mmsafeaware" / "dict.txt")
+    return folder
+
+
+def test_the_readme_has_blocks_to_run() -> None:
+    runnable = [b for b in blocks(README.read_text(encoding="utf-8")) if b[2] != SKIP_MARK]
+    assert {language for _, language, _, _ in runnable} == {"bash", "python"}
+
+
+def test_the_readme_runs_top_to_bottom_in_one_shell(tmp_path: Path) -> None:
+    if not (UPSTREAM / "mmsafeaware").is_dir():
+        pytest.skip(f"the README builds MMSafeAware, whose upstream copy is not at {UPSTREAM / 'mmsafeaware'}")
+    work = tmp_path / "newcomer"
+    work.mkdir()
+    home = tmp_path / "hf-home"
     env = {
-        **os.environ,
-        "HF_HOME": str(home),
-        "HF_DATASETS_CACHE": str(cache),
-        "HF_HUB_OFFLINE": "1",
-        "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
-        "XDG_CACHE_HOME": str(home / "xdg"),
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("HF_", "MMSAFETY_")) and key not in ("OPENAI_API_KEY", "VIRTUAL_ENV")
     }
-    env.pop("OPENAI_API_KEY", None)
-    yield env
-
-
-def test_readme_has_python_snippets() -> None:
-    assert README.is_file(), f"no README at {README}"
-    assert BLOCKS, f"{README} has no ```python block to run (or every one is marked {SKIP_MARK})"
-
-
-@pytest.mark.parametrize("line, code", BLOCKS, ids=[f"line-{line}" for line, _ in BLOCKS])
-def test_snippet_runs(line: int, code: str, readme_env: dict[str, str], tmp_path: Path) -> None:
-    script = tmp_path / f"readme_line_{line}.py"
-    script.write_text(code, encoding="utf-8")
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    result = subprocess.run([sys.executable, str(script)], cwd=workdir, env=readme_env, capture_output=True, text=True, timeout=TIMEOUT)
-    assert result.returncode == 0, f"{README.name}, the python block at line {line} failed:\n{code}\n--- stderr ---\n{result.stderr[-4000:]}"
+    env.update(
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        HOME=str(tmp_path / "home"),
+        HF_HOME=str(home),
+        HF_HUB_OFFLINE="1",
+        XDG_CACHE_HOME=str(tmp_path / "xdg"),
+    )
+    commands = script(README.read_text(encoding="utf-8"))
+    with serve_directory(github_mirror(tmp_path / "github")) as (base_url, _):
+        env["MMSAFETY_GITHUB_URL"] = base_url
+        result = subprocess.run(["bash", "-c", commands], cwd=work, env=env, capture_output=True, text=True, timeout=TIMEOUT)
+    ran = [line for line in result.stderr.splitlines() if line.startswith("--- README line")]
+    assert result.returncode == 0, f"{README.name} stopped at {ran[-1] if ran else 'its start'}:\n{result.stderr[-4000:]}"
+    assert (work / "mmsafety-demo" / "report.html").is_file()
+    assert (work / "export" / "my-set" / "README.md").is_file()

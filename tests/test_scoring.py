@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import re
 
 import numpy as np
 import pyarrow as pa
 import pytest
+
+from helpers.verdict_rows import rows, shuffled
 
 import mmsafety
 import mmsafety.metrics
@@ -23,18 +24,6 @@ from mmsafety.scoring import score
 from mmsafety.scoring import wilson_interval
 from mmsafety.scoring.policies import get_policy
 from mmsafety.scoring.rates import Percentiles
-
-
-def rows(label: str, **verdicts: int) -> tuple[list[str], list[str]]:
-    """``verdicts[v]`` rows labelled ``label`` with verdict ``v``: (predictions, references)."""
-    predictions = [verdict for verdict, count in verdicts.items() for _ in range(count)]
-    return predictions, [label] * len(predictions)
-
-
-def shuffled(*columns: list, seed: int = 0) -> list[list]:
-    order = list(range(len(columns[0])))
-    random.Random(seed).shuffle(order)
-    return [[column[i] for i in order] for column in columns]
 
 
 MMSAFEAWARE_LABELS = {"typical": "unsafe", "attack": "unsafe", "over-safety": "oversensitive"}

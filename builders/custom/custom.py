@@ -203,13 +203,13 @@ def build_custom(
 ) -> Any:
     """Build a custom set into the datasets cache under ``repo_id`` (and ``export_dir``), all or nothing.
 
-    ``facts`` takes ``license``, ``pretty_name``, ``description``, ``citation``,
-    ``known_defects`` and ``release_notes`` for the dataset card; ``card`` other card fields
-    and ``max_shard_size`` the export's shard size (as :func:`~mmsafety.data.build.build_with`).
-    Returns the :class:`~mmsafety.data.build.BuildResult`.
+    ``facts`` are the set's own: ``license``, ``pretty_name``, ``description``, ``citation``,
+    ``known_defects`` and ``release_notes``; ``card`` adds the Hub's card fields ``language``
+    and ``task_categories``; the export is sharded at ``max_shard_size`` (as ``push_to_hub``
+    spells it). Returns the :class:`~mmsafety.data.build.BuildResult`.
     """
-    from mmsafety.data.build import build_with
+    from mmsafety.data.build import DEFAULT_MAX_SHARD_SIZE, build_with
 
     builder = CustomSet.define(records=records, images=images, repo_id=repo_id, mapping=mapping, version=version, **facts)
-    shards = {} if max_shard_size is None else {"max_shard_size": max_shard_size}
-    return build_with(builder, export_dir=export_dir, allow_missing_images=allow_missing_images, card=card, **shards)
+    return build_with(builder, export_dir=export_dir, allow_missing_images=allow_missing_images,
+                      max_shard_size=max_shard_size or DEFAULT_MAX_SHARD_SIZE, card=card)

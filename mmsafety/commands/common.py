@@ -125,7 +125,6 @@ def judge_responses(args: argparse.Namespace, name: str) -> JudgeRun:
     """Read ``args.responses``, check them against the built benchmark ``name`` and judge them
     with the judge the options choose (with a progress bar unless ``--no-progress``)."""
     from datasets.utils import logging as datasets_logging
-    from tqdm import tqdm
 
     from mmsafety.runs.response_formats import parse_map, read_response_file
     from mmsafety.runs.samples import load_samples
@@ -144,14 +143,7 @@ def judge_responses(args: argparse.Namespace, name: str) -> JudgeRun:
     responses = read_response_file(args.responses, benchmark.samples, benchmark=name, mapping=mapping)
     judge = make_judge(judge_name, args, benchmark)
     pairs = [(benchmark.samples[r.id], r) for r in responses]
-    with tqdm(
-        total=len(pairs),
-        desc=f"judging {name} ({judge.name})",
-        unit="response",
-        file=sys.stderr,
-        disable=True if args.no_progress else None,
-        dynamic_ncols=True,
-    ) as bar:
+    with progress_bar(len(pairs), f"judging {name} ({judge.name})", "response", args) as bar:
         try:
             verdicts = judge.judge_many(pairs, on_verdict=lambda _: bar.update(1))
         finally:
@@ -288,3 +280,31 @@ def report_json(report: Any, files: Any, checked: list[Any]) -> dict[str, Any]:
         "charts": sorted(str(path) for path in files.charts.values()),
     }
     return payload
+
+
+def progress_bar(total: int, description: str, unit: str, args: argparse.Namespace) -> Any:
+    """A progress bar on stderr (none with ``--no-progress``; none in a pipe unless asked)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=description, unit=unit, file=sys.stderr, disable=True if args.no_progress else None, dynamic_ncols=True)
+
+
+def check_distinct_files(**paths: str | os.PathLike[str] | None) -> None:
+    """Refuse two options that name one file (``--cache`` and ``--out``: the verdicts would
+    replace the answer cache). ``paths`` maps option names (``out``, ``cache``...) to paths;
+    ``None`` is skipped. Symbolic links and ``..`` are resolved.
+
+    >>> check_distinct_files(out="v.jsonl", cache="./v.jsonl")
+    Traceback (most recent call last):
+    ...
+    mmsafety.errors.InputError: ./v.jsonl: --out and --cache name one file: expected two different paths
+    """
+    seen: dict[str, str] = {}
+    for option, path in paths.items():
+        if path is None:
+            continue
+        key = os.path.realpath(path)
+        flag = "--" + option.replace("_", "-")
+        if key in seen:
+            raise InputError(f"{seen[key]} and {flag} name one file: expected two different paths", file=path)
+        seen[key] = flag

@@ -8,11 +8,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from mmsafety import benchmarks
 from mmsafety.commands.common import (
+    check_distinct_files,
     JUDGES_EPILOG,
     add_json_option,
     add_judge_options,
@@ -63,12 +63,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     name = benchmarks.check_name(args.benchmark)
     check_confidence(args.confidence)
     out = Path(args.out)
-    if os.path.abspath(out / VERDICTS_NAME) == os.path.abspath(args.responses):
-        raise InputError(f"the responses file is where --out would write {VERDICTS_NAME}: expected another --out", file=args.responses)
+    if out.exists() and not out.is_dir():
+        raise InputError("expected a folder for the verdicts and the report, found a file", file=out)
+    verdicts = out / VERDICTS_NAME
+    check_distinct_files(responses=args.responses, out=verdicts, cache=None if args.no_cache else args.cache)
     with prepare_output_dir(out, "evaluate") as folder:  # refused before judging, not after
         run = judge_responses(args, name)
         folder.file(VERDICTS_NAME)  # recorded as this output's
-        verdicts = out / VERDICTS_NAME
         write_verdicts(verdicts, run.verdicts, benchmark=run.benchmark.repo, benchmark_version=run.benchmark.version)
         checked = check_verdict_files([verdicts], name)
         report = load_safety_report([verdicts], policy=args.policy, invalid=args.invalid, confidence=args.confidence,

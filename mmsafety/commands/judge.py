@@ -15,10 +15,10 @@ Which judge runs when ``--judge`` is not given: ``llm`` when ``--model`` or
 from __future__ import annotations
 
 import argparse
-import os
 
 from mmsafety import benchmarks
 from mmsafety.commands.common import (
+    check_distinct_files,
     JUDGES_EPILOG,
     add_json_option,
     add_judge_options,
@@ -27,7 +27,6 @@ from mmsafety.commands.common import (
     judge_summary_dict,
     print_json,
 )
-from mmsafety.errors import InputError
 from mmsafety.runs.response_formats import MAP_HELP
 
 
@@ -54,8 +53,7 @@ def run_judge(args: argparse.Namespace) -> int:
     from mmsafety.runs.files import write_verdicts
 
     name = benchmarks.check_name(args.benchmark)
-    if os.path.abspath(args.out) == os.path.abspath(args.responses):
-        raise InputError("--out is the responses file: expected another path for the verdicts", file=args.out)
+    check_distinct_files(responses=args.responses, out=args.out, cache=None if args.no_cache else args.cache)
     run = judge_responses(args, name)
     write_verdicts(args.out, run.verdicts, benchmark=run.benchmark.repo, benchmark_version=run.benchmark.version)
     if args.json:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 from mmsafety import benchmarks
+from mmsafety.commands.common import check_distinct_files, progress_bar
 from mmsafety.errors import InputError
 
 
@@ -59,7 +59,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 def run_respond(args: argparse.Namespace) -> int:
     """``mmsafety respond``: ask the model about each sample, write the responses JSONL."""
     from datasets.utils import logging as datasets_logging
-    from tqdm import tqdm
 
     from mmsafety.runs.endpoint import DEFAULT_API_KEY_ENV, RetryPolicy
     from mmsafety.runs.files import write_jsonl_atomic
@@ -87,6 +86,7 @@ def run_respond(args: argparse.Namespace) -> int:
     benchmark = load_samples(name)
     samples = list(benchmark.samples.values())[: args.limit]
     cache = None if args.no_cache else (args.cache or respond_cache_path())
+    check_distinct_files(out=args.out, cache=cache)
     responder = Responder(
         model=args.model,
         base_url=args.base_url,
@@ -100,14 +100,7 @@ def run_respond(args: argparse.Namespace) -> int:
         retry=RetryPolicy(max_attempts=args.max_attempts),
         blind=args.blind,
     )
-    with tqdm(
-        total=len(samples),
-        desc=f"{args.model} on {name}",
-        unit="sample",
-        file=sys.stderr,
-        disable=True if args.no_progress else None,
-        dynamic_ncols=True,
-    ) as bar:
+    with progress_bar(len(samples), f"{args.model} on {name}", "sample", args) as bar:
         try:
             answers = responder.respond_many(samples, on_answer=lambda _: bar.update(1))
         finally:

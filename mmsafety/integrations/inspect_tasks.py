@@ -57,6 +57,7 @@ from inspect_ai.util import JSONSchema
 from mmsafety import benchmarks
 from mmsafety.errors import InputError
 from mmsafety.integrations.common import load_rows, named_judge
+from mmsafety.judges.rubric import rubric_fields
 from mmsafety.labels import VERDICTS
 from mmsafety.runs.endpoint import data_url
 from mmsafety.runs.records import EMPTY_RESPONSE, Response, Sample, Verdict
@@ -153,21 +154,6 @@ def choose_judge(benchmark: str, judge: str | None) -> str:
         benchmark, GRADER_ROLE, GRADER_ROLE,
     )
     return offline
-
-
-def rubric_fields(sample: Sample, response: Response) -> dict[str, str]:
-    """The values a rubric template may use (those of ``mmsafety judge --judge llm``)."""
-    return {
-        **sample.extras,
-        "id": sample.id,
-        "query": sample.query,
-        "response": response.text,
-        "reference": sample.reference,
-        "category": sample.category,
-        "subcategory": sample.subcategory,
-        "subset": sample.subset,
-        "label": sample.label,
-    }
 
 
 def judge_messages(sample: Sample, response: Response, rubric: Any) -> list[dict[str, Any]]:

@@ -65,7 +65,7 @@ from mmsafety.runs.endpoint import (
 from mmsafety.judges.base import Judge, JudgeConfigError, ProgressCallback
 from mmsafety.runs.records import InvalidImage, Response, Sample, Verdict
 from mmsafety.runs.cache import AnswerCache, CachedAnswer, cache_key, sha256_text
-from mmsafety.judges.rubric import Rubric, RubricSet
+from mmsafety.judges.rubric import Rubric, RubricSet, rubric_fields
 
 __all__ = [
     "DEFAULT_API_KEY_ENV",
@@ -203,18 +203,8 @@ class LLMJudge(Judge):
     # -- building a request ---------------------------------------------------------
 
     def fields(self, sample: Sample, response: Response) -> dict[str, str]:
-        """The values a rubric template may use for this pair."""
-        return {
-            **{k: str(v) for k, v in sample.extras.items()},
-            "id": sample.id,
-            "query": sample.query,
-            "response": response.text,
-            "reference": sample.reference,
-            "category": sample.category,
-            "subcategory": sample.subcategory,
-            "subset": sample.subset,
-            "label": sample.label,
-        }
+        """The values a rubric template may use for this pair (:func:`~mmsafety.judges.rubric.rubric_fields`)."""
+        return rubric_fields(sample, response)
 
     def messages(self, sample: Sample, response: Response, rubric: Rubric) -> list[dict[str, Any]]:
         """The chat messages for one pair: the rendered rubric, and the image when asked for

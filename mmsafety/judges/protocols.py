@@ -22,8 +22,6 @@ from mmsafety.errors import InputError
 from mmsafety.judges.rubric import RubricSet, rubrics_for
 
 PROTOCOLS: tuple[str, ...] = ("upstream", "mmsafety")
-UPSTREAM_PROTOCOLS: tuple[str, ...] = ("vlsbench",)
-"""Benchmarks whose authors' judge request mmsafety builds."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +36,7 @@ class LLMProtocol:
 
 def default_protocol(benchmark: str) -> str:
     """``upstream`` where the authors' request can be built, else ``mmsafety``."""
-    return "upstream" if benchmarks.short_name(benchmark) in UPSTREAM_PROTOCOLS else "mmsafety"
+    return benchmarks.protocol(benchmark).llm_protocol
 
 
 def llm_protocol(
@@ -66,9 +64,10 @@ def llm_protocol(
         if source is not None:
             raise InputError("--source-dir is where the authors' evaluation code is: it goes with --protocol upstream")
         return LLMProtocol("mmsafety", rubrics_for(benchmark))
-    if benchmarks.short_name(benchmark) not in UPSTREAM_PROTOCOLS:
+    upstream = [name for name in benchmarks.names() if benchmarks.protocol(name).llm_protocol == "upstream"]
+    if benchmarks.short_name(benchmark) not in upstream:
         raise InputError(
-            f"--protocol upstream: mmsafety builds the authors' judge request for {', '.join(UPSTREAM_PROTOCOLS)} only, "
+            f"--protocol upstream: mmsafety builds the authors' judge request for {', '.join(upstream)} only, "
             f"not {benchmark}; use --protocol mmsafety"
         )
     from mmsafety.judges.vlsbench_upstream import load_protocol

@@ -252,3 +252,20 @@ def rubrics_for(benchmark: str) -> RubricSet:
     from mmsafety.benchmarks import protocol
 
     return RubricSet.builtin(protocol(benchmark).rubrics)
+
+
+def rubric_fields(sample: Any, response: Any) -> dict[str, str]:
+    """The values a rubric template may use for one (sample, response) pair: the sample's own
+    string columns, then ``id``, ``query``, ``response``, ``reference``, ``category``,
+    ``subcategory``, ``subset`` and ``label``."""
+    return {
+        **{key: str(value) for key, value in sample.extras.items()},
+        "id": sample.id,
+        "query": sample.query,
+        "response": response.text,
+        "reference": sample.reference,
+        "category": sample.category,
+        "subcategory": sample.subcategory,
+        "subset": sample.subset,
+        "label": sample.label,
+    }
