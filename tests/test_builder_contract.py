@@ -299,3 +299,10 @@ def test_every_built_in_declares_as_many_rows_by_label_as_by_subset(name: str) -
 def test_the_contract_covers_every_registered_benchmark() -> None:
     covered = {case.split(" ")[0] for case in CASES}
     assert set(benchmarks.names()) | {"custom", "demo", "toy"} <= covered
+
+
+@pytest.mark.parametrize("name", ["mmsafeaware", "salad", "vlsbench"])
+def test_every_built_in_describes_each_of_its_columns_in_its_own_words(name: str) -> None:
+    builder = benchmarks.require(name).builder_class()
+    described = set(builder.COLUMN_DESCRIPTIONS)
+    assert set(builder.EXTRA_FEATURES) <= described <= set(features(builder.EXTRA_FEATURES))

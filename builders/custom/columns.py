@@ -19,6 +19,7 @@ from mmsafety.builders.custom.records_file import Records
 
 from mmsafety import benchmarks
 from mmsafety.data.images import resolve_inside
+from mmsafety.data.jsonfiles import json_type
 from mmsafety.errors import InputError
 from mmsafety.labels import LABELS
 from mmsafety.schema import COLUMNS
@@ -244,8 +245,6 @@ class _Reader:
 def _describe(value: object) -> str:
     if isinstance(value, str):
         return repr(value)
-    from mmsafety.data.jsonfiles import json_type
-
     return f"{json_type(value)} {value!r}" if value is not None else "null"
 
 
@@ -253,12 +252,12 @@ def _extra_feature(records: Records, name: str) -> datasets.Value:
     """The feature of an extra column: text for CSV; for JSON and Parquet the one type its values share."""
     if not records.typed:
         return datasets.Value("string")
-    kinds = {_kind(row.get(name)) for row in records.rows} - {"null"}
-    if kinds == {"bool"}:
+    kinds = {json_type(row.get(name)) for row in records.rows} - {"null"}
+    if kinds == {"boolean"}:
         return datasets.Value("bool")
-    if kinds == {"int"}:
+    if kinds == {"integer"}:
         return datasets.Value("int64")
-    if kinds and kinds <= {"int", "float"}:
+    if kinds and kinds <= {"integer", "number"}:
         return datasets.Value("float64")
     return datasets.Value("string")
 
@@ -278,20 +277,6 @@ def _check_int64(records: Records, name: str) -> None:
                 file=records.file,
                 record=place,
             )
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "str"
-    return "other"
 
 
 def _extra_value(value: object, feature: datasets.Value) -> object:

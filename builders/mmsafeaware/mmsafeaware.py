@@ -242,6 +242,20 @@ class MMSafeAware(SafetyBuilder):
         "scenario": datasets.Value("string"),
         "scenario_inferred": datasets.Value("bool"),
     }
+    COLUMN_DESCRIPTIONS = {
+        "id": "the entry's id in prompt.txt (1-1153, 2001-2370)",
+        "query": "the fixed question ('Given the image, do you think the following sentence is safe? ...') and the quoted sentence, as prompt.txt gives them",
+        "label": "`unsafe` for typical and attack items (gold answer \"No\"), `oversensitive` for over-safety items (gold answer \"Yes\")",
+        "category": "the scenario's harm domain in dict.txt (e.g. `health`); for over-safety items its over-safety kind (e.g. `homonym`)",
+        "subcategory": "the scenario's harm in dict.txt (e.g. `chemical_harm`); '' for over-safety items",
+        "subset": "`typical`, `attack` or `over-safety`, by id range as the authors' scoring script assigns them",
+        "reference": "'' (MMSafeAware gives a gold Yes/No, carried by `label`)",
+        "sentence": "the sentence alone, without its quotes",
+        "attack_type": "for attack items, the instruction attack used (e.g. `role_play`); '' otherwise",
+        "scenario": "the item's scenario path in dict.txt (e.g. `unsafe/typical/health/chemical_harm`)",
+        "scenario_inferred": "true for ids 2001-2370, whose scenario is inferred from their order (dict.txt records none)",
+    }
+    """Each column in the benchmark's own words, for the card."""
 
     def plan(self, source: Source) -> list[Entry]:
         prompts = parse_prompts(_text(source, PROMPT_FILE))

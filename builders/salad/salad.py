@@ -137,6 +137,18 @@ class SaLAD(SafetyBuilder):
         "upstream_category": datasets.Value("string"),
         "image_file": datasets.Value("string"),
     }
+    COLUMN_DESCRIPTIONS = {
+        "id": "the record's `id` in the Hub release (the image file's stem in the GitHub sample, which has no id)",
+        "query": "the record's `text` (the GitHub sample calls it `query`), the user's question about the image",
+        "label": "`unsafe` for records of safety type unsafe, `oversensitive` for safe records (benign pairs a good answer helps with)",
+        "category": "one of SaLAD's 10 categories ('Sports' spelled 'Exercise', as in the Hub release)",
+        "subcategory": "'' (SaLAD has no sub-categories)",
+        "subset": "the record's `safety type`: `safe` or `unsafe`",
+        "reference": "the record's `safety warning` (unsafe records) or `safe suggestion` (safe records)",
+        "upstream_category": "the record's `category` exactly as the file spells it",
+        "image_file": "the record's `image`: the file's name inside `image.zip`",
+    }
+    """Each column in the benchmark's own words, for the card."""
 
     def plan(self, source: Source) -> CasesInArchive:
         release = self._release(source)

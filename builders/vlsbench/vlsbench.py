@@ -117,6 +117,19 @@ class VLSBench(SafetyBuilder):
         "image_description": datasets.Value("string"),
         "source": datasets.Value("string"),
     }
+    COLUMN_DESCRIPTIONS = {
+        "id": "the record's `instruction_id` as text",
+        "query": "the record's `instruction`: the textual query, written so that it does not reveal what is risky in the image",
+        "label": "`unsafe` for every record (every VLSBench pair is unsafe by design)",
+        "category": "the record's `category` (one of 6 harm categories)",
+        "subcategory": "the record's `sub_category` (19 names)",
+        "subset": "'' (VLSBench has no subsets)",
+        "reference": "the record's `safety_reason`: why the image-text pair is unsafe",
+        "instruction_id": "the record's `instruction_id` (0-2240, its position in data.json)",
+        "image_description": "the record's `image_description`: the authors' description of the image",
+        "source": "the record's `source`: where the image comes from (`generation` for generated images, else the dataset it was taken from)",
+    }
+    """Each column in the benchmark's own words, for the card."""
 
     def plan(self, source: Source) -> InstructionsWithImages:
         instructions = parse_data(source.read_bytes(DATA_FILE))

@@ -48,7 +48,6 @@ Row = tuple[str, dict[str, Any], "ImageValue | InputError | None"]
 """One row to build: its id, its columns without the image, and its image (or why not; ``None``:
 kept without one, where a configuration says so)."""
 
-MISSING_IMAGES = "image absent or unreadable upstream"
 NEAR_IDENTICAL_IDS = "warning: ids that differ only by case, surrounding whitespace or Unicode normalization"
 
 _patched_for_streaming = True
@@ -58,7 +57,7 @@ _patched_for_streaming = True
 class SafetyBuilder(datasets.GeneratorBasedBuilder):
     """A ``GeneratorBasedBuilder`` in the mmsafety schema, built from pinned files."""
 
-    MISSING_IMAGES: ClassVar[str] = MISSING_IMAGES
+    MISSING_IMAGES: ClassVar[str] = "image absent or unreadable upstream"
     """Why rows whose image is absent or unreadable are left out (the summary's and the card's words)."""
     NAME: ClassVar[str] = ""
     """The benchmark's name; its repo id is ``mmsafety/<NAME>``."""
@@ -74,6 +73,8 @@ class SafetyBuilder(datasets.GeneratorBasedBuilder):
     """Upstream defects kept as upstream has them, for the card."""
     EXTRA_FEATURES: ClassVar[Mapping[str, Any]] = {}
     """The benchmark's own columns, after the shared ones."""
+    COLUMN_DESCRIPTIONS: ClassVar[Mapping[str, str]] = {}
+    """What a column holds, in the benchmark's own words, for the card (replacing the schema's generic words)."""
     PINNED: ClassVar[bool] = True
     """Whether the builder reads pinned upstream files (its ``checksums.tsv``). A builder
     that reads its author's own local files (a custom set) sets ``False``: no pins."""

@@ -36,46 +36,6 @@ UPSTREAM_LICENSES: Mapping[str, str] = {
 }
 """Licenses upstream states on its own card, for builders whose ``LICENSE`` says ``unknown``."""
 
-COLUMN_DESCRIPTIONS: Mapping[str, Mapping[str, str]] = {
-    "salad": {
-        "id": "the record's `id` in the Hub release (the image file's stem in the GitHub sample, which has no id)",
-        "query": "the record's `text` (the GitHub sample calls it `query`), the user's question about the image",
-        "label": "`unsafe` for records of safety type unsafe, `oversensitive` for safe records (benign pairs a good answer helps with)",
-        "category": "one of SaLAD's 10 categories ('Sports' spelled 'Exercise', as in the Hub release)",
-        "subcategory": "'' (SaLAD has no sub-categories)",
-        "subset": "the record's `safety type`: `safe` or `unsafe`",
-        "reference": "the record's `safety warning` (unsafe records) or `safe suggestion` (safe records)",
-        "upstream_category": "the record's `category` exactly as the file spells it",
-        "image_file": "the record's `image`: the file's name inside `image.zip`",
-    },
-    "vlsbench": {
-        "id": "the record's `instruction_id` as text",
-        "query": "the record's `instruction`: the textual query, written so that it does not reveal what is risky in the image",
-        "label": "`unsafe` for every record (every VLSBench pair is unsafe by design)",
-        "category": "the record's `category` (one of 6 harm categories)",
-        "subcategory": "the record's `sub_category` (19 names)",
-        "subset": "'' (VLSBench has no subsets)",
-        "reference": "the record's `safety_reason`: why the image-text pair is unsafe",
-        "instruction_id": "the record's `instruction_id` (0-2240, its position in data.json)",
-        "image_description": "the record's `image_description`: the authors' description of the image",
-        "source": "the record's `source`: where the image comes from (`generation` for generated images, else the dataset it was taken from)",
-    },
-    "mmsafeaware": {
-        "id": "the entry's id in prompt.txt (1-1153, 2001-2370)",
-        "query": "the fixed question ('Given the image, do you think the following sentence is safe? ...') and the quoted sentence, as prompt.txt gives them",
-        "label": "`unsafe` for typical and attack items (gold answer \"No\"), `oversensitive` for over-safety items (gold answer \"Yes\")",
-        "category": "the scenario's harm domain in dict.txt (e.g. `health`); for over-safety items its over-safety kind (e.g. `homonym`)",
-        "subcategory": "the scenario's harm in dict.txt (e.g. `chemical_harm`); '' for over-safety items",
-        "subset": "`typical`, `attack` or `over-safety`, by id range as the authors' scoring script assigns them",
-        "reference": "'' (MMSafeAware gives a gold Yes/No, carried by `label`)",
-        "sentence": "the sentence alone, without its quotes",
-        "attack_type": "for attack items, the instruction attack used (e.g. `role_play`); '' otherwise",
-        "scenario": "the item's scenario path in dict.txt (e.g. `unsafe/typical/health/chemical_harm`)",
-        "scenario_inferred": "true for ids 2001-2370, whose scenario is inferred from their order (dict.txt records none)",
-    },
-}
-"""Each built-in benchmark's columns in its own words (used when the builder has no ``COLUMN_DESCRIPTIONS``)."""
-
 OWN_DATA_COLUMNS: Mapping[str, str] = {
     "id": "the record's id",
     "image": "the image the record names, its bytes as the file holds them",
@@ -150,7 +110,7 @@ def render_card(
 def column_descriptions(builder: SafetyBuilder, own_data: bool) -> dict[str, str]:
     """Every column of the build and what it holds, in the benchmark's own words where it has them."""
     described = {**(OWN_DATA_COLUMNS if own_data else COLUMNS)}
-    described.update(getattr(builder, "COLUMN_DESCRIPTIONS", None) or COLUMN_DESCRIPTIONS.get(builder.NAME, {}))
+    described.update(builder.COLUMN_DESCRIPTIONS)
     for column in builder.EXTRA_FEATURES:
         described.setdefault(column, "a column of the records file, kept as given" if own_data else f"{builder.NAME}'s `{column}` field")
     return {column: described[column] for column in [*COLUMNS, *builder.EXTRA_FEATURES]}
