@@ -510,6 +510,12 @@ def test_with_only_the_full_configuration_built_the_default_is_not_built(fixture
         load_benchmark("mmsafeaware")
 
 
+def test_with_only_the_default_built_the_full_configuration_is_not_built_and_named(fixture: Fixture, hf_cache: Path) -> None:
+    build_fixture(fixture)
+    with pytest.raises(NotBuiltError, match=r"'mmsafety/mmsafeaware' \(configuration 'full'\) is not built .*--config full` first"):
+        load_benchmark("mmsafeaware", config="full")
+
+
 def test_an_unknown_configuration_is_one_error_line(fixture: Fixture, hf_cache: Path, tmp_path: Path) -> None:
     result = run_cli("build", "mmsafeaware", "--config", "fullest", "--source-dir", str(fixture.folder), cwd=tmp_path)
     assert (result.returncode, result.stderr) == (

@@ -68,11 +68,16 @@ def built_versions(repo: str) -> list[Path]:
     )
 
 
-def not_built(name: str, repo: str, why: str = "") -> NotBuiltError:
-    """The one error for a benchmark that is missing or incomplete in the cache."""
-    command = f"mmsafety build {benchmarks.get(name).name}" if benchmarks.get(name) else "mmsafety build custom ..."
+def not_built(name: str, repo: str, why: str = "", config: str = "default") -> NotBuiltError:
+    """The one error for a benchmark (configuration ``config``) that is missing or incomplete in the cache."""
+    benchmark = benchmarks.get(name)
+    command = f"mmsafety build {benchmark.name}" if benchmark else "mmsafety build custom ..."
+    what = repr(repo)
+    if config != "default":
+        command += f" --config {config}"
+        what += f" (configuration {config!r})"
     reason = f" ({why})" if why else ""
-    return NotBuiltError(f"benchmark {repo!r} is not built in {cache_root()}{reason}: run `{command}` first")
+    return NotBuiltError(f"benchmark {what} is not built in {cache_root()}{reason}: run `{command}` first")
 
 
 def load_benchmark(name: str, split: str = "test", config: str = "default") -> datasets.Dataset:
@@ -85,7 +90,7 @@ def load_benchmark(name: str, split: str = "test", config: str = "default") -> d
     """
     repo = benchmarks.repo_id(name)
     if not any(path.parts[-3] == config for path in built_versions(repo)):
-        raise not_built(name, repo)
+        raise not_built(name, repo, config=config)
     # The builder ``load_dataset`` itself uses for a cached dataset offline: going
     # through the Hub resolution first would wait on the network for nothing.
     from datasets.packaged_modules.cache.cache import Cache
@@ -101,4 +106,4 @@ def load_benchmark(name: str, split: str = "test", config: str = "default") -> d
         )
         return builder.as_dataset(split=split)
     except (ValueError, FileNotFoundError, OSError) as error:  # a build cut short: files or split info missing
-        raise not_built(name, repo, f"incomplete: {type(error).__name__}") from None
+        raise not_built(name, repo, f"incomplete: {type(error).__name__}", config) from None
