@@ -20,9 +20,11 @@ from huggingface_hub import DatasetCard
 from mmsafety.builders.mmsafeaware import MMSafeAware
 from mmsafety.builders.mmsafeaware.mmsafeaware import (
     INFERRED_SCENARIOS,
+    LABEL_OF_SUBSET,
     QUESTION,
     parse_prompts,
     parse_scenarios,
+    subset_of,
 )
 from PIL import Image
 
@@ -98,6 +100,14 @@ def test_the_default_configuration_counts_per_subset(real: RealBuild) -> None:
 
 def test_the_default_configuration_counts_per_label(real: RealBuild) -> None:
     assert dict(real.result.by_label) == {"unsafe": 1020, "oversensitive": 426}
+
+
+def test_the_declared_default_counts_are_this_build_and_the_images_the_copy_lacks(real: RealBuild) -> None:
+    """``COUNTS`` describe a copy with every image upstream has; this one lacks ABSENT_IMAGES."""
+    lacking = Counter(subset_of(int(item)) for item in ABSENT_IMAGES)
+    assert dict(real.result.by_subset + lacking) == MMSafeAware.COUNTS["default"]["subset"]
+    labels = Counter(LABEL_OF_SUBSET[subset_of(int(item))] for item in ABSENT_IMAGES)
+    assert dict(real.result.by_label + labels) == MMSafeAware.COUNTS["default"]["label"]
 
 
 def test_the_default_configuration_lists_the_ids_left_out(real: RealBuild) -> None:
