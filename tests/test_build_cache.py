@@ -179,6 +179,15 @@ def test_a_stranded_build_is_put_back(fixture: Fixture, hf_cache: Path) -> None:
     assert load_benchmark("mmsafeaware").num_rows == len(BUILT)
 
 
+def test_the_next_build_puts_back_a_stranded_build_of_another_configuration(fixture: Fixture, hf_cache: Path) -> None:
+    build_fixture(fixture, config="full")
+    full = hash_dirs()[0]
+    strand(full)
+    build_fixture(fixture)
+    assert full.is_dir() and len(hash_dirs()) == 2
+    assert load_benchmark("mmsafeaware", config="full").num_rows > load_benchmark("mmsafeaware").num_rows
+
+
 def test_a_stranded_build_beside_a_complete_one_is_removed(fixture: Fixture, hf_cache: Path) -> None:
     build_fixture(fixture)
     built = hash_dirs()[0]
