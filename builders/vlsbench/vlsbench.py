@@ -92,6 +92,7 @@ class VLSBench(SafetyBuilder):
     )
     HOMEPAGE = "https://github.com/AI45Lab/VLSBench"
     LICENSE = "unknown"
+    UPSTREAM_LICENSE = "apache-2.0"  # the license field of the authors' Hub card, Foreshhh/vlsbench
     UPSTREAM = (
         "huggingface.co/datasets/Foreshhh/vlsbench at revision main (no commit hash could be pinned): data.json checked "
         "against sha256 a42245e79ab67fc9a08e4e35d3a4eba5ae85151d5ca5cd45821c53b22b175fdf (the same file as "

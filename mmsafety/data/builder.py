@@ -67,6 +67,8 @@ class SafetyBuilder(datasets.GeneratorBasedBuilder):
     DESCRIPTION: ClassVar[str] = ""
     HOMEPAGE: ClassVar[str] = ""
     LICENSE: ClassVar[str] = "unknown"
+    UPSTREAM_LICENSE: ClassVar[str] = ""
+    """The license upstream states on its own card, for the card where ``LICENSE`` says ``unknown``."""
     UPSTREAM: ClassVar[str] = ""
     """Where the upstream files come from, with their pinned revision."""
     KNOWN_DEFECTS: ClassVar[tuple[str, ...]] = ()
