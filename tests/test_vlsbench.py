@@ -150,6 +150,19 @@ def test_records_left_out_are_listed_in_the_card(tmp_path: Path, hf_cache: Path,
     assert "image absent or unreadable upstream (3): 1, 2, 3" in (tmp_path / "export" / "README.md").read_text()
 
 
+@pytest.mark.parametrize(
+    ("records", "message"),
+    [
+        ([record(0), record(1), record(1, image=2)], r"record 2 \(id 1\): duplicate id 1 \(first at record 1 \(id 1\)\)"),
+        ([record(0, instruction_id="0")], r"record 0: expected the field 'instruction_id' to be an integer, found a JSON string '0'"),
+    ],
+)
+def test_bad_records_name_the_record(tmp_path: Path, hf_cache: Path, unpinned: Path, records: list[dict[str, object]], message: str) -> None:
+    with pytest.raises(InputError, match=f"data.json: {message}"):
+        build("vlsbench", source_dir=tar_source(tmp_path / "src", records), checksums=unpinned)
+    assert_nothing_built("vlsbench")
+
+
 def test_neither_archive_nor_folder(tmp_path: Path, hf_cache: Path, unpinned: Path) -> None:
     write_json(tmp_path / "src" / "data.json", RECORDS)
     with pytest.raises(InputError, match="expected imgs.tar or an extracted imgs/ folder beside data.json, found neither"):
