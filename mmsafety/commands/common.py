@@ -124,13 +124,11 @@ class JudgeRun:
 def judge_responses(args: argparse.Namespace, name: str) -> JudgeRun:
     """Read ``args.responses``, check them against the built benchmark ``name`` and judge them
     with the judge the options choose (with a progress bar unless ``--no-progress``)."""
-    from datasets.utils import logging as datasets_logging
-
     from mmsafety.runs.response_formats import parse_map, read_response_file
     from mmsafety.runs.samples import load_samples
 
     start = time.perf_counter()
-    datasets_logging.set_verbosity_error()  # no "Found the latest cached dataset" chatter in a CLI run
+    quiet_datasets()
     judge_name = choose_judge(name, args)
     if args.concurrency is not None and args.concurrency < 1:
         raise InputError(f"expected --concurrency of at least 1, found {args.concurrency}")
@@ -138,7 +136,7 @@ def judge_responses(args: argparse.Namespace, name: str) -> JudgeRun:
         raise InputError(f"expected --max-attempts of at least 1, found {args.max_attempts}")
     if judge_name == "llm" and args.api_key_env and not os.environ.get(args.api_key_env):
         raise InputError(f"--api-key-env {args.api_key_env}: that environment variable is not set (expected the judge's API key in it)")
-    mapping = parse_map(args.map) if getattr(args, "map", None) else None
+    mapping = parse_map(args.map) if args.map else None
     benchmark = load_samples(name)
     responses = read_response_file(args.responses, benchmark.samples, benchmark=name, mapping=mapping)
     judge = make_judge(judge_name, args, benchmark)
@@ -224,12 +222,6 @@ def print_json(payload: Any) -> None:
     print(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
 
 
-def flat_result(result: Any) -> dict[str, Any]:
-    """A score result as its flat dict (:meth:`mmsafety.scoring.Score.to_flat`, or the dict itself)."""
-    to_flat = getattr(result, "to_flat", None)
-    return to_flat() if to_flat is not None else dict(result)
-
-
 def coverage_line(coverage: Any) -> str:
     """``scored 10 of 1,446 items (1,436 missing)`` for a :class:`~mmsafety.runs.checks.Coverage`."""
     return coverage.text() + ("" if coverage.complete else f" ({coverage.missing:,} missing)")
@@ -238,7 +230,7 @@ def coverage_line(coverage: Any) -> str:
 def incomplete_status(args: argparse.Namespace, coverages: list[tuple[Any, Any]]) -> int:
     """Exit status 1 (saying why on stderr) when ``--require-complete`` is given and a verdicts
     file leaves items unscored; else 0. ``coverages``: (file, Coverage) pairs."""
-    if not getattr(args, "require_complete", False):
+    if not args.require_complete:
         return 0
     short = [(path, c) for path, c in coverages if not c.complete]
     for path, coverage in short:
