@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
+
+from mmsafety.commands.common import print_json
 
 
 def add_parser(subparsers: Any) -> None:
@@ -57,7 +58,7 @@ def run_audit(args: argparse.Namespace) -> int:
         workers=args.workers,
     )
     if args.json:
-        print(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+        print_json(report)
     else:
         print(summary(report))
         print(f"  wrote:      {args.out / 'audit.json'}, {args.out / 'audit.md'}")

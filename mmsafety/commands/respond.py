@@ -9,14 +9,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from collections import Counter
 from pathlib import Path
 
 from mmsafety import benchmarks
-from mmsafety.commands.common import check_distinct_files, progress_bar
+from mmsafety.commands.common import check_distinct_files, print_json, progress_bar
 from mmsafety.errors import InputError
 
 
@@ -108,7 +107,7 @@ def run_respond(args: argparse.Namespace) -> int:
     write_jsonl_atomic(args.out, (a.to_record() for a in answers))
     responder.stats.seconds = time.perf_counter() - start
     if args.json:
-        print(json.dumps(respond_summary(args, answers, len(benchmark.samples), benchmark.repo, responder.stats), indent=2, ensure_ascii=False))
+        print_json(respond_summary(args, answers, len(benchmark.samples), benchmark.repo, responder.stats))
         return 0
     blind = " without the images (blind)" if args.blind else ""
     print(f"wrote {len(answers)} responses of {args.model}{blind} to {args.out} ({len(samples)} of {len(benchmark.samples)} samples of {benchmark.repo})")
