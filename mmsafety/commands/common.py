@@ -38,6 +38,15 @@ def default_cache_path() -> Path:
     return Path(base) / "mmsafety" / "judge-cache.sqlite"
 
 
+def add_responses_options(parser: argparse.ArgumentParser) -> None:
+    """``--responses FILE`` and ``--map`` (shared by ``judge`` and ``evaluate``)."""
+    from mmsafety.runs.response_formats import MAP_HELP
+
+    parser.add_argument("--responses", required=True, metavar="FILE", help='JSONL, one {"id": ..., "response": ...} a line (as `mmsafety respond` '
+                        "writes it); VLMEvalKit's .xlsx/.tsv predictions; other runners' JSONL, CSV, TSV or XLSX with --map")
+    parser.add_argument("--map", metavar="NAME=FIELD,...", help=MAP_HELP)
+
+
 def add_judge_options(parser: argparse.ArgumentParser) -> None:
     """The options that choose and configure a judge (shared by ``judge`` and ``evaluate``)."""
     parser.add_argument("--judge", choices=JUDGE_NAMES, help="which judge (default: see below)")
@@ -80,14 +89,10 @@ def choose_judge(benchmark: str, args: argparse.Namespace) -> str:
 
 def make_judge(name: str, args: argparse.Namespace, benchmark: Any) -> Judge:
     """Construct the named judge from command-line options."""
-    if name == "yesno":
-        from mmsafety.judges.yesno import YesNoJudge
+    if name != "llm":
+        from mmsafety.integrations.common import named_judge
 
-        return YesNoJudge(compat=args.compat)
-    if name == "rules":
-        from mmsafety.judges.rules import RuleJudge
-
-        return RuleJudge()
+        return named_judge(name, compat=args.compat)
     from mmsafety.judges.llm import DEFAULT_API_KEY_ENV, DEFAULT_TIMEOUT, LLMJudge, RetryPolicy
     from mmsafety.judges.protocols import llm_protocol
 

@@ -16,6 +16,7 @@ from mmsafety.commands.common import (
     JUDGES_EPILOG,
     add_json_option,
     add_judge_options,
+    add_responses_options,
     add_score_options,
     check_confidence,
     check_verdict_files,
@@ -29,7 +30,6 @@ from mmsafety.commands.common import (
 )
 from mmsafety.data.outdir import prepare_output_dir
 from mmsafety.errors import InputError
-from mmsafety.runs.response_formats import MAP_HELP
 
 VERDICTS_NAME = "verdicts.jsonl"
 
@@ -45,8 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "the responses file names.",
     )
     evaluate.add_argument("benchmark", help="mmsafeaware, salad, vlsbench, or the repo id of a custom build")
-    evaluate.add_argument("--responses", required=True, metavar="FILE", help='JSONL, one {"id": ..., "response": ...} a line (as `mmsafety respond` writes it); VLMEvalKit\'s .xlsx/.tsv predictions; other runners\' JSONL, CSV, TSV or XLSX with --map')
-    evaluate.add_argument("--map", metavar="NAME=FIELD,...", help=MAP_HELP)
+    add_responses_options(evaluate)
     evaluate.add_argument("--out", required=True, metavar="DIR", help="folder for the verdicts and the report: a new or empty folder, or an earlier "
                           "`evaluate` output (its files are replaced; a folder holding anything else is refused)")
     add_score_options(evaluate)
