@@ -258,17 +258,13 @@ def check_verdict_files(paths: list[Any], benchmark: str | None) -> list[Any]:
     return [check_verdicts(path, benchmark) for path in paths]
 
 
-def report_json(report: Any, files: Any, checked: list[Any]) -> dict[str, Any]:
+def report_json(report: Any, files: Any) -> dict[str, Any]:
     """A written report as ``report --json`` and ``evaluate --json`` print it: what ``scores.json``
-    holds (every run's result, the paired comparisons, image dependence), each verdicts file's
-    coverage of the built set, and the files written."""
+    holds (every run's result and its verdicts file's coverage of the built set, the paired
+    comparisons, image dependence) and the files written."""
     from mmsafety.report import report_payload
 
     payload = report_payload(report)
-    coverage = {Path(c.path).resolve(): c.coverage.to_dict() for c in checked}
-    for section in payload["benchmarks"].values():
-        for entry in section["models"].values():
-            entry["coverage"] = coverage.get(Path(entry["verdicts"]).resolve())
     payload["files"] = {
         "html": str(files.html),
         "markdown": str(files.markdown),

@@ -75,7 +75,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                                     coverage={verdicts: checked[0].coverage})
         files = write_safety_report(report, folder, named=out)
     if args.json:
-        print_json({"judge": judge_summary_dict(run, verdicts), "report": report_json(report, files, checked)})
+        print_json({"judge": judge_summary_dict(run, verdicts), "report": report_json(report, files)})
     else:
         print(judge_summary(run, verdicts))
         print(report_summary(report, files))
