@@ -62,12 +62,13 @@ from mmsafety.judges.rubric import rubric_fields
 from mmsafety.labels import VERDICTS
 from mmsafety.runs.endpoint import data_url
 from mmsafety.runs.records import EMPTY_RESPONSE, Response, Sample, Verdict
+from mmsafety.runs.respond import DEFAULT_MAX_TOKENS
 
 logger = logging.getLogger(__name__)
 
 GRADER_ROLE = "grader"
 """The Inspect model role the LLM judge asks (``--model-role grader=openai/gpt-4o``)."""
-SOLVER_CONFIG = GenerateConfig(temperature=0.0, max_tokens=1024)
+SOLVER_CONFIG = GenerateConfig(temperature=0.0, max_tokens=DEFAULT_MAX_TOKENS)
 GRADER_CONFIG = dict(temperature=0.0, max_tokens=512)
 """The LLM judge's own defaults (``mmsafety judge --temperature 0 --max-tokens 512``)."""
 SAMPLE_FIELDS = ("label", "query", "reference", "category", "subcategory", "subset")
