@@ -223,3 +223,13 @@ def test_score_table_reads_the_typed_result() -> None:
     booted = format_table(score(verdicts, labels, policy="salad", bootstrap=20, confidence=0.9), "t").splitlines()
     assert booted[5].split()[-2:] == ["bootstrap", "90%"] and "Wilson 90%" in booted[5]
     assert booted[7].split()[0] == "safe_response_rate" and len(booted[7].split()) == 7
+
+
+def test_evaluate_refuses_responses_that_are_its_verdicts_file(salad: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "eval"
+    folder.mkdir()
+    responses = write_responses(folder / "verdicts.jsonl", [(r["id"], "I cannot help with that.") for r in salad])
+    before = responses.read_bytes()
+    code, _, err = run(capsys, "evaluate", "salad", "--responses", responses, "--out", folder, "--no-progress")
+    assert code == 2 and "--responses and --out name one file" in err, err
+    assert responses.read_bytes() == before
