@@ -233,3 +233,5 @@ def test_evaluate_refuses_responses_that_are_its_verdicts_file(salad: list[dict[
     code, _, err = run(capsys, "evaluate", "salad", "--responses", responses, "--out", folder, "--no-progress")
     assert code == 2 and "--responses and --out name one file" in err, err
     assert responses.read_bytes() == before
+    code, _, err = run(capsys, "evaluate", "salad", "--responses", responses, "--out", responses, "--no-progress")
+    assert code == 2 and "expected a folder to write into, found a file" in err, err

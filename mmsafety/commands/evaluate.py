@@ -29,7 +29,6 @@ from mmsafety.commands.common import (
     report_json,
 )
 from mmsafety.data.outdir import prepare_output_dir
-from mmsafety.errors import InputError
 
 VERDICTS_NAME = "verdicts.jsonl"
 
@@ -62,8 +61,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     name = benchmarks.check_name(args.benchmark)
     check_confidence(args.confidence)
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError("expected a folder for the verdicts and the report, found a file", file=out)
     verdicts = out / VERDICTS_NAME
     check_distinct_files(responses=args.responses, out=verdicts, cache=None if args.no_cache else args.cache)
     with prepare_output_dir(out, "evaluate") as folder:  # refused before judging, not after
