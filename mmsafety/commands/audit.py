@@ -18,7 +18,8 @@ def add_parser(subparsers: Any) -> None:
         "audit",
         help="audit a set: broken images, duplicates, balance, text leakage",
         description="Audit a set (a repo id built in the cache, an exported folder or a .parquet file): "
-        "integrity (unreadable or truncated images, format/extension mismatches, empty queries, duplicate ids), "
+        "integrity (unreadable or truncated images, format/extension mismatches, empty queries, duplicate ids, unknown labels; "
+        "ids equal but for case, whitespace or Unicode form are listed as a warning), "
         "duplicates (exact (query, image) pairs, identical images under different labels, near-duplicate images "
         "by perceptual hash), balance (label x category) and text leakage (how well a text-only classifier tells "
         "unsafe from benign: cross-validated ROC-AUC). Prints a summary; writes audit.json and audit.md into --out (default audit-NAME). "
