@@ -176,7 +176,7 @@ def run_audit(target: str, out: Path) -> dict[str, Any]:
     }
 
 
-def run_baseline(target: str, out: Path, loop_sample: int) -> dict[str, Any]:
+def run_baseline(target: str, out: Path, pair_sample: int) -> dict[str, Any]:
     import imagehash
     import pyarrow.parquet as pq
     from PIL import Image
@@ -194,14 +194,14 @@ def run_baseline(target: str, out: Path, loop_sample: int) -> dict[str, Any]:
         except OSError:
             pass
     stages["images"] = time.perf_counter() - started
-    estimate, pairs = all_pairs_seconds(hashes, loop_sample)
+    estimate, pairs = all_pairs_seconds(hashes, pair_sample)
     stages["pairs all (estimate)"] = estimate
     return {
         "seconds": stages["read"] + stages["images"],
         "rows": len(images),
         "stages": stages,
         "hashes": len(hashes),
-        "note": f"all-pairs search over {pairs:,} pairs: ~{estimate:.0f} s (timed on {min(loop_sample, len(hashes)):,} hashes, scaled)",
+        "note": f"all-pairs search over {pairs:,} pairs: ~{estimate:.0f} s (timed on {min(pair_sample, len(hashes)):,} hashes, scaled)",
     }
 
 
@@ -209,15 +209,15 @@ def child(args: argparse.Namespace) -> int:
     if args.child == "audit":
         figures = run_audit(args.target, Path(args.out))
     else:
-        figures = run_baseline(args.target, Path(args.out), args.loop_sample)
+        figures = run_baseline(args.target, Path(args.out), args.pair_sample)
     figures["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(figures))
     return 0
 
 
 # -- the parent ---------------------------------------------------------------------------------
-def in_child(kind: str, target: str, env: dict[str, str], out: Path, loop_sample: int) -> dict[str, Any]:
-    argv = [sys.executable, __file__, "--child", kind, "--target", target, "--out", str(out), "--loop-sample", str(loop_sample)]
+def in_child(kind: str, target: str, env: dict[str, str], out: Path, pair_sample: int) -> dict[str, Any]:
+    argv = [sys.executable, __file__, "--child", kind, "--target", target, "--out", str(out), "--pair-sample", str(pair_sample)]
     result = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=ROOT)
     if result.returncode != 0:
         raise SystemExit(f"{kind} run on {target} failed:\n{result.stderr}")
@@ -235,7 +235,7 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[5000, 20000])
     parser.add_argument("--work", type=Path, help="where the generated sets are kept (default: a temporary folder)")
     parser.add_argument("--source-dir", type=Path, default=DEFAULT_SOURCE)
-    parser.add_argument("--loop-sample", type=int, default=20000, help="hashes the baseline's all-pairs search is timed on")
+    parser.add_argument("--pair-sample", type=int, default=20000, help="hashes the baseline's all-pairs search is timed on")
     parser.add_argument("--shared", type=int, nargs=2, metavar=("ROWS", "IMAGES"), help="also a set of ROWS rows sharing IMAGES pictures (e.g. 200000 500)")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--child", choices=("audit", "baseline"), help=argparse.SUPPRESS)
@@ -259,7 +259,7 @@ def main() -> int:
         if args.source_dir.is_dir():
             build = [sys.executable, "-m", "mmsafety.cli", "build", "mmsafeaware", "--source-dir", str(args.source_dir), "--allow-missing-images"]
             subprocess.run(build, check=True, env=env, capture_output=True)
-            show("MMSafeAware (real)", in_child("audit", "mmsafety/mmsafeaware", env, work / "out-mmsafeaware", args.loop_sample))
+            show("MMSafeAware (real)", in_child("audit", "mmsafety/mmsafeaware", env, work / "out-mmsafeaware", args.pair_sample))
         else:
             print(f"MMSafeAware: skipped, no upstream copy at {args.source_dir}")
         results: dict[int, dict[str, dict[str, Any]]] = {}
@@ -269,10 +269,10 @@ def main() -> int:
                 started = time.perf_counter()
                 generate(path, size)
                 print(f"(generated {size:,} rows, {path.stat().st_size / 1e6:.0f} MB, in {time.perf_counter() - started:.0f} s)")
-            results[size] = {"audit": in_child("audit", str(path), env, work / f"out-{size}", args.loop_sample)}
+            results[size] = {"audit": in_child("audit", str(path), env, work / f"out-{size}", args.pair_sample)}
             show(f"generated {size:,}: audit", results[size]["audit"])
             if not args.no_baseline:
-                results[size]["baseline"] = in_child("baseline", str(path), env, work / f"out-{size}", args.loop_sample)
+                results[size]["baseline"] = in_child("baseline", str(path), env, work / f"out-{size}", args.pair_sample)
                 show(f"generated {size:,}: baseline", results[size]["baseline"])
         if args.shared:
             rows, pictures = args.shared
@@ -281,16 +281,16 @@ def main() -> int:
                 started = time.perf_counter()
                 generate_shared(path, rows, pictures)
                 print(f"(generated {rows:,} rows over {pictures} pictures, {path.stat().st_size / 1e6:.0f} MB, in {time.perf_counter() - started:.0f} s)")
-            ours = in_child("audit", str(path), env, work / "out-shared", args.loop_sample)
+            ours = in_child("audit", str(path), env, work / "out-shared", args.pair_sample)
             show(f"shared {rows:,}/{pictures}: audit", ours)
             import numpy as np
 
             hashes = np.random.default_rng(0).integers(0, 2**63, rows, dtype=np.uint64).tolist()  # its cost does not depend on the values
-            estimate, pairs = all_pairs_seconds(hashes, args.loop_sample)
+            estimate, pairs = all_pairs_seconds(hashes, args.pair_sample)
             duplicates = ours["stages"]["duplicates"]
             print(
                 f"{'':<26} near duplicates {duplicates:.2f} s vs an all-pairs search over the rows' hashes ({pairs:,} pairs) "
-                f"~{estimate:.0f} s (timed on {args.loop_sample:,}, scaled): x{estimate / max(duplicates, 1e-9):.0f}"
+                f"~{estimate:.0f} s (timed on {args.pair_sample:,}, scaled): x{estimate / max(duplicates, 1e-9):.0f}"
             )
         print()
         small, large = min(results), max(results)

@@ -1,7 +1,13 @@
 """mmsafety: multimodal safety benchmarks as versioned Hugging Face datasets.
 
-The shared schema lives in :mod:`mmsafety.schema`, the vocabularies in
-:mod:`mmsafety.labels`, the benchmark registry in :mod:`mmsafety.benchmarks`, and the scoring core in :mod:`mmsafety.scoring`.
+``mmsafety.score(predictions, references, policy=...)`` scores verdicts (:mod:`mmsafety.scoring`,
+imported on first use). The package, layer by layer: the shared schema in :mod:`mmsafety.schema`
+and the vocabularies in :mod:`mmsafety.labels`; the benchmark registry in
+:mod:`mmsafety.benchmarks`; building and finding sets in :mod:`mmsafety.data`; runs, their
+records and files in :mod:`mmsafety.runs`; the judges in :mod:`mmsafety.judges`; reports in
+:mod:`mmsafety.report`; the audit in :mod:`mmsafety.audit`; Inspect, lmms-eval and VLMEvalKit
+in :mod:`mmsafety.integrations`; the command line in :mod:`mmsafety.cli` and
+:mod:`mmsafety.commands`.
 """
 
 from __future__ import annotations

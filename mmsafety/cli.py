@@ -29,7 +29,7 @@ program that SIGPIPE ended (``yes | head``)."""
 
 
 def make_parser() -> argparse.ArgumentParser:
-    """The full argument parser, with every command module that is installed."""
+    """The full argument parser: every command module's sub-command."""
     parser = argparse.ArgumentParser(
         prog="mmsafety",
         description="Multimodal safety benchmarks as versioned Hugging Face datasets.",
@@ -37,13 +37,7 @@ def make_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mmsafety {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, help="the command to run (`mmsafety COMMAND --help` describes it)")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as error:
-            if error.name != name:
-                raise
-            continue
-        module.add_parser(subparsers)
+        importlib.import_module(name).add_parser(subparsers)
     return parser
 
 

@@ -275,6 +275,8 @@ def test_ids_equal_but_for_case_whitespace_or_unicode_form_are_listed(tmp_path: 
     report = audit(path, **FAST)
     assert report["integrity"]["near_identical_ids"] == [[nfc, nfd], ["Knife", "knife "]]
     assert report["integrity"]["duplicate_ids"] == []
+    # listed, a warning: `--strict` passes them (duplicate ids would fail it)
+    assert main(["audit", str(path), "--out", str(tmp_path / "out"), "--bootstrap", "50", "--strict"]) == 0
 
 
 # -- image paths inside a dataset ----------------------------------------------------------------
@@ -373,7 +375,8 @@ def plain_parquet(path: Path, labels: list[str]) -> Path:
 
 def test_strict_exits_1_on_findings(flawed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", str(flawed), "--out", str(tmp_path), "--bootstrap", "50", "--strict"]) == 1
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "--strict: found 2 unreadable_images, 1 truncated_images" in err and "1 exact (query, image) duplicate groups" in err
     assert "1 exact (query, image) groups (r0/r3)" in out and "1 truncated images" in out and "2 unreadable images" in out
     assert main(["audit", str(flawed), "--out", str(tmp_path), "--bootstrap", "50"]) == 0
     capsys.readouterr()

@@ -194,3 +194,44 @@ def test_build_all_refuses_a_configuration_before_building_anything(hf_cache: Pa
     code, _, err = run(capsys, "build", "all", "--config", "full")
     assert code == 2 and "names a configuration of one benchmark" in err
     assert not any(hf_cache.iterdir())
+
+
+def test_score_table_reads_the_typed_result() -> None:
+    """`mmsafety score`'s text: each rate with n / d and its intervals, a mean of rates without a
+    fraction of its own, the bootstrap column only when asked, and one line per group."""
+    from mmsafety.commands.score import format_groups, format_table
+    from mmsafety.scoring import score
+
+    verdicts, labels = ["safe", "refusal", "unsafe", "safe"], ["unsafe", "oversensitive", "oversensitive", "unsafe"]
+    result = score(verdicts, labels, policy="mmsafeaware", subsets=["typical", "over-safety", "attack", "typical"])
+    lines = format_table(result, "title").splitlines()
+    assert lines[:4] == [
+        "title",
+        "policy mmsafeaware, refusal_is_safe None, invalid_handling exclude, confidence 0.95, bootstrap 0",
+        "samples: all 4, unsafe 2, benign 2",
+        "verdicts: safe 2, refusal 1, unsafe 1, oversensitive 0, invalid 0",
+    ]
+    rows = {line.split()[0]: line.split() for line in lines[5:]}
+    assert rows["rate"][-1] == "95%" and "bootstrap" not in lines[5]
+    assert rows["typical_accuracy"][1:] == ["100.00", "2", "/", "2", "34.24–100.00"]
+    assert rows["total_accuracy"][1:] == ["33.33", "33.33–33.33"]  # a mean of rates: no n / d
+    assert format_groups(result.by_subset, "subset").splitlines()[1:] == [
+        "  attack       accuracy 0.00 (0/1), invalid_rate 0.00 (0/1)",
+        "  over-safety  accuracy 0.00 (0/1), invalid_rate 0.00 (0/1)",
+        "  typical      accuracy 100.00 (2/2), invalid_rate 0.00 (0/2)",
+    ]
+    booted = format_table(score(verdicts, labels, policy="salad", bootstrap=20, confidence=0.9), "t").splitlines()
+    assert booted[5].split()[-2:] == ["bootstrap", "90%"] and "Wilson 90%" in booted[5]
+    assert booted[7].split()[0] == "safe_response_rate" and len(booted[7].split()) == 7
+
+
+def test_evaluate_refuses_responses_that_are_its_verdicts_file(salad: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "eval"
+    folder.mkdir()
+    responses = write_responses(folder / "verdicts.jsonl", [(r["id"], "I cannot help with that.") for r in salad])
+    before = responses.read_bytes()
+    code, _, err = run(capsys, "evaluate", "salad", "--responses", responses, "--out", folder, "--no-progress")
+    assert code == 2 and "--responses and --out name one file" in err, err
+    assert responses.read_bytes() == before
+    code, _, err = run(capsys, "evaluate", "salad", "--responses", responses, "--out", responses, "--no-progress")
+    assert code == 2 and "expected a folder to write into, found a file" in err, err

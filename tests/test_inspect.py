@@ -224,6 +224,18 @@ def test_without_a_grader_salad_is_judged_by_the_rule_judge(tmp_path: Path, monk
     assert {s.scores["safety_judge"].metadata["judge"] for s in log.samples} == {"rules"}
 
 
+def test_compat_judges_with_the_authors_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = isolate(monkeypatch, tmp_path)
+    build_fixture(cache, "mmsafeaware", count=3)
+    (log,) = inspect_eval(
+        inspect_tasks.mmsafeaware(compat=True),
+        model=get_model("mockllm/model", custom_outputs=lambda *_: mock_output("Yes, but it is not safe")),
+        log_dir=str(tmp_path / "logs"),
+        display="none",
+    )
+    assert {s.scores["safety_judge"].metadata["judge"] for s in log.samples} == {"yesno-compat"}
+
+
 def test_an_unknown_judge_is_refused() -> None:
     with pytest.raises(InputError, match="unknown judge 'gpt'"):
         inspect_tasks.choose_judge("salad", "gpt")

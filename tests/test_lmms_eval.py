@@ -114,10 +114,13 @@ def test_process_results_gives_mmsafety_judges_verdicts(mmsafeaware_task: tuple[
     _, task = mmsafeaware_task
     docs = list(task_rows(task))
     answers = [ANSWERS[i % len(ANSWERS)] for i in range(len(docs))]
-    verdicts = {task["process_results"](d, [a])["accuracy"]["id"]: task["process_results"](d, [a])["accuracy"]["verdict"] for d, a in zip(docs, answers)}
+    records = [task["process_results"](d, [a])["accuracy"] for d, a in zip(docs, answers)]
     write_responses(tmp_path / "r.jsonl", [(d["id"], a) for d, a in zip(docs, answers)])
     assert main(["judge", "mmsafeaware", "--responses", str(tmp_path / "r.jsonl"), "--out", str(tmp_path / "v.jsonl"), "--no-progress"]) == 0
-    assert verdicts == {r["id"]: r["verdict"] for r in read_jsonl(tmp_path / "v.jsonl")}
+    fields = ("id", "verdict", "label", "category", "subset")  # what lmms-eval logs per sample, as `mmsafety judge` writes it
+    expected = [{k: r[k] for k in fields} for r in read_jsonl(tmp_path / "v.jsonl")]
+    assert sorted(({k: r[k] for k in fields} for r in records), key=lambda r: r["id"]) == sorted(expected, key=lambda r: r["id"])
+    assert any(r["category"] for r in records)
 
 
 def test_rates_where_higher_is_worse_say_so(hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

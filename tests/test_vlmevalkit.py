@@ -89,12 +89,17 @@ def test_a_prediction_file_without_an_id_column_is_read_by_index(rows: list[dict
     assert [r["id"] for r in read_jsonl(tmp_path / "v.jsonl")] == [str(i) for i in table["index"]]
 
 
-def test_a_non_empty_folder_is_refused_and_left_as_it_was(rows: list[dict], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_non_empty_folder_is_refused_and_left_as_it_was(
+    rows: list[dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mmsafety.integrations import common
+
     folder = tmp_path / "LMUData"
     folder.mkdir()
     (folder / "mine.tsv").write_text("my own data\n", encoding="utf-8")
+    monkeypatch.setattr(common, "load_rows", lambda *a, **k: pytest.fail("the set was read before the folder was refused"))
     code, _, err = run(capsys, "export-task", "vlmevalkit", folder)
-    assert code == 2 and "empty or absent folder" in err and str(folder) in err
+    assert code == 2 and "expected an empty or absent folder to write into, found one with files" in err and str(folder) in err
     assert [p.name for p in folder.iterdir()] == ["mine.tsv"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging folder left behind
 

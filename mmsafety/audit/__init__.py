@@ -11,7 +11,9 @@ The set is read once, batch by batch (:mod:`mmsafety.audit.scan`), keeping a few
 per row, then:
 
 * **integrity**: unreadable or truncated images, format/extension mismatches, empty or
-  whitespace-only queries, duplicate ids, labels outside the vocabulary;
+  whitespace-only queries, duplicate ids, labels outside the vocabulary, and (a warning
+  only, see :func:`~mmsafety.audit.findings.strict_failures`) ids equal but for case,
+  whitespace or Unicode form;
 * **duplicates** (:mod:`mmsafety.audit.duplicates`): exact (query, image) repeats (the
   same query and the same image bytes), identical images under different labels, and
   near-duplicate images by perceptual hash;

@@ -13,6 +13,19 @@ from mmsafety.audit.scan import Scan, extension_mismatch
 from mmsafety.labels import LABELS
 
 
+WARNINGS = ("near_identical_ids",)
+"""Integrity findings that are listed but are no error: ``audit --strict`` passes them."""
+
+
+def strict_failures(report: dict[str, Any]) -> list[str]:
+    """What ``audit --strict`` fails on, one phrase each (``2 duplicate_ids``): every integrity
+    finding but the :data:`WARNINGS`, and exact (query, image) duplicates. Empty: it passes."""
+    found = [f"{len(items)} {key}" for key, items in report["integrity"].items() if items and key not in WARNINGS]
+    if report["duplicates"]["exact"]:
+        found.append(f"{len(report['duplicates']['exact'])} exact (query, image) duplicate groups")
+    return found
+
+
 def integrity(scan: Scan) -> dict[str, Any]:
     """Unreadable and truncated images, format/extension mismatches, empty queries, duplicate ids, unknown labels."""
     unreadable, truncated, mismatched = [], [], []

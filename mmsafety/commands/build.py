@@ -9,11 +9,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from mmsafety.commands.common import print_json
 from mmsafety.errors import InputError, list_ids
 
 EXIT_FAILED = 2
@@ -94,7 +94,10 @@ def run_build(args: argparse.Namespace) -> int:
             raise InputError(f"--config {args.config} names a configuration of one benchmark: expected `mmsafety build NAME --config {args.config}`, not `all`")
         return run_all(args, list(benchmarks.names()))
     result = build_one(args, args.benchmark, several=False)
-    print(json.dumps(summary_dict(result), indent=2, ensure_ascii=False) if args.json else summary(result))
+    if args.json:
+        print_json(summary_dict(result))
+    else:
+        print(summary(result))
     return 0
 
 
@@ -131,7 +134,7 @@ def run_all(args: argparse.Namespace, names: list[str]) -> int:
             print(summary(result))
     failed = [name for name, outcome in outcomes.items() if not outcome["built"]]
     if args.json:
-        print(json.dumps({"benchmarks": outcomes, "failed": failed}, indent=2, ensure_ascii=False))
+        print_json({"benchmarks": outcomes, "failed": failed})
     else:
         built = [name for name in names if name not in failed]
         line = f"built {len(built)} of {len(names)}: {', '.join(built) or 'none'}"
@@ -179,7 +182,10 @@ def run_custom(args: argparse.Namespace) -> int:
         card=hub_fields,
         **card,
     )
-    print(json.dumps(summary_dict(result), indent=2, ensure_ascii=False) if args.json else summary(result))
+    if args.json:
+        print_json(summary_dict(result))
+    else:
+        print(summary(result))
     return 0
 
 

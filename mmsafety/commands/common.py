@@ -38,6 +38,15 @@ def default_cache_path() -> Path:
     return Path(base) / "mmsafety" / "judge-cache.sqlite"
 
 
+def add_responses_options(parser: argparse.ArgumentParser) -> None:
+    """``--responses FILE`` and ``--map`` (shared by ``judge`` and ``evaluate``)."""
+    from mmsafety.runs.response_formats import MAP_HELP
+
+    parser.add_argument("--responses", required=True, metavar="FILE", help='JSONL, one {"id": ..., "response": ...} a line (as `mmsafety respond` '
+                        "writes it); VLMEvalKit's .xlsx/.tsv predictions; other runners' JSONL, CSV, TSV or XLSX with --map")
+    parser.add_argument("--map", metavar="NAME=FIELD,...", help=MAP_HELP)
+
+
 def add_judge_options(parser: argparse.ArgumentParser) -> None:
     """The options that choose and configure a judge (shared by ``judge`` and ``evaluate``)."""
     parser.add_argument("--judge", choices=JUDGE_NAMES, help="which judge (default: see below)")
@@ -66,7 +75,7 @@ def add_judge_options(parser: argparse.ArgumentParser) -> None:
 def choose_judge(benchmark: str, args: argparse.Namespace) -> str:
     """The judge to run: ``--judge``, else ``llm`` if an endpoint or model is named, else the
     benchmark's offline judge. Conflicting options are bad input."""
-    llm_given = [name for name in LLM_OPTIONS if getattr(args, name, None) not in (None, False)]
+    llm_given = [name for name in LLM_OPTIONS if getattr(args, name) not in (None, False)]
     name = args.judge or ("llm" if args.base_url or args.model else benchmarks.protocol(benchmark).offline_judge)
     if args.compat and name != "yesno":
         raise InputError(f"--compat applies to the yesno judge only, not to {name}")
@@ -80,14 +89,10 @@ def choose_judge(benchmark: str, args: argparse.Namespace) -> str:
 
 def make_judge(name: str, args: argparse.Namespace, benchmark: Any) -> Judge:
     """Construct the named judge from command-line options."""
-    if name == "yesno":
-        from mmsafety.judges.yesno import YesNoJudge
+    if name != "llm":
+        from mmsafety.integrations.common import named_judge
 
-        return YesNoJudge(compat=args.compat)
-    if name == "rules":
-        from mmsafety.judges.rules import RuleJudge
-
-        return RuleJudge()
+        return named_judge(name, compat=args.compat)
     from mmsafety.judges.llm import DEFAULT_API_KEY_ENV, DEFAULT_TIMEOUT, LLMJudge, RetryPolicy
     from mmsafety.judges.protocols import llm_protocol
 
@@ -124,13 +129,11 @@ class JudgeRun:
 def judge_responses(args: argparse.Namespace, name: str) -> JudgeRun:
     """Read ``args.responses``, check them against the built benchmark ``name`` and judge them
     with the judge the options choose (with a progress bar unless ``--no-progress``)."""
-    from datasets.utils import logging as datasets_logging
-
     from mmsafety.runs.response_formats import parse_map, read_response_file
     from mmsafety.runs.samples import load_samples
 
     start = time.perf_counter()
-    datasets_logging.set_verbosity_error()  # no "Found the latest cached dataset" chatter in a CLI run
+    quiet_datasets()
     judge_name = choose_judge(name, args)
     if args.concurrency is not None and args.concurrency < 1:
         raise InputError(f"expected --concurrency of at least 1, found {args.concurrency}")
@@ -138,7 +141,7 @@ def judge_responses(args: argparse.Namespace, name: str) -> JudgeRun:
         raise InputError(f"expected --max-attempts of at least 1, found {args.max_attempts}")
     if judge_name == "llm" and args.api_key_env and not os.environ.get(args.api_key_env):
         raise InputError(f"--api-key-env {args.api_key_env}: that environment variable is not set (expected the judge's API key in it)")
-    mapping = parse_map(args.map) if getattr(args, "map", None) else None
+    mapping = parse_map(args.map) if args.map else None
     benchmark = load_samples(name)
     responses = read_response_file(args.responses, benchmark.samples, benchmark=name, mapping=mapping)
     judge = make_judge(judge_name, args, benchmark)
@@ -224,12 +227,6 @@ def print_json(payload: Any) -> None:
     print(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
 
 
-def flat_result(result: Any) -> dict[str, Any]:
-    """A score result as its flat dict (:meth:`mmsafety.scoring.Score.to_flat`, or the dict itself)."""
-    to_flat = getattr(result, "to_flat", None)
-    return to_flat() if to_flat is not None else dict(result)
-
-
 def coverage_line(coverage: Any) -> str:
     """``scored 10 of 1,446 items (1,436 missing)`` for a :class:`~mmsafety.runs.checks.Coverage`."""
     return coverage.text() + ("" if coverage.complete else f" ({coverage.missing:,} missing)")
@@ -238,7 +235,7 @@ def coverage_line(coverage: Any) -> str:
 def incomplete_status(args: argparse.Namespace, coverages: list[tuple[Any, Any]]) -> int:
     """Exit status 1 (saying why on stderr) when ``--require-complete`` is given and a verdicts
     file leaves items unscored; else 0. ``coverages``: (file, Coverage) pairs."""
-    if not getattr(args, "require_complete", False):
+    if not args.require_complete:
         return 0
     short = [(path, c) for path, c in coverages if not c.complete]
     for path, coverage in short:
@@ -261,17 +258,13 @@ def check_verdict_files(paths: list[Any], benchmark: str | None) -> list[Any]:
     return [check_verdicts(path, benchmark) for path in paths]
 
 
-def report_json(report: Any, files: Any, checked: list[Any]) -> dict[str, Any]:
+def report_json(report: Any, files: Any) -> dict[str, Any]:
     """A written report as ``report --json`` and ``evaluate --json`` print it: what ``scores.json``
-    holds (every run's result, the paired comparisons, image dependence), each verdicts file's
-    coverage of the built set, and the files written."""
+    holds (every run's result and its verdicts file's coverage of the built set, the paired
+    comparisons, image dependence) and the files written."""
     from mmsafety.report import report_payload
 
     payload = report_payload(report)
-    coverage = {Path(c.path).resolve(): c.coverage.to_dict() for c in checked}
-    for section in payload["benchmarks"].values():
-        for entry in section["models"].values():
-            entry["coverage"] = coverage.get(Path(entry["verdicts"]).resolve())
     payload["files"] = {
         "html": str(files.html),
         "markdown": str(files.markdown),

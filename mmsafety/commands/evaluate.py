@@ -16,6 +16,7 @@ from mmsafety.commands.common import (
     JUDGES_EPILOG,
     add_json_option,
     add_judge_options,
+    add_responses_options,
     add_score_options,
     check_confidence,
     check_verdict_files,
@@ -28,8 +29,6 @@ from mmsafety.commands.common import (
     report_json,
 )
 from mmsafety.data.outdir import prepare_output_dir
-from mmsafety.errors import InputError
-from mmsafety.runs.response_formats import MAP_HELP
 
 VERDICTS_NAME = "verdicts.jsonl"
 
@@ -45,8 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "the responses file names.",
     )
     evaluate.add_argument("benchmark", help="mmsafeaware, salad, vlsbench, or the repo id of a custom build")
-    evaluate.add_argument("--responses", required=True, metavar="FILE", help='JSONL, one {"id": ..., "response": ...} a line (as `mmsafety respond` writes it); VLMEvalKit\'s .xlsx/.tsv predictions; other runners\' JSONL, CSV, TSV or XLSX with --map')
-    evaluate.add_argument("--map", metavar="NAME=FIELD,...", help=MAP_HELP)
+    add_responses_options(evaluate)
     evaluate.add_argument("--out", required=True, metavar="DIR", help="folder for the verdicts and the report: a new or empty folder, or an earlier "
                           "`evaluate` output (its files are replaced; a folder holding anything else is refused)")
     add_score_options(evaluate)
@@ -63,8 +61,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     name = benchmarks.check_name(args.benchmark)
     check_confidence(args.confidence)
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise InputError("expected a folder for the verdicts and the report, found a file", file=out)
     verdicts = out / VERDICTS_NAME
     check_distinct_files(responses=args.responses, out=verdicts, cache=None if args.no_cache else args.cache)
     with prepare_output_dir(out, "evaluate") as folder:  # refused before judging, not after
@@ -76,7 +72,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
                                     coverage={verdicts: checked[0].coverage})
         files = write_safety_report(report, folder, named=out)
     if args.json:
-        print_json({"judge": judge_summary_dict(run, verdicts), "report": report_json(report, files, checked)})
+        print_json({"judge": judge_summary_dict(run, verdicts), "report": report_json(report, files)})
     else:
         print(judge_summary(run, verdicts))
         print(report_summary(report, files))

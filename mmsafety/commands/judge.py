@@ -22,12 +22,12 @@ from mmsafety.commands.common import (
     JUDGES_EPILOG,
     add_json_option,
     add_judge_options,
+    add_responses_options,
     judge_responses,
     judge_summary,
     judge_summary_dict,
     print_json,
 )
-from mmsafety.runs.response_formats import MAP_HELP
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -40,8 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         epilog=JUDGES_EPILOG,
     )
     judge.add_argument("benchmark", help="mmsafeaware, salad, vlsbench, or the repo id of a custom build")
-    judge.add_argument("--responses", required=True, metavar="FILE", help='JSONL, one {"id": ..., "response": ...} a line; VLMEvalKit\'s .xlsx/.tsv predictions; other runners\' JSONL, CSV, TSV or XLSX with --map')
-    judge.add_argument("--map", metavar="NAME=FIELD,...", help=MAP_HELP)
+    add_responses_options(judge)
     judge.add_argument("--out", required=True, metavar="FILE", help="verdicts JSONL to write (atomically)")
     add_judge_options(judge)
     add_json_option(judge, "the summary (verdict counts, invalid reasons, requests, cache hits)")

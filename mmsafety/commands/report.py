@@ -67,7 +67,7 @@ def run_report(args: argparse.Namespace) -> int:
     add_coverage(report, {c.path: c.coverage for c in checked})
     files = write_safety_report(report, args.out)
     if args.json:
-        print_json(report_json(report, files, checked))
+        print_json(report_json(report, files))
     else:
         print(report_summary(report, files))
         for check in checked:

@@ -9,15 +9,18 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mmsafety import benchmarks
-from mmsafety.commands.common import check_distinct_files, progress_bar
+from mmsafety.commands.common import check_distinct_files, print_json, progress_bar, quiet_datasets
 from mmsafety.errors import InputError
+
+if TYPE_CHECKING:
+    from mmsafety.runs.respond import RespondStats
 
 
 def respond_cache_path() -> Path:
@@ -58,15 +61,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def run_respond(args: argparse.Namespace) -> int:
     """``mmsafety respond``: ask the model about each sample, write the responses JSONL."""
-    from datasets.utils import logging as datasets_logging
-
     from mmsafety.runs.endpoint import DEFAULT_API_KEY_ENV, RetryPolicy
     from mmsafety.runs.files import write_jsonl_atomic
     from mmsafety.runs.samples import load_samples
     from mmsafety.runs.respond import Responder
 
     start = time.perf_counter()
-    datasets_logging.set_verbosity_error()
+    quiet_datasets()
     name = benchmarks.check_name(args.benchmark)
     for flag, value in (("--concurrency", args.concurrency), ("--max-attempts", args.max_attempts), ("--max-tokens", args.max_tokens)):
         if value < 1:
@@ -108,7 +109,7 @@ def run_respond(args: argparse.Namespace) -> int:
     write_jsonl_atomic(args.out, (a.to_record() for a in answers))
     responder.stats.seconds = time.perf_counter() - start
     if args.json:
-        print(json.dumps(respond_summary(args, answers, len(benchmark.samples), benchmark.repo, responder.stats), indent=2, ensure_ascii=False))
+        print_json(respond_summary(args, answers, len(benchmark.samples), benchmark.repo, responder.stats))
         return 0
     blind = " without the images (blind)" if args.blind else ""
     print(f"wrote {len(answers)} responses of {args.model}{blind} to {args.out} ({len(samples)} of {len(benchmark.samples)} samples of {benchmark.repo})")
@@ -125,7 +126,7 @@ def run_respond(args: argparse.Namespace) -> int:
     return 0
 
 
-def respond_summary(args: argparse.Namespace, answers: list, samples: int, repo: str, stats: object) -> dict[str, object]:
+def respond_summary(args: argparse.Namespace, answers: list, samples: int, repo: str, stats: RespondStats) -> dict[str, object]:
     """What ``respond`` prints, as ``--json`` prints it."""
     errors = Counter(a.error for a in answers if a.error)
     return {
@@ -137,8 +138,8 @@ def respond_summary(args: argparse.Namespace, answers: list, samples: int, repo:
         "samples": samples,
         "errors": dict(errors),
         "truncated": sum(a.finish_reason == "length" for a in answers),
-        "requests": getattr(stats, "requests", None),
-        "cache_hits": getattr(stats, "cache_hits", None),
-        "retries": getattr(stats, "retries", None),
-        "seconds": round(getattr(stats, "seconds", 0.0), 3),
+        "requests": stats.requests,
+        "cache_hits": stats.cache_hits,
+        "retries": stats.retries,
+        "seconds": round(stats.seconds, 3),
     }

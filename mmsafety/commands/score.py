@@ -18,13 +18,12 @@ from mmsafety.commands.common import (
     check_confidence,
     check_verdict_files,
     coverage_line,
-    flat_result,
     incomplete_status,
     print_json,
 )
 from mmsafety.errors import InputError
-
-SCORE_SETTINGS = ("policy", "refusal_is_safe", "invalid_handling", "confidence", "bootstrap")
+from mmsafety.labels import BENIGN_LABELS
+from mmsafety.scoring.result import Group, RateValue, Score
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -44,65 +43,53 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     score.set_defaults(func=run_score)
 
 
-def rate_names(result: Any) -> list[str]:
-    """The rates of a :func:`mmsafety.scoring.score` result (``.rates``) or of one of its flat groups."""
-    if hasattr(result, "rates"):
-        return list(result.rates)
-    return [key.removesuffix("_ci_low") for key in result if key.endswith("_ci_low")]
-
-
-def _percent(value: Any) -> str:
+def _percent(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.2f}"
 
 
-def format_table(result: dict[str, Any], title: str) -> str:
+def _interval(low: float | None, high: float | None) -> str:
+    return f"{_percent(low)}–{_percent(high)}"
+
+
+def _fraction(rate: RateValue, template: str) -> str:
+    """``n / d`` (a mean of rates, MMSafeAware's Total, has no fraction of its own)."""
+    return "" if rate.mean_of else template.format(rate.numerator, rate.denominator)
+
+
+def format_table(result: Score, title: str) -> str:
     """The rates of a score result as a plain-text table (percent, n/d, interval)."""
-    names = rate_names(result)
-    bootstrap = any(f"{n}_bootstrap_low" in result for n in names)
-    level = f"{100 * result.get('confidence', 0.95):g}%"
+    bootstrap = bool(result.settings["bootstrap"])
+    level = f"{100 * result.settings['confidence']:g}%"
     header = ["rate", "%", "n / d", f"Wilson {level}"] + ([f"bootstrap {level}"] if bootstrap else [])
     rows = [header]
-    for name in names:
-        fraction = ""
-        if f"{name}_numerator" in result:
-            fraction = f"{result[f'{name}_numerator']} / {result[f'{name}_denominator']}"
-        wilson = ""
-        if f"{name}_ci_low" in result:
-            wilson = f"{_percent(result[f'{name}_ci_low'])}–{_percent(result[f'{name}_ci_high'])}"
-        row = [name, _percent(result[name]), fraction, wilson]
+    for rate in result.rates.values():
+        row = [rate.name, _percent(rate.value), _fraction(rate, "{} / {}"), _interval(rate.ci_low, rate.ci_high)]
         if bootstrap:
-            low = result.get(f"{name}_bootstrap_low")
-            row.append(f"{_percent(low)}–{_percent(result.get(f'{name}_bootstrap_high'))}" if f"{name}_bootstrap_low" in result else "")
+            row.append(_interval(rate.bootstrap_low, rate.bootstrap_high))
         rows.append(row)
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
-    lines = [title]
-    settings = ", ".join(f"{k} {result[k]}" for k in SCORE_SETTINGS if k in result)
-    if settings:
-        lines.append(settings)
-    for prefix, noun in (("num_", "samples"), ("count_", "verdicts")):
-        counts = ", ".join(
-            f"{'all' if k == 'num_samples' else k.removeprefix(prefix)} {v}" for k, v in result.items() if k.startswith(prefix)
-        )
-        if counts:
-            lines.append(f"{noun}: {counts}")
-    lines.append("")
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    benign = sum(result.labels.get(label, 0) for label in BENIGN_LABELS)
+    lines = [
+        title,
+        ", ".join(f"{key} {value}" for key, value in {"policy": result.policy, **result.settings}.items()),
+        f"samples: all {result.total}, unsafe {result.labels.get('unsafe', 0)}, benign {benign}",
+        "verdicts: " + ", ".join(f"{verdict} {count}" for verdict, count in result.counts.items()),
+        "",
+    ]
     for index, row in enumerate(rows):
-        lines.append("  ".join(str(cell).ljust(widths[i]) if i == 0 else str(cell).rjust(widths[i]) for i, cell in enumerate(row)).rstrip())
+        lines.append("  ".join(cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i]) for i, cell in enumerate(row)).rstrip())
         if index == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
 
-def format_groups(groups: dict[str, dict[str, Any]], kind: str) -> str:
+def format_groups(groups: dict[str, Group], kind: str) -> str:
     """One line per group: each rate as ``percent (n/d)``."""
     lines = [f"by {kind}:"]
     width = max((len(g) for g in groups), default=0)
-    for group, entry in groups.items():
-        cells = []
-        for name in rate_names(entry):
-            fraction = f" ({entry[name + '_numerator']}/{entry[name + '_denominator']})" if name + "_numerator" in entry else ""
-            cells.append(f"{name} {_percent(entry[name])}{fraction}")
-        lines.append(f"  {(group or '(none)').ljust(width)}  " + ", ".join(cells))
+    for key, group in groups.items():
+        cells = [f"{rate.name} {_percent(rate.value)}{_fraction(rate, ' ({}/{})')}" for rate in group.rates.values()]
+        lines.append(f"  {(key or '(none)').ljust(width)}  " + ", ".join(cells))
     return "\n".join(lines)
 
 
@@ -130,15 +117,14 @@ def run_score(args: argparse.Namespace) -> int:
         position = re.match(r"\w+\[(\d+)\]", str(error))
         record = f"id {table.column('id')[int(position[1])].as_py()}" if position else None
         raise InputError(str(error), file=args.verdicts, record=record) from None
-    flat = flat_result(result)
     coverage = checked.coverage
     if args.json:
-        print_json({**flat, "coverage": coverage.to_dict()})
+        print_json({**result.to_flat(), "coverage": coverage.to_dict()})
     else:
-        title = f"{name}: {table.num_rows} verdicts ({', '.join(judges(table))}), policy {flat.get('policy', policy)}"
-        print(format_table(flat, title + "\n" + coverage_line(coverage)))
+        title = f"{name}: {table.num_rows} verdicts ({', '.join(judges(table))}), policy {result.policy}"
+        print(format_table(result, title + "\n" + coverage_line(coverage)))
         for kind in ("subset", "category"):
-            groups = flat.get(f"by_{kind}")
+            groups = getattr(result, f"by_{kind}")
             if groups:
                 print()
                 print(format_groups(groups, kind))

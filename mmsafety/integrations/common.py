@@ -1,7 +1,7 @@
 """What every harness integration needs: a benchmark's rows (a local build, a Parquet export
 folder or the Hub) and the benchmark's offline judge.
 
->>> offline_judge("mmsafeaware").name, offline_judge("salad").name
+>>> named_judge("yesno").name, named_judge("rules").name
 ('yesno', 'rules')
 """
 
@@ -56,15 +56,9 @@ def load_rows(benchmark: str, path: str | Path | None = None) -> datasets.Datase
         ) from None
 
 
-def offline_judge(benchmark: str, *, compat: bool = False) -> Judge:
-    """The judge ``mmsafety judge BENCHMARK`` runs without an endpoint: the Yes/No reader
-    (MMSafeAware) or the rule judge (a heuristic)."""
-    name = benchmarks.protocol(benchmark).offline_judge
-    return named_judge(name, compat=compat)
-
-
 def named_judge(name: str, *, compat: bool = False) -> Judge:
-    """The offline judge called ``name`` (``yesno`` or ``rules``)."""
+    """The offline judge called ``name`` (``yesno`` or ``rules``; a benchmark's own is
+    ``benchmarks.protocol(benchmark).offline_judge``). ``mmsafety judge`` builds these here too."""
     if name == "yesno":
         from mmsafety.judges.yesno import YesNoJudge
 

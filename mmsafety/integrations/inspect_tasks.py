@@ -57,17 +57,18 @@ from inspect_ai.util import JSONSchema
 from mmsafety import benchmarks
 from mmsafety.errors import InputError
 from mmsafety.integrations.common import load_rows, named_judge
+from mmsafety.judges import JUDGE_NAMES
 from mmsafety.judges.rubric import rubric_fields
 from mmsafety.labels import VERDICTS
 from mmsafety.runs.endpoint import data_url
 from mmsafety.runs.records import EMPTY_RESPONSE, Response, Sample, Verdict
+from mmsafety.runs.respond import DEFAULT_MAX_TOKENS
 
 logger = logging.getLogger(__name__)
 
 GRADER_ROLE = "grader"
 """The Inspect model role the LLM judge asks (``--model-role grader=openai/gpt-4o``)."""
-JUDGES = ("yesno", "rules", "llm")
-SOLVER_CONFIG = GenerateConfig(temperature=0.0, max_tokens=1024)
+SOLVER_CONFIG = GenerateConfig(temperature=0.0, max_tokens=DEFAULT_MAX_TOKENS)
 GRADER_CONFIG = dict(temperature=0.0, max_tokens=512)
 """The LLM judge's own defaults (``mmsafety judge --temperature 0 --max-tokens 512``)."""
 SAMPLE_FIELDS = ("label", "query", "reference", "category", "subcategory", "subset")
@@ -141,8 +142,8 @@ def choose_judge(benchmark: str, judge: str | None) -> str:
     """``judge`` if given; else the benchmark's Yes/No reader (MMSafeAware), else the LLM judge
     when a ``grader`` model is bound, else the rule judge (a heuristic, said in the log)."""
     if judge is not None:
-        if judge not in JUDGES:
-            raise InputError(f"unknown judge {judge!r}: expected one of {', '.join(JUDGES)}", record="-T judge")
+        if judge not in JUDGE_NAMES:
+            raise InputError(f"unknown judge {judge!r}: expected one of {', '.join(JUDGE_NAMES)}", record="-T judge")
         return judge
     offline = benchmarks.protocol(benchmark).offline_judge
     if offline == "yesno":
@@ -235,18 +236,20 @@ def safety_judge(
     ``source_dir`` choose the LLM judge's protocol as ``mmsafety judge --protocol/--source-dir`` do."""
     from mmsafety.judges.protocols import llm_protocol
 
-    protocols: list[Any] = []
+    made: dict[str, Any] = {}  # judge name -> its protocol (llm) or judge, made once per run, not per sample
 
     async def score(state: TaskState, target: Target) -> Score:
         name = choose_judge(benchmark, judge)
         sample = mmsafety_sample(state)
         response = Response(id=sample.id, text=state.output.completion if state.output else "", model=str(state.model))
         if name == "llm":
-            if not protocols:  # read once (the authors' file may be downloaded)
-                protocols.append(llm_protocol(benchmark, protocol, source=source_dir))
-            verdict = await grade(sample, response, protocols[0], get_model(role=GRADER_ROLE, required=True))
+            if name not in made:  # read once (the authors' file may be downloaded)
+                made[name] = llm_protocol(benchmark, protocol, source=source_dir)
+            verdict = await grade(sample, response, made[name], get_model(role=GRADER_ROLE, required=True))
         else:
-            verdict = named_judge(name, compat=compat).judge(sample, response)
+            if name not in made:  # the rule judge reads its cue file when made
+                made[name] = named_judge(name, compat=compat)
+            verdict = made[name].judge(sample, response)
         return Score(
             value=verdict_value(verdict.verdict),
             answer=response.text,

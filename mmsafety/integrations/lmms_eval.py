@@ -233,5 +233,5 @@ def aggregate(benchmark: str, metric: str, items: Sequence[Mapping[str, Any]]) -
         categories=[i["category"] for i in items],
         subsets=[i["subset"] for i in items],
     )
-    value = result[metric]
+    value = result.rates[metric].value
     return float("nan") if value is None else float(value)
