@@ -160,8 +160,9 @@ def _add(result: Scan, batch: pa.Table | pa.RecordBatch, source: AuditInput, poo
             new[digest] = (item, path)
     run = pool.map if pool is not None else map
     result.seen.update(zip(new, run(_inspect_bytes, [d for d, _ in new.values()], list(new), [p for _, p in new.values()])))
-    by_path = run(inspect_image, [None] * len(data), [path if digest is None else None for path, digest in zip(paths, digests)])
-    result.images.extend(result.seen[digest] if digest is not None else facts for digest, facts in zip(digests, by_path))
+    without_bytes = [row for row, digest in enumerate(digests) if digest is None]  # paths (or nothing) to read
+    by_path = dict(zip(without_bytes, run(inspect_image, [None] * len(without_bytes), [paths[row] for row in without_bytes])))
+    result.images.extend(result.seen[digest] if digest is not None else by_path[row] for row, digest in enumerate(digests))
 
 
 def _label(value: object, names: list[str] | None) -> str:
