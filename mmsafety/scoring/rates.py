@@ -36,8 +36,6 @@ INVALID_HANDLING: tuple[str, ...] = ("exclude", "fail")
 BOOTSTRAP_CHUNK = 16_384
 """Resamples drawn at once: the bootstrap's working memory is a few of these rows of cells."""
 
-_INVALID = VERDICTS.index("invalid")
-
 
 def check_settings(invalid: str, confidence: float, bootstrap: int) -> None:
     """Raise ``ValueError`` for an ``invalid``, ``confidence`` or ``bootstrap`` that ``score`` refuses."""
@@ -89,13 +87,12 @@ def _matrices(policy: Policy, invalid: str) -> tuple[np.ndarray, np.ndarray]:
     numerator = np.zeros((CELLS, len(policy.rates)), dtype=np.int64)
     denominator = np.zeros_like(numerator)
     for column, rate in enumerate(policy.rates):
-        for label in rate.over:
+        for label_id, label in enumerate(LABELS):
             for verdict_id, verdict in enumerate(VERDICTS):
-                cell = LABELS.index(label) * len(VERDICTS) + verdict_id
-                is_invalid = verdict_id == _INVALID
-                counted = verdict in rate.counts or (invalid == "fail" and rate.failure and is_invalid)
-                numerator[cell, column] = counted
-                denominator[cell, column] = not is_invalid or rate.keeps_invalid or invalid == "fail"
+                counted = rate.outcome(label, verdict, invalid)
+                cell = label_id * len(VERDICTS) + verdict_id
+                numerator[cell, column] = bool(counted)
+                denominator[cell, column] = counted is not None
     return numerator, denominator
 
 
