@@ -324,6 +324,30 @@ def test_the_paired_bootstrap_interval_holds_the_difference(aware_pair: tuple[Pa
         assert rate.low <= rate.difference <= rate.high, rate.name
 
 
+def test_the_paired_bootstrap_interval_is_the_percentiles_of_the_resampled_difference(aware_pair: tuple[Path, Path]) -> None:
+    # typical: 10 pairs, 7 counted by the first run only, none by the second; the difference
+    # resamples as Binomial(10, 0.7) / 10, whose 2.5% and 97.5% points are 0.4 and 1.0
+    report = load_safety_report(aware_pair, resamples=40_000)  # more than one chunk of resamples
+    typical = report.benchmarks[0].comparisons[0].rates[0]
+    assert (typical.first_only, typical.second_only, typical.items) == (7, 0, 10)
+    assert (typical.low, typical.high) == (0.4, 1.0)
+
+
+def test_paired_bootstrap_memory_does_not_grow_with_the_resamples(aware_pair: tuple[Path, Path]) -> None:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        report = load_safety_report(aware_pair, resamples=1_000_000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # all 1,000,000 resamples of a subset at once would hold 1e6 x 3 counts x 8 bytes = 24 MB
+    assert peak < 16 * 2**20, f"{peak / 2**20:.0f} MiB"
+    total = report.benchmarks[0].comparisons[0].rates[-1]
+    assert total.low <= total.difference <= total.high
+
+
 def test_the_report_shows_the_paired_comparison(aware_pair: tuple[Path, Path], tmp_path: Path) -> None:
     report = load_safety_report(aware_pair)
     markdown = write_safety_report(report, tmp_path / "r").markdown.read_text(encoding="utf-8")
