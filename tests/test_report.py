@@ -312,6 +312,15 @@ def test_the_paired_difference_counts_the_discordant_items(aware_pair: tuple[Pat
     assert typical.difference == pytest.approx((first_only - second_only) / len(pairs))
 
 
+def test_runs_are_paired_by_item_id_not_by_line(aware_pair: tuple[Path, Path]) -> None:
+    expected = load_safety_report(aware_pair).benchmarks[0].comparisons[0].rates
+    second = aware_pair[1]
+    second.write_text("".join(reversed(second.read_text(encoding="utf-8").splitlines(keepends=True))), encoding="utf-8")
+    rates = load_safety_report(aware_pair).benchmarks[0].comparisons[0].rates
+    assert [(r.first_only, r.second_only, r.items, r.difference) for r in rates] == [
+        (r.first_only, r.second_only, r.items, r.difference) for r in expected]
+
+
 def test_the_paired_p_value_is_scipys(aware_pair: tuple[Path, Path]) -> None:
     for rate in load_safety_report(aware_pair).benchmarks[0].comparisons[0].rates:
         n = rate.first_only + rate.second_only
