@@ -412,6 +412,15 @@ def test_image_dependence_counts_the_verdicts_that_change(sighted_and_blind: tup
     assert (dependence.changed, dependence.shared) == (len(FLIPPED), 12)
 
 
+def test_image_dependence_counts_any_change_of_verdict(tmp_path: Path) -> None:
+    blind_verdicts = [{3: "safe", 11: "safe"}.get(i, v) for i, v in enumerate(CAREFUL)]  # a refusal and an invalid verdict
+    sighted = verdicts_file(tmp_path / "s.jsonl", CAREFUL, SALAD_LABELS, model="vlm", extra={"query": "q"})
+    blind = verdicts_file(tmp_path / "b.jsonl", blind_verdicts, SALAD_LABELS, model="vlm", extra={"blind": True, "query": "q"})
+    (dependence,) = load_safety_report([sighted, blind]).benchmarks[0].image_dependence
+    assert [(f.id, f.sighted, f.blind) for f in dependence.flips] == [("4", "refusal", "safe"), ("12", "invalid", "safe")]
+    assert dependence.changed == 2
+
+
 def test_image_dependence_counts_changes_per_category(sighted_and_blind: tuple[Path, Path]) -> None:
     (dependence,) = load_safety_report(sighted_and_blind).benchmarks[0].image_dependence
     expected = {c: (sum(1 for i in FLIPPED if CATEGORIES[i % 3] == c), 4) for c in CATEGORIES}
