@@ -18,7 +18,7 @@ from mmsafety.cli import main
 from mmsafety.errors import InputError
 from mmsafety.report import load_safety_report, write_safety_report
 from mmsafety.report.charts import chart_height
-from mmsafety.report.document import rate_cell
+from mmsafety.report.document import percent, rate_cell
 from mmsafety.report.paired import mcnemar_exact
 from mmsafety.runs.files import write_verdicts
 from mmsafety.runs.records import Verdict
@@ -196,6 +196,16 @@ def test_mmsafeaware_headline_rates_are_the_papers(aware_pair: tuple[Path, Path]
 def test_mmsafeaware_total_has_an_interval(aware_pair: tuple[Path, Path]) -> None:
     total = load_safety_report(aware_pair).benchmarks[0].runs[0].score.rates["total_accuracy"]
     assert total.ci_low is not None and total.ci_low < total.value < total.ci_high
+
+
+def test_the_results_table_shows_total_with_its_interval_and_no_counts(aware_pair: tuple[Path, Path], tmp_path: Path) -> None:
+    report = load_safety_report(aware_pair)
+    rates = report.benchmarks[0].runs[0].score.rates
+    total, typical = rates["total_accuracy"], rates["typical_accuracy"]
+    markdown = write_safety_report(report, tmp_path / "r").markdown.read_text(encoding="utf-8")
+    # a mean of subsets is not numerator / denominator: its cell carries no "(n/d)"
+    assert f"| {percent(total.value)} [{percent(total.ci_low)}–{percent(total.ci_high)}] |" in markdown
+    assert f"| {percent(typical.value)} [{percent(typical.ci_low)}–{percent(typical.ci_high)}] ({typical.numerator}/10) |" in markdown
 
 
 def test_headline_rates_without_a_value_are_left_out(tmp_path: Path) -> None:
