@@ -413,6 +413,14 @@ def test_a_blind_run_is_labelled_blind(sighted_and_blind: tuple[Path, Path]) -> 
     assert [(run.label, run.blind) for run in runs] == [("vlm", False), ("vlm (blind)", True)]
 
 
+def test_two_runs_of_one_model_are_told_apart_by_their_files(tmp_path: Path) -> None:
+    first = verdicts_file(tmp_path / "first.jsonl", CAREFUL, SALAD_LABELS, model="vlm")
+    second = verdicts_file(tmp_path / "second.jsonl", EAGER, SALAD_LABELS, model="vlm")
+    (results,) = load_safety_report([first, second]).benchmarks
+    assert [run.label for run in results.runs] == [f"vlm ({first})", f"vlm ({second})"]
+    assert [(c.first, c.second) for c in results.comparisons] == [(f"vlm ({first})", f"vlm ({second})")]
+
+
 def test_a_blind_run_is_not_compared_as_another_model(sighted_and_blind: tuple[Path, Path]) -> None:
     assert load_safety_report(sighted_and_blind).benchmarks[0].comparisons == []
 

@@ -641,6 +641,13 @@ def test_safety_metrics_merge_their_categories_and_subsets():
     assert one.merge(other).compute(detail=True) == score(*MIXED, policy="vlsbench", categories=categories, subsets=subsets)
 
 
+def test_an_empty_first_batch_does_not_decide_the_groups():
+    metric = SafetyMetric("salad")
+    metric.add_batch(predictions=[], references=[], categories=[])
+    metric.add_batch(predictions=MIXED[0], references=MIXED[1])
+    assert metric.compute(detail=True) == score(*MIXED, policy="salad")
+
+
 def test_safety_metric_bad_batch_counts_nothing():
     metric = SafetyMetric("salad")
     metric.add_batch(predictions=["safe"], references=["unsafe"])
