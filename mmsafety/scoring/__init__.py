@@ -23,6 +23,7 @@ what it is:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -97,7 +98,7 @@ def score_tally(
         parts = []
         for subset in policy.subsets:
             rate = by_subset[subset].rates[first] if subset in by_subset else empty
-            parts.append(RateValue(**{**rate.__dict__, "name": policy.subset_key(subset)}))
+            parts.append(replace(rate, name=policy.subset_key(subset)))
         all_rates.update({part.name: part for part in parts})
         cells = [tally.by_subset.get(s, np.zeros(CELLS, dtype=np.int64)) for s in policy.subsets]
         all_rates[policy.macro] = rates.mean_rate(policy.macro, parts, cells, [states.get(s) for s in policy.subsets])
