@@ -14,7 +14,6 @@ PosixPath('mmsafety-demo/report.html')
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -44,12 +43,6 @@ def hub_offline() -> Iterator[None]:
         datasets.config.HF_HUB_OFFLINE, huggingface_hub.constants.HF_HUB_OFFLINE = saved
 
 
-def _blind(path: Path) -> bool:
-    """Whether a bundled responses file is a blind run (its records carry ``"blind": true``)."""
-    with path.open(encoding="utf-8") as handle:
-        return any(json.loads(line).get("blind") is True for line in handle if line.strip())
-
-
 @dataclass
 class DemoResult:
     """What :func:`run_demo` did and wrote."""
@@ -74,7 +67,7 @@ def _run(folder: OutputDir, out: Path) -> tuple[Any, ...]:
     from mmsafety.judges.rules import RuleJudge
     from mmsafety.report import load_safety_report, write_safety_report
     from mmsafety.runs.checks import check_verdicts
-    from mmsafety.runs.files import read_responses, write_jsonl_atomic
+    from mmsafety.runs.files import read_responses, write_verdicts
     from mmsafety.runs.samples import samples_from_dataset
 
     seconds: dict[str, float] = {}
@@ -110,10 +103,7 @@ def _run(folder: OutputDir, out: Path) -> tuple[Any, ...]:
         verdicts = RuleJudge().judge_many((samples[r.id], r) for r in responses)
         verdicts_path = out / "verdicts" / name
         folder.file(f"verdicts/{name}")
-        stamp = {"benchmark": REPO_ID, "benchmark_version": version}
-        if _blind(responses_path):
-            stamp["blind"] = True
-        write_jsonl_atomic(verdicts_path, ({**v.to_record(), **stamp} for v in verdicts))
+        write_verdicts(verdicts_path, verdicts, benchmark=REPO_ID, benchmark_version=version)  # a blind response's verdict says so
         responses_paths.append(responses_path)
         verdict_paths.append(verdicts_path)
     seconds["judge"], clock = time.perf_counter() - clock, time.perf_counter()

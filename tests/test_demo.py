@@ -93,6 +93,13 @@ def test_the_demo_report_counts_a_failed_request(demo_run: DemoRun) -> None:
     assert "| demo-eager | model_timeout | 1 |" in markdown  # a failed request, counted not dropped
 
 
+def test_the_demo_report_shows_each_runs_coverage_of_the_set(demo_run: DemoRun) -> None:
+    scores = json.loads((demo_run.out / "scores.json").read_text(encoding="utf-8"))
+    coverages = [run["coverage"] for run in scores["benchmarks"][REPO_ID]["models"].values()]
+    assert coverages == [{"scored": 12, "total": 12, "missing": 0, "complete": True}] * 3
+    assert "scored 12 of 12 items" in (demo_run.out / "report.md").read_text(encoding="utf-8")
+
+
 def test_the_demo_report_json_carries_image_dependence(demo_run: DemoRun) -> None:
     scores = json.loads((demo_run.out / "scores.json").read_text(encoding="utf-8"))
     (dependence,) = scores["benchmarks"][REPO_ID]["image_dependence"]

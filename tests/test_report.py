@@ -18,7 +18,7 @@ from mmsafety.cli import main
 from mmsafety.errors import InputError
 from mmsafety.report import load_safety_report, write_safety_report
 from mmsafety.report.charts import chart_height
-from mmsafety.report.document import rate_cell
+from mmsafety.report.document import percent, rate_cell
 from mmsafety.report.paired import mcnemar_exact
 from mmsafety.runs.files import write_verdicts
 from mmsafety.runs.records import Verdict
@@ -198,6 +198,16 @@ def test_mmsafeaware_total_has_an_interval(aware_pair: tuple[Path, Path]) -> Non
     assert total.ci_low is not None and total.ci_low < total.value < total.ci_high
 
 
+def test_the_results_table_shows_total_with_its_interval_and_no_counts(aware_pair: tuple[Path, Path], tmp_path: Path) -> None:
+    report = load_safety_report(aware_pair)
+    rates = report.benchmarks[0].runs[0].score.rates
+    total, typical = rates["total_accuracy"], rates["typical_accuracy"]
+    markdown = write_safety_report(report, tmp_path / "r").markdown.read_text(encoding="utf-8")
+    # a mean of subsets is not numerator / denominator: its cell carries no "(n/d)"
+    assert f"| {percent(total.value)} [{percent(total.ci_low)}–{percent(total.ci_high)}] |" in markdown
+    assert f"| {percent(typical.value)} [{percent(typical.ci_low)}–{percent(typical.ci_high)}] ({typical.numerator}/10) |" in markdown
+
+
 def test_headline_rates_without_a_value_are_left_out(tmp_path: Path) -> None:
     vls = verdicts_file(tmp_path / "vls.jsonl", ["safe", "refusal", "unsafe"] * 2, ["unsafe"] * 6, benchmark="mmsafety/vlsbench", subsets=[""] * 6)
     only_unsafe = verdicts_file(tmp_path / "s.jsonl", ["safe"] * 3, ["unsafe"] * 3)
@@ -312,6 +322,15 @@ def test_the_paired_difference_counts_the_discordant_items(aware_pair: tuple[Pat
     assert typical.difference == pytest.approx((first_only - second_only) / len(pairs))
 
 
+def test_runs_are_paired_by_item_id_not_by_line(aware_pair: tuple[Path, Path]) -> None:
+    expected = load_safety_report(aware_pair).benchmarks[0].comparisons[0].rates
+    second = aware_pair[1]
+    second.write_text("".join(reversed(second.read_text(encoding="utf-8").splitlines(keepends=True))), encoding="utf-8")
+    rates = load_safety_report(aware_pair).benchmarks[0].comparisons[0].rates
+    assert [(r.first_only, r.second_only, r.items, r.difference) for r in rates] == [
+        (r.first_only, r.second_only, r.items, r.difference) for r in expected]
+
+
 def test_the_paired_p_value_is_scipys(aware_pair: tuple[Path, Path]) -> None:
     for rate in load_safety_report(aware_pair).benchmarks[0].comparisons[0].rates:
         n = rate.first_only + rate.second_only
@@ -322,6 +341,30 @@ def test_the_paired_p_value_is_scipys(aware_pair: tuple[Path, Path]) -> None:
 def test_the_paired_bootstrap_interval_holds_the_difference(aware_pair: tuple[Path, Path]) -> None:
     for rate in load_safety_report(aware_pair).benchmarks[0].comparisons[0].rates:
         assert rate.low <= rate.difference <= rate.high, rate.name
+
+
+def test_the_paired_bootstrap_interval_is_the_percentiles_of_the_resampled_difference(aware_pair: tuple[Path, Path]) -> None:
+    # typical: 10 pairs, 7 counted by the first run only, none by the second; the difference
+    # resamples as Binomial(10, 0.7) / 10, whose 2.5% and 97.5% points are 0.4 and 1.0
+    report = load_safety_report(aware_pair, resamples=40_000)  # more than one chunk of resamples
+    typical = report.benchmarks[0].comparisons[0].rates[0]
+    assert (typical.first_only, typical.second_only, typical.items) == (7, 0, 10)
+    assert (typical.low, typical.high) == (0.4, 1.0)
+
+
+def test_paired_bootstrap_memory_does_not_grow_with_the_resamples(aware_pair: tuple[Path, Path]) -> None:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        report = load_safety_report(aware_pair, resamples=1_000_000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # all 1,000,000 resamples of a subset at once would hold 1e6 x 3 counts x 8 bytes = 24 MB
+    assert peak < 16 * 2**20, f"{peak / 2**20:.0f} MiB"
+    total = report.benchmarks[0].comparisons[0].rates[-1]
+    assert total.low <= total.difference <= total.high
 
 
 def test_the_report_shows_the_paired_comparison(aware_pair: tuple[Path, Path], tmp_path: Path) -> None:
@@ -370,6 +413,14 @@ def test_a_blind_run_is_labelled_blind(sighted_and_blind: tuple[Path, Path]) -> 
     assert [(run.label, run.blind) for run in runs] == [("vlm", False), ("vlm (blind)", True)]
 
 
+def test_two_runs_of_one_model_are_told_apart_by_their_files(tmp_path: Path) -> None:
+    first = verdicts_file(tmp_path / "first.jsonl", CAREFUL, SALAD_LABELS, model="vlm")
+    second = verdicts_file(tmp_path / "second.jsonl", EAGER, SALAD_LABELS, model="vlm")
+    (results,) = load_safety_report([first, second]).benchmarks
+    assert [run.label for run in results.runs] == [f"vlm ({first})", f"vlm ({second})"]
+    assert [(c.first, c.second) for c in results.comparisons] == [(f"vlm ({first})", f"vlm ({second})")]
+
+
 def test_a_blind_run_is_not_compared_as_another_model(sighted_and_blind: tuple[Path, Path]) -> None:
     assert load_safety_report(sighted_and_blind).benchmarks[0].comparisons == []
 
@@ -377,6 +428,15 @@ def test_a_blind_run_is_not_compared_as_another_model(sighted_and_blind: tuple[P
 def test_image_dependence_counts_the_verdicts_that_change(sighted_and_blind: tuple[Path, Path]) -> None:
     (dependence,) = load_safety_report(sighted_and_blind).benchmarks[0].image_dependence
     assert (dependence.changed, dependence.shared) == (len(FLIPPED), 12)
+
+
+def test_image_dependence_counts_any_change_of_verdict(tmp_path: Path) -> None:
+    blind_verdicts = [{3: "safe", 11: "safe"}.get(i, v) for i, v in enumerate(CAREFUL)]  # a refusal and an invalid verdict
+    sighted = verdicts_file(tmp_path / "s.jsonl", CAREFUL, SALAD_LABELS, model="vlm", extra={"query": "q"})
+    blind = verdicts_file(tmp_path / "b.jsonl", blind_verdicts, SALAD_LABELS, model="vlm", extra={"blind": True, "query": "q"})
+    (dependence,) = load_safety_report([sighted, blind]).benchmarks[0].image_dependence
+    assert [(f.id, f.sighted, f.blind) for f in dependence.flips] == [("4", "refusal", "safe"), ("12", "invalid", "safe")]
+    assert dependence.changed == 2
 
 
 def test_image_dependence_counts_changes_per_category(sighted_and_blind: tuple[Path, Path]) -> None:

@@ -555,6 +555,16 @@ def test_chunked_percentiles_equal_numpy_on_all_replicates():
     assert kept.bounds(0.9) == tuple(np.nanpercentile(replicates, [5, 95]))
 
 
+@pytest.mark.parametrize("confidence", [0.9, 0.95, 0.99])
+def test_percentiles_interpolate_between_distinct_replicates_as_numpy_does(confidence):
+    replicates = np.random.default_rng(6).random(1_001)  # all distinct: every bound falls between two values
+    kept = Percentiles()
+    for start in range(0, len(replicates), 300):
+        kept.add(replicates[start:start + 300])
+    tail = (1 - confidence) / 2 * 100
+    assert kept.bounds(confidence) == pytest.approx(tuple(np.percentile(replicates, [tail, 100 - tail])), rel=1e-12)
+
+
 def test_bootstrap_memory_does_not_grow_with_the_resamples():
     import tracemalloc
 
@@ -621,6 +631,21 @@ def test_safety_metrics_merge():
     for i, (p, r) in enumerate(zip(*MIXED)):
         (one if i % 2 else other).add(prediction=p, reference=r)
     assert one.merge(other).compute(detail=True) == score(*MIXED, policy="vlsbench")
+
+
+def test_safety_metrics_merge_their_categories_and_subsets():
+    categories, subsets = ["a", "b", "c"] * 3 + ["a"], ["x", "y"] * 5
+    one, other = SafetyMetric("vlsbench"), SafetyMetric("vlsbench")
+    for i, row in enumerate(zip(*MIXED, categories, subsets)):
+        (one if i % 3 else other).add(prediction=row[0], reference=row[1], category=row[2], subset=row[3])
+    assert one.merge(other).compute(detail=True) == score(*MIXED, policy="vlsbench", categories=categories, subsets=subsets)
+
+
+def test_an_empty_first_batch_does_not_decide_the_groups():
+    metric = SafetyMetric("salad")
+    metric.add_batch(predictions=[], references=[], categories=[])
+    metric.add_batch(predictions=MIXED[0], references=MIXED[1])
+    assert metric.compute(detail=True) == score(*MIXED, policy="salad")
 
 
 def test_safety_metric_bad_batch_counts_nothing():

@@ -21,7 +21,6 @@ from mmsafety.labels import VERDICTS
 from mmsafety.report.load import BenchmarkResults, SafetyReport
 from mmsafety.report.paired import ImageDependence, PairedRate
 from mmsafety.report.rates import rate_title
-from mmsafety.scoring.policies import get_policy
 
 
 @dataclass(frozen=True)
@@ -83,13 +82,14 @@ def interval(rate: Any, decimals: int = 2) -> str:
 
 
 def rate_cell(rate: Any, counts: bool = True) -> str:
-    """``'83.33 [43.65–96.99] (5/6)'``: percent, interval, counts (each where there is one)."""
+    """``'83.33 [43.65–96.99] (5/6)'``: percent, interval, counts (each where there is one; a mean
+    of subsets, MMSafeAware's Total, is not a ratio of its counts and shows none)."""
     if rate is None:
         return "—"
     text = percent(rate.value)
     if interval(rate):
         text += f" [{interval(rate)}]"
-    if counts and rate.denominator:
+    if counts and rate.denominator and not rate.mean_of:
         text += f" ({rate.numerator}/{rate.denominator})"
     return text
 
@@ -141,10 +141,6 @@ def published_row(paper: dict[str, Any] | None, model: str) -> dict[str, Any] | 
 # ------------------------------------------------------------------------------ sections
 
 
-def _is_macro(results: BenchmarkResults, name: str) -> bool:
-    return get_policy(results.policy).macro == name
-
-
 def _rates(results: BenchmarkResults) -> list[str]:
     names: list[str] = []
     for run in results.runs:
@@ -154,7 +150,7 @@ def _rates(results: BenchmarkResults) -> list[str]:
 
 def _results(results: BenchmarkResults, level: int) -> list[Block]:
     names = _rates(results)
-    rows = [[run.label, str(run.score.total), *(rate_cell(run.score.rates.get(n), not _is_macro(results, n)) for n in names),
+    rows = [[run.label, str(run.score.total), *(rate_cell(run.score.rates.get(n)) for n in names),
              ", ".join(run.judges)] for run in results.runs]
     blocks: list[Block] = [Heading(level, "Results"), Table(["model", "samples", *(rate_title(n) for n in names), "judge"], rows)]
     if any(run.coverage is not None for run in results.runs):

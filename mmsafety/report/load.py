@@ -19,7 +19,7 @@ from typing import Any
 from mmsafety import benchmarks
 from mmsafety.errors import InputError
 from mmsafety.report.rates import headline
-from mmsafety.scoring import score
+from mmsafety.scoring import Score, score
 from mmsafety.scoring.policies import POLICY_NAMES
 
 DEFAULT_RESAMPLES = 2000
@@ -35,7 +35,7 @@ class RunResult:
     blind: bool
     path: Path
     records: list[dict[str, Any]]
-    score: Any
+    score: Score
     """The typed result of :func:`mmsafety.scoring.score` (``.rates[name]``, ``.by_category``)."""
     judges: list[str]
     coverage: Any = None
@@ -73,7 +73,7 @@ class BenchmarkResults:
         return tuple(n for n in headline(self.policy) if any(_has(run.score, n) for run in self.runs))
 
 
-def _has(result: Any, name: str) -> bool:
+def _has(result: Score, name: str) -> bool:
     rate = result.rates.get(name)
     return rate is not None and rate.value is not None
 
@@ -143,7 +143,7 @@ def _judges(records: Iterable[dict[str, Any]]) -> list[str]:
     return sorted(found)
 
 
-def _score(path: Path, records: list[dict[str, Any]], policy: str, **settings: Any) -> Any:
+def _score(path: Path, records: list[dict[str, Any]], policy: str, **settings: Any) -> Score:
     try:
         result = score(
             [r["verdict"] for r in records],

@@ -26,6 +26,7 @@ import numpy as np
 
 from mmsafety.report.rates import item_rates, outcome
 from mmsafety.scoring import wilson_interval
+from mmsafety.scoring.rates import Percentiles, chunk_sizes
 
 FLIPS_SHOWN = 10
 """Items whose verdict changes without the image, listed in the report."""
@@ -146,7 +147,7 @@ def paired_rate(name: str, policy: str, pairs: list[tuple[Mapping[str, Any], Map
                 *, invalid: str, confidence: float, resamples: int, rng: np.random.Generator) -> PairedRate:
     """The paired difference, its bootstrap interval and McNemar's p-value of one rate."""
     parts = item_rates(policy, name)
-    differences, draws = [], []
+    differences, discordant = [], []
     first_only = second_only = items = 0
     for part in parts:
         both = [(outcome(a, part, invalid), outcome(b, part, invalid)) for a, b in pairs]
@@ -155,18 +156,19 @@ def paired_rate(name: str, policy: str, pairs: list[tuple[Mapping[str, Any], Map
         up = sum(1 for x, y in both if x and not y)
         down = sum(1 for x, y in both if y and not x)
         first_only, second_only, items = first_only + up, second_only + down, items + n
-        if n == 0:
-            differences.append(None)
-            continue
-        differences.append((up - down) / n)
-        counts = rng.multinomial(n, [up / n, down / n, 1 - (up + down) / n], size=resamples)
-        draws.append((counts[:, 0] - counts[:, 1]) / n)
+        differences.append((up - down) / n if n else None)
+        discordant.append((n, up, down))
     value = low = high = None
     if differences and all(d is not None for d in differences):
         value = sum(differences) / len(differences)
-        mean = np.mean(draws, axis=0)
-        tail = (1 - confidence) / 2 * 100
-        low, high = (float(b) for b in np.percentile(mean, [tail, 100 - tail]))
+        kept = Percentiles()  # resampled in chunks: memory does not grow with the resamples
+        for size in chunk_sizes(resamples):
+            draws = []
+            for n, up, down in discordant:
+                counts = rng.multinomial(n, [up / n, down / n, 1 - (up + down) / n], size=size)
+                draws.append((counts[:, 0] - counts[:, 1]) / n)
+            kept.add(np.mean(draws, axis=0))
+        low, high = kept.bounds(confidence)
     rate_a, rate_b = first.rates.get(name), second.rates.get(name)
     return PairedRate(
         name=name,

@@ -96,11 +96,4 @@ def outcome(record: Mapping[str, Any], item: ItemRate, invalid: str) -> bool | N
     """
     if item.subset is not None and record["subset"] != item.subset:
         return None
-    if record["label"] not in item.rate.over:
-        return None
-    verdict = record["verdict"]
-    if verdict == "invalid":
-        if not (item.rate.keeps_invalid or invalid == "fail"):
-            return None
-        return "invalid" in item.rate.counts or (invalid == "fail" and item.rate.failure)
-    return verdict in item.rate.counts
+    return item.rate.outcome(record["label"], record["verdict"], invalid)

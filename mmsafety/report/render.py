@@ -28,6 +28,7 @@ from mmsafety.report.document import (
     percent,
 )
 from mmsafety.report.load import SafetyReport
+from mmsafety.scoring import RateValue
 from mmsafety.report.rates import rate_title
 
 
@@ -110,12 +111,11 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIALS.get(char, char) for char in text)
 
 
-def _latex_rate(rate: object, decimals: int = 1) -> str:
-    value = getattr(rate, "value", None)
-    if value is None:
+def _latex_rate(rate: RateValue | None, decimals: int = 1) -> str:
+    if rate is None or rate.value is None:
         return "--"
-    cell = percent(value, decimals)
-    low, high = getattr(rate, "ci_low", None), getattr(rate, "ci_high", None)
+    cell = percent(rate.value, decimals)
+    low, high = rate.ci_low, rate.ci_high
     if low is not None and high is not None:
         cell += rf" {{\scriptsize[{percent(low, decimals)}, {percent(high, decimals)}]}}"
     return cell

@@ -40,10 +40,6 @@ class SafetyReportFiles:
     """Chart file name -> path (every format of every chart)."""
 
 
-def _flat(result: Any) -> dict[str, Any]:
-    return result.to_flat() if hasattr(result, "to_flat") else dict(result)
-
-
 def report_payload(report: SafetyReport) -> dict[str, Any]:
     """The report as one JSON object: per benchmark, each run's score, the comparisons and image dependence."""
     return {
@@ -58,7 +54,7 @@ def report_payload(report: SafetyReport) -> dict[str, Any]:
                 "headline": list(results.headline),
                 "models": {run.label: {"model": run.model, "blind": run.blind, "verdicts": str(run.path), "judges": run.judges,
                                        "coverage": None if run.coverage is None else run.coverage.to_dict(),
-                                       **_flat(run.score)}
+                                       **run.score.to_flat()}
                            for run in results.runs},
                 "comparisons": [c.to_json() for c in results.comparisons],
                 "image_dependence": [d.to_json() for d in results.image_dependence],

@@ -23,6 +23,7 @@ what it is:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -92,14 +93,10 @@ def score_tally(
     all_rates = dict(overall.rates)
     if policy.subsets:  # each named subset's rate, and their unweighted mean (MMSafeAware's Total)
         first = policy.rates[0].name
-        empty = rates.group(np.zeros(CELLS, dtype=np.int64))[0].rates[first] if not all(
-            s in by_subset for s in policy.subsets) else None
-        parts = []
-        for subset in policy.subsets:
-            rate = by_subset[subset].rates[first] if subset in by_subset else empty
-            parts.append(RateValue(**{**rate.__dict__, "name": policy.subset_key(subset)}))
-        all_rates.update({part.name: part for part in parts})
         cells = [tally.by_subset.get(s, np.zeros(CELLS, dtype=np.int64)) for s in policy.subsets]
+        parts = [replace((by_subset[s] if s in by_subset else rates.group(c)[0]).rates[first], name=policy.subset_key(s))
+                 for s, c in zip(policy.subsets, cells)]  # a subset without rows: the rate of no rows (None)
+        all_rates.update({part.name: part for part in parts})
         all_rates[policy.macro] = rates.mean_rate(policy.macro, parts, cells, [states.get(s) for s in policy.subsets])
     breakdowns = tuple(name for name, given in (("by_category", tally.by_category), ("by_subset", tally.by_subset)) if given is not None)
     return Score(

@@ -163,9 +163,7 @@ class _Vocabulary:
             return self.encode(array.tolist(), name)
         raise ValueError(f"{name} has dtype {array.dtype}; {self.expected()}")
 
-    def _encode_arrow(self, array: pa.Array | pa.ChunkedArray, name: str) -> np.ndarray:
-        if isinstance(array, pa.ChunkedArray):
-            array = array.combine_chunks()
+    def _encode_arrow(self, array: pa.Array, name: str) -> np.ndarray:
         kind = array.type
         if array.null_count:
             position = pc.index(array.is_null(), True).as_py()
@@ -263,9 +261,7 @@ def encode_groups(values: Any, name: str) -> tuple[np.ndarray, list[str]]:
             column = column.astype(np.int64)
         elif kind not in "iu":
             raise ValueError(f"{name} has dtype {column.dtype}; expected strings or integers")
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    if isinstance(column, pa.Array):
+    if isinstance(column, pa.Array):  # as_column has combined any chunks
         if column.null_count:
             position = pc.index(column.is_null(), True).as_py()
             raise ValueError(f"{name}[{position}] is None (missing); use '' for a row without one")

@@ -63,6 +63,22 @@ class Rate:
     failure: bool = False
     keeps_invalid: bool = False
 
+    def outcome(self, label: str, verdict: str, invalid: str) -> bool | None:
+        """Whether a sample with this label and verdict counts in the numerator (``None``: it
+        is not in the denominator). The one rule the tally's weights and the report's item
+        pairing both follow.
+
+        >>> Rate("x", ("unsafe",), ("safe",)).outcome("unsafe", "invalid", "exclude") is None
+        True
+        """
+        if label not in self.over:
+            return None
+        if verdict == "invalid":
+            if not (self.keeps_invalid or invalid == "fail"):
+                return None
+            return "invalid" in self.counts or (invalid == "fail" and self.failure)
+        return verdict in self.counts
+
 
 INVALID_RATE = Rate("invalid_rate", over=LABELS, counts=("invalid",), keeps_invalid=True)
 """Reported by every policy: invalid verdicts over all samples, whatever ``invalid`` says."""

@@ -28,15 +28,16 @@ from mmsafety.scoring.result import Group
 from mmsafety.scoring.result import RateValue
 from mmsafety.scoring.tally import CELLS
 
-__all__ = ["BOOTSTRAP_CHUNK", "INVALID_HANDLING", "GroupRates", "check_settings", "mean_interval", "wilson_interval"]
+__all__ = [
+    "BOOTSTRAP_CHUNK", "INVALID_HANDLING", "GroupRates", "Percentiles", "check_settings", "chunk_sizes", "mean_interval",
+    "wilson_interval",
+]
 
 INVALID_HANDLING: tuple[str, ...] = ("exclude", "fail")
 """``exclude``: invalid verdicts leave the denominators; ``fail``: they count as failures."""
 
 BOOTSTRAP_CHUNK = 16_384
 """Resamples drawn at once: the bootstrap's working memory is a few of these rows of cells."""
-
-_INVALID = VERDICTS.index("invalid")
 
 
 def check_settings(invalid: str, confidence: float, bootstrap: int) -> None:
@@ -89,17 +90,17 @@ def _matrices(policy: Policy, invalid: str) -> tuple[np.ndarray, np.ndarray]:
     numerator = np.zeros((CELLS, len(policy.rates)), dtype=np.int64)
     denominator = np.zeros_like(numerator)
     for column, rate in enumerate(policy.rates):
-        for label in rate.over:
+        for label_id, label in enumerate(LABELS):
             for verdict_id, verdict in enumerate(VERDICTS):
-                cell = LABELS.index(label) * len(VERDICTS) + verdict_id
-                is_invalid = verdict_id == _INVALID
-                counted = verdict in rate.counts or (invalid == "fail" and rate.failure and is_invalid)
-                numerator[cell, column] = counted
-                denominator[cell, column] = not is_invalid or rate.keeps_invalid or invalid == "fail"
+                counted = rate.outcome(label, verdict, invalid)
+                cell = label_id * len(VERDICTS) + verdict_id
+                numerator[cell, column] = bool(counted)
+                denominator[cell, column] = counted is not None
     return numerator, denominator
 
 
-def _chunks(total: int) -> list[int]:
+def chunk_sizes(total: int) -> list[int]:
+    """``total`` resamples as chunks of at most :data:`BOOTSTRAP_CHUNK`."""
     return [min(BOOTSTRAP_CHUNK, total - start) for start in range(0, total, BOOTSTRAP_CHUNK)]
 
 
@@ -192,7 +193,7 @@ class GroupRates:
         if not self.bootstrap or not counts.sum():
             return [(None, None)] * len(self.policy.rates)
         kept = [Percentiles() for _ in self.policy.rates]
-        for size in _chunks(self.bootstrap):
+        for size in chunk_sizes(self.bootstrap):
             replicates = self._replicates(self.rng, counts, size)
             for column, percentiles in enumerate(kept):
                 percentiles.add(replicates[:, column])
@@ -211,7 +212,7 @@ class GroupRates:
                 generator.bit_generator.state = state
                 generators.append(generator)
             mean = Percentiles()
-            for size in _chunks(self.bootstrap):
+            for size in chunk_sizes(self.bootstrap):
                 replicates = [self._replicates(g, cells, size)[:, 0] for g, cells in zip(generators, counts)]
                 mean.add(np.mean(replicates, axis=0))
             boot_low, boot_high = mean.bounds(self.confidence)

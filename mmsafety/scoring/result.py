@@ -55,9 +55,9 @@ class RateValue:
     bootstrap_high: float | None = None
     mean_of: tuple[str, ...] = ()
 
-    def to_flat(self, bootstrap: bool, name: str | None = None) -> dict[str, Any]:
-        """The rate's keys in the flat result (``name`` renames it, e.g. a subset's rate)."""
-        name = name or self.name
+    def to_flat(self, bootstrap: bool) -> dict[str, Any]:
+        """The rate's keys in the flat result."""
+        name = self.name
         flat: dict[str, Any] = {name: self.value}
         if not self.mean_of:
             flat[f"{name}_numerator"] = self.numerator
@@ -166,7 +166,7 @@ class Score(Mapping):
         """
         numbers: dict[str, float | int] = dict(self.overall._flat_counts())
         for rate in self.rates.values():
-            numbers.update(_rate_numbers(rate, rate.name))
+            numbers.update(_rate_numbers(rate))
         for breakdown in self.breakdowns:
             for key, group in getattr(self, breakdown).items():
                 numbers[f"{breakdown}/{key}/num_samples"] = group.total
@@ -197,7 +197,8 @@ def _short(value: float | None) -> str:
     return "None" if value is None else f"{value:.4g}"
 
 
-def _rate_numbers(rate: RateValue, name: str) -> dict[str, float | int]:
+def _rate_numbers(rate: RateValue) -> dict[str, float | int]:
+    name = rate.name
     if rate.value is None:
         return {}
     numbers: dict[str, float | int] = {name: float(rate.value)}
