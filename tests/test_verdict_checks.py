@@ -257,6 +257,31 @@ def test_column_reader_names_where_json_is_malformed(tmp_path: Path) -> None:
         read_verdict_table(path)
 
 
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('{"id": "1",\n "verdict": "safe", "label": "unsafe", "category": "", "subset": ""}\n', r"line 1, column \d+"),
+        ('{0} {1}\n', r"line 1, column \d+: malformed JSON: Extra data"),
+    ],
+    ids=["one object over two lines", "two objects on one line"],
+)
+def test_column_reader_refuses_what_the_line_reader_refuses(text: str, where: str, tmp_path: Path) -> None:
+    good = '{"id": "1", "verdict": "safe", "label": "unsafe", "category": "", "subset": ""}'
+    path = tmp_path / "v.jsonl"
+    path.write_text(text.format(good, good.replace('"1"', '"2"')) if "{0}" in text else text)
+    with pytest.raises(InputError, match=where):
+        read_verdicts(path)
+    with pytest.raises(InputError, match=where):  # Arrow's reader alone takes both
+        read_verdict_table(path)
+
+
+def test_column_reader_skips_blank_lines_as_the_line_reader_does(tmp_path: Path) -> None:
+    records = verdicts_of([{"id": str(i), "label": "unsafe", "category": "", "subset": ""} for i in range(2)])
+    path = tmp_path / "v.jsonl"
+    path.write_text(json.dumps(records[0]) + "\n  \n\n" + json.dumps(records[1]) + "\n")
+    assert read_verdict_table(path).column("id").to_pylist() == [r["id"] for r in read_verdicts(path)] == ["0", "1"]
+
+
 def test_column_reader_names_the_line_of_an_unknown_verdict(tmp_path: Path) -> None:
     records = verdicts_of([{"id": str(i), "label": "unsafe", "category": "", "subset": ""} for i in range(3)])
     records[1]["verdict"] = "fine"

@@ -30,7 +30,7 @@ from typing import ClassVar
 
 from mmsafety.errors import InputError
 from mmsafety.labels import VERDICTS
-from mmsafety.runs.records import EMPTY_RESPONSE, Response, Sample, Verdict
+from mmsafety.runs.records import EMPTY_RESPONSE, Response, RunStats, Sample, Verdict, by_count
 
 
 class JudgeConfigError(InputError):
@@ -39,14 +39,10 @@ class JudgeConfigError(InputError):
 
 
 @dataclass
-class JudgeStats:
+class JudgeStats(RunStats):
     """What a judging run did: requests made, cache hits, retries, time."""
 
     judged: int = 0
-    requests: int = 0
-    cache_hits: int = 0
-    retries: int = 0
-    seconds: float = 0.0
     structured_output: bool | None = None
 
     def summary(self, verdicts: Sequence[Verdict]) -> str:
@@ -67,10 +63,8 @@ class JudgeStats:
             "verdicts: " + ", ".join(f"{name} {counts[name]}" for name in VERDICTS if counts[name]),
         ]
         if reasons:
-            lines.append(
-                "invalid by reason: " + ", ".join(f"{r} {n}" for r, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0])))
-            )
-        lines.append(f"requests made {self.requests}, cache hits {self.cache_hits}, retries {self.retries}")
+            lines.append("invalid by reason: " + by_count(reasons))
+        lines.append(self.requests_line())
         return "\n".join(lines)
 
 

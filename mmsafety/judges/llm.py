@@ -41,7 +41,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +73,6 @@ __all__ = [
     "PLACEHOLDER_API_KEY",
     "RETRYABLE_STATUS",
     "LLMJudge",
-    "Outcome",
     "RetryPolicy",
     "data_url",
     "image_mime",
@@ -98,15 +96,6 @@ INVALID_REASONS = (
 
 DEFAULT_TIMEOUT = 30.0
 """Seconds the judge waits for one answer by default (a judge's answer is short)."""
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What asking the judge model came to: a cacheable answer or a failure with a reason."""
-
-    kind: str  # "answer", "content_filter", "judge_refusal", or "failed"
-    raw: str | None = None
-    reason: str | None = None
 
 
 class LLMJudge(Judge):
@@ -146,15 +135,11 @@ class LLMJudge(Judge):
             role="judge endpoint",
             config_error=JudgeConfigError,
         )
-        self.api_key_env = api_key_env
         self.model = model
         self.rubrics = rubrics
-        self.base_url = base_url
         self.concurrency = concurrency
-        self.timeout = timeout
         self.temperature = temperature
         self.max_tokens = max_tokens
-        self.retry = self.endpoint.retry
         self.benchmark = benchmark
         self.benchmark_version = benchmark_version
         self._owns_cache = cache is not None and not isinstance(cache, AnswerCache)
@@ -202,29 +187,10 @@ class LLMJudge(Judge):
 
     # -- building a request ---------------------------------------------------------
 
-    def fields(self, sample: Sample, response: Response) -> dict[str, str]:
-        """The values a rubric template may use for this pair (:func:`~mmsafety.judges.rubric.rubric_fields`)."""
-        return rubric_fields(sample, response)
-
     def messages(self, sample: Sample, response: Response, rubric: Rubric) -> list[dict[str, Any]]:
-        """The chat messages for one pair: the rendered rubric, and the image when asked for
-        (or the protocol's own messages, when it builds them: the authors' VLSBench request)."""
-        own = getattr(rubric, "request_messages", None)
-        if own is not None:
-            return own(sample, response)
-        prompt = rubric.render(self.fields(sample, response))
-        image = sample.load_image() if rubric.image else None
-        if image is None:
-            return [{"role": "user", "content": prompt}]
-        return [
-            {
-                "role": "user",
-                "content": [
-                    {"type": "image_url", "image_url": {"url": data_url(image)}},
-                    {"type": "text", "text": prompt},
-                ],
-            }
-        ]
+        """The chat messages for one pair, as the rubric builds them (the rendered template and
+        the image; the authors' own request for their VLSBench protocol)."""
+        return rubric.request_messages(sample, response)
 
     def payload(self, messages: list[dict[str, Any]], rubric: Rubric, *, structured: bool) -> dict[str, Any]:
         """The chat-completions request body (structured output asked for when ``structured``)."""
@@ -237,10 +203,6 @@ class LLMJudge(Judge):
         if structured:
             body["response_format"] = rubric.json_schema()
         return body
-
-    def redact(self, text: str) -> str:
-        """``text`` with the API key (and anything shaped like a secret key) masked."""
-        return self.endpoint.redact(text)
 
     # -- asking ----------------------------------------------------------------------
 
@@ -255,7 +217,7 @@ class LLMJudge(Judge):
             if reply.kind == "ok":
                 if tried_plain and self._structured_ok:
                     self._structured_ok = False  # remembered for the rest of the run
-                return Asked(answer=CachedAnswer(reply.value.kind, reply.value.raw))
+                return Asked(answer=reply.value)
             if reply.kind == "failed":
                 return Asked.from_reply(reply)
             if reply.status in (400, 422):
@@ -274,34 +236,29 @@ class LLMJudge(Judge):
             return Asked(failure=INVALID_IMAGE, detail=str(error))
         return await self._ask(client, messages, rubric)
 
-    @staticmethod
-    def _outcome(asked: Asked) -> Outcome:
-        """The :class:`Outcome` an :class:`~mmsafety.runs.ask.Asked` stands for."""
-        if asked.answer is not None:
-            return Outcome(asked.answer.outcome, raw=asked.answer.raw)
-        reason = INVALID_IMAGE if asked.failure == INVALID_IMAGE else f"judge_{asked.failure}"
-        return Outcome("failed", raw=asked.detail, reason=reason)
-
-    def _read_completion(self, completion: Any) -> Outcome:
-        """The outcome of a chat-completion body; ``ValueError`` when it is not one."""
+    def _read_completion(self, completion: Any) -> CachedAnswer:
+        """The cacheable outcome of a chat-completion body (``answer``, ``content_filter`` or
+        ``judge_refusal``, with the raw text); ``ValueError`` when it is not one."""
         choice = first_choice(completion)
         if choice.finish_reason == "content_filter":
-            return Outcome("content_filter", raw=choice.content)
+            return CachedAnswer("content_filter", choice.content)
         if choice.refusal and not choice.content:
-            return Outcome("judge_refusal", raw=choice.refusal)
-        return Outcome("answer", raw=choice.content or "")
+            return CachedAnswer("judge_refusal", choice.refusal)
+        return CachedAnswer("answer", choice.content or "")
 
-    def _verdict_from(self, sample: Sample, response: Response, rubric: Rubric, outcome: Outcome, *, cached: bool) -> Verdict:
+    def _verdict_from(self, sample: Sample, response: Response, rubric: Rubric, asked: Asked, *, cached: bool) -> Verdict:
         tag = f"{rubric.name}@{rubric.sha256[:12]}"
-        if outcome.kind == "answer":
-            verdict = rubric.read_answer(outcome.raw)
-            if verdict is None:
-                return self.verdict(
-                    sample, response, "invalid", raw=outcome.raw, reason="unparsable_judge_output", rubric=tag, cached=cached
-                )
-            return self.verdict(sample, response, verdict, raw=outcome.raw, rubric=tag, cached=cached)
-        reason = {"content_filter": "judge_content_filter", "judge_refusal": "judge_refusal"}.get(outcome.kind, outcome.reason)
-        return self.verdict(sample, response, "invalid", raw=outcome.raw, reason=reason, rubric=tag, cached=cached)
+        answer = asked.answer
+        if answer is None:  # asking failed (or the image was not one): nothing cached
+            reason = INVALID_IMAGE if asked.failure == INVALID_IMAGE else f"judge_{asked.failure}"
+            return self.verdict(sample, response, "invalid", raw=asked.detail, reason=reason, rubric=tag, cached=cached)
+        if answer.outcome != "answer":
+            reason = "judge_content_filter" if answer.outcome == "content_filter" else "judge_refusal"
+            return self.verdict(sample, response, "invalid", raw=answer.raw, reason=reason, rubric=tag, cached=cached)
+        verdict = rubric.read_answer(answer.raw)
+        if verdict is None:
+            return self.verdict(sample, response, "invalid", raw=answer.raw, reason="unparsable_judge_output", rubric=tag, cached=cached)
+        return self.verdict(sample, response, verdict, raw=answer.raw, rubric=tag, cached=cached)
 
     # -- running ---------------------------------------------------------------------
 
@@ -314,7 +271,7 @@ class LLMJudge(Judge):
             rubric = self.rubrics.for_label(sample.label)
             if rubric is not None and rubric.sha256 not in seen:
                 seen.add(rubric.sha256)
-                rubric.render(self.fields(sample, Response(id=sample.id, text="")))
+                rubric.render(rubric_fields(sample, Response(id=sample.id, text="")))
 
     async def ajudge_many(
         self,
@@ -347,7 +304,7 @@ class LLMJudge(Judge):
 
         def answered(job: Job[tuple[Sample, Response, Rubric]], asked: Asked, cached: bool) -> None:
             sample, response, rubric = job.item
-            done(job.index, self._verdict_from(sample, response, rubric, self._outcome(asked), cached=cached))
+            done(job.index, self._verdict_from(sample, response, rubric, asked, cached=cached))
 
         await ask_all(
             jobs,

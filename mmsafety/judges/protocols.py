@@ -64,13 +64,13 @@ def llm_protocol(
         if source is not None:
             raise InputError("--source-dir is where the authors' evaluation code is: it goes with --protocol upstream")
         return LLMProtocol("mmsafety", rubrics_for(benchmark))
-    upstream = [name for name in benchmarks.names() if benchmarks.protocol(name).llm_protocol == "upstream"]
-    if benchmarks.short_name(benchmark) not in upstream:
+    with_request = [name for name in benchmarks.names() if benchmarks.protocol(name).llm_protocol == "upstream"]
+    if benchmarks.short_name(benchmark) not in with_request:
         raise InputError(
-            f"--protocol upstream: mmsafety builds the authors' judge request for {', '.join(upstream)} only, "
+            f"--protocol upstream: mmsafety builds the authors' judge request for {', '.join(with_request)} only, "
             f"not {benchmark}; use --protocol mmsafety"
         )
     from mmsafety.judges.vlsbench_upstream import load_protocol
 
-    upstream = load_protocol(source)
-    return LLMProtocol("upstream", RubricSet((upstream,)), {"temperature": upstream.temperature, "max_tokens": upstream.max_tokens})  # type: ignore[arg-type]
+    authors = load_protocol(source)
+    return LLMProtocol("upstream", RubricSet((authors,)), {"temperature": authors.temperature, "max_tokens": authors.max_tokens})  # type: ignore[arg-type]

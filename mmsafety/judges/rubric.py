@@ -164,6 +164,18 @@ class Rubric:
             )
         return PLACEHOLDER.sub(lambda m: values[m.group(1)], self.template)
 
+    def request_messages(self, sample: Any, response: Any) -> list[dict[str, Any]]:
+        """The judge's chat messages for one (sample, response) pair: the rendered template,
+        after the sample's image when the rubric asks for it (and the sample has one)."""
+        from mmsafety.runs.endpoint import data_url
+
+        prompt = self.render(rubric_fields(sample, response))
+        image = sample.load_image() if self.image else None
+        if image is None:
+            return [{"role": "user", "content": prompt}]
+        parts = [{"type": "image_url", "image_url": {"url": data_url(image)}}, {"type": "text", "text": prompt}]
+        return [{"role": "user", "content": parts}]
+
     def json_schema(self) -> dict[str, Any]:
         """The ``response_format`` asking for ``{"verdict": WORD, "explanation": str}``."""
         return {

@@ -31,6 +31,7 @@ import openai
 
 from mmsafety.runs.cache import AnswerCache, CachedAnswer
 from mmsafety.runs.endpoint import UNREACHABLE, ChatEndpoint, Reply, gather_or_cancel
+from mmsafety.runs.records import RunStats
 
 T = TypeVar("T")
 
@@ -119,7 +120,7 @@ async def ask_all(
     concurrency: int,
     ask: Callable[[openai.AsyncOpenAI, T], Awaitable[Asked]],
     done: Callable[[Job[T], Asked, bool], None],
-    stats: object,
+    stats: RunStats,
     model: str = "",
     sample_id: Callable[[T], str] = lambda item: "",
 ) -> None:
@@ -135,7 +136,7 @@ async def ask_all(
         if hit is None:
             missing.append(job)
             continue
-        stats.cache_hits += 1  # type: ignore[attr-defined]
+        stats.cache_hits += 1
         done(job, Asked(answer=hit), True)
     if not missing:
         return

@@ -50,6 +50,17 @@ def _id(path: Path, number: int, record: Mapping[str, Any]) -> str:
     return str(value)
 
 
+def _first_time(path: Path, number: int, sample_id: str, first_line: dict[str, int], what: str) -> None:
+    """Note that ``sample_id`` is on line ``number``, refusing an id seen on an earlier line."""
+    if sample_id in first_line:
+        raise InputError(
+            f"duplicate id {sample_id!r} (first on line {first_line[sample_id]}): expected one {what} per id",
+            file=path,
+            record=f"line {number}",
+        )
+    first_line[sample_id] = number
+
+
 def read_responses(path: str | Path, known_ids: Collection[str] | None = None, *, benchmark: str = "") -> list[Response]:
     """Read and check a responses JSONL file.
 
@@ -81,13 +92,7 @@ def read_responses(path: str | Path, known_ids: Collection[str] | None = None, *
         blind = record.get("blind", False)
         if not isinstance(blind, bool):
             raise InputError(f'expected "blind" to be true or false, found a {_describe(blind)}', file=path, record=f"line {number}")
-        if sample_id in first_line:
-            raise InputError(
-                f"duplicate id {sample_id!r} (first on line {first_line[sample_id]}): expected one response per id",
-                file=path,
-                record=f"line {number}",
-            )
-        first_line[sample_id] = number
+        _first_time(path, number, sample_id, first_line, "response")
         if known_ids is not None and sample_id not in known_ids:
             unknown.setdefault(sample_id, number)
         responses.append(Response(id=sample_id, text=response, model=model, line=number, error=error, error_detail=detail, blind=blind))
@@ -212,13 +217,7 @@ def read_verdicts(path: str | Path) -> list[dict[str, Any]]:
         for name in ("category", "subset"):
             if not isinstance(record[name], str):
                 raise InputError(f"expected {name!r} to be a string, found a {_describe(record[name])}", file=path, record=f"line {number}")
-        if sample_id in first_line:
-            raise InputError(
-                f"duplicate id {sample_id!r} (first on line {first_line[sample_id]}): expected one verdict per id",
-                file=path,
-                record=f"line {number}",
-            )
-        first_line[sample_id] = number
+        _first_time(path, number, sample_id, first_line, "verdict")
         record["id"] = sample_id
         records.append(record)
     if not records:

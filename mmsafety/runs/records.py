@@ -1,5 +1,5 @@
 """The records of a run: a benchmark :class:`Sample`, a model's :class:`Response` to it,
-and a judge's :class:`Verdict` on that response.
+and a judge's :class:`Verdict` on that response; :class:`RunStats` counts what a run did.
 
 ``mmsafety respond`` turns samples into responses; judges turn (sample, response) pairs
 into verdicts; scoring reads verdicts.
@@ -12,6 +12,7 @@ False
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,3 +149,39 @@ class Verdict:
         if self.blind:
             record["blind"] = True
         return record
+
+
+@dataclass
+class RunStats:
+    """What a run did: requests made, cache hits, retries, time (the counters
+    :func:`~mmsafety.runs.ask.ask_all` keeps; the model under test's
+    :class:`~mmsafety.runs.respond.RespondStats` and the judges'
+    :class:`~mmsafety.judges.base.JudgeStats` add their own).
+
+    >>> stats = RunStats(requests=3, retries=1)
+    >>> stats.requests_line()
+    'requests made 3, cache hits 0, retries 1'
+    >>> stats.counters()
+    {'requests': 3, 'cache_hits': 0, 'retries': 1, 'seconds': 0.0}
+    """
+
+    requests: int = 0
+    cache_hits: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+
+    def requests_line(self) -> str:
+        return f"requests made {self.requests}, cache hits {self.cache_hits}, retries {self.retries}"
+
+    def counters(self) -> dict[str, Any]:
+        """The counts as a ``--json`` summary gives them (seconds to the millisecond)."""
+        return {"requests": self.requests, "cache_hits": self.cache_hits, "retries": self.retries, "seconds": round(self.seconds, 3)}
+
+
+def by_count(counts: Counter[str]) -> str:
+    """``reason n, ...``, the most frequent first (ties by name).
+
+    >>> by_count(Counter({"b": 1, "a": 1, "c": 2}))
+    'c 2, a 1, b 1'
+    """
+    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))

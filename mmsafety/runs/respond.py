@@ -59,7 +59,7 @@ from mmsafety.runs.endpoint import (
     first_choice,
     run_sync,
 )
-from mmsafety.runs.records import InvalidImage, Sample
+from mmsafety.runs.records import InvalidImage, RunStats, Sample, by_count
 
 DEFAULT_MAX_TOKENS = 1024
 DEFAULT_TIMEOUT = 120.0
@@ -112,14 +112,10 @@ class Answer:
 
 
 @dataclass
-class RespondStats:
+class RespondStats(RunStats):
     """What a run did: answers, errors by reason, requests, cache hits, retries, time."""
 
     samples: int = 0
-    requests: int = 0
-    cache_hits: int = 0
-    retries: int = 0
-    seconds: float = 0.0
 
     def summary(self, answers: Iterable[Answer]) -> str:
         """A few human lines.
@@ -134,8 +130,8 @@ class RespondStats:
         errors = Counter(a.error for a in answers if a.error)
         lines = [f"answered {len(answers) - sum(errors.values())} of {len(answers)} samples in {self.seconds:.2f} s"]
         if errors:
-            lines.append("errors: " + ", ".join(f"{r} {n}" for r, n in sorted(errors.items(), key=lambda x: (-x[1], x[0]))))
-        lines.append(f"requests made {self.requests}, cache hits {self.cache_hits}, retries {self.retries}")
+            lines.append("errors: " + by_count(errors))
+        lines.append(self.requests_line())
         return "\n".join(lines)
 
 

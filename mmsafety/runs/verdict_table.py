@@ -3,10 +3,12 @@
 :func:`read_verdict_table` reads a verdicts JSONL file with ``pyarrow.json`` into an Arrow
 table of the fields scoring and checking need (:data:`VERDICT_SCHEMA`; other fields are
 allowed and skipped), at the speed of Arrow's reader and without a Python object per line.
-When that fast read fails, or what it read breaks a rule of the format (a missing field, an
-unknown verdict or label, a repeated id), the file is read again line by line with
-:func:`mmsafety.runs.files.read_verdicts`, whose errors name the line and column; a file
-that reader accepts (integer ids, say) is then taken from its records.
+:func:`mmsafety.runs.files.read_verdicts` is the one judge of the format: when the fast read
+fails, gives other than one row per line (an object spread over lines or two on one line,
+which Arrow takes and the line reader refuses; a blank line), or what it read breaks a rule of
+the format (a missing field, an unknown verdict or label, a repeated id), the file is read
+again line by line by it, whose errors name the line and column; a file it accepts (integer
+ids, say) is then taken from its records.
 
 >>> import tempfile, os
 >>> path = os.path.join(tempfile.mkdtemp(), "v.jsonl")
@@ -22,15 +24,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from mmsafety.data.jsonfiles import load_jsonl
 from mmsafety.labels import LABELS, VERDICTS
-
-REQUIRED = ("id", "verdict", "label", "category", "subset")
-"""The fields every verdict has (as :data:`mmsafety.runs.files.REQUIRED_VERDICT_FIELDS`)."""
+from mmsafety.runs.files import REQUIRED_VERDICT_FIELDS as REQUIRED
+from mmsafety.runs.files import read_verdicts
 OPTIONAL = ("benchmark", "benchmark_version", "judge", "judge_version", "judge_model", "model", "reason")
 """Fields read when present (null where a line has none)."""
 VERDICT_SCHEMA = pa.schema([(name, pa.string()) for name in REQUIRED + OPTIONAL])
@@ -58,8 +60,6 @@ def read_verdict_table(path: str | Path, *, unique: bool = True) -> pa.Table:
 def refuse(path: str | Path) -> list[dict[str, Any]]:
     """Read ``path`` line by line, raising the :class:`~mmsafety.errors.InputError` that names
     the line of its first fault (its records when it has none)."""
-    from mmsafety.runs.files import read_verdicts
-
     return read_verdicts(path)
 
 
@@ -69,11 +69,13 @@ def _parse(data: pa.Buffer) -> pa.Table:
 
 
 def _fast_read(path: Path) -> pa.Table | None:
-    """The file parsed by Arrow in chunks cut at line ends, or ``None`` when Arrow cannot read it.
+    """The file parsed by Arrow in chunks cut at line ends, or ``None`` when Arrow cannot read it
+    or reads other than one row per line.
 
     The file is memory-mapped and each chunk handed to Arrow without a copy; the pages of a
     chunk are released once it is parsed, so memory holds the table and about one chunk."""
     tables = []
+    lines = 0
     try:
         with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
             whole = pa.py_buffer(mapped)
@@ -82,12 +84,26 @@ def _fast_read(path: Path) -> pa.Table | None:
                 end = mapped.find(b"\n", min(start + CHUNK_SIZE, size) - 1)
                 end = size if end < 0 else end + 1
                 tables.append(_parse(whole.slice(start, end - start)))
+                lines += _lines(mapped, start, end)
                 _release(mapped, start, end)
                 start = end
             del whole
     except (pa.ArrowException, OSError, ValueError, BufferError):
         return None
-    return pa.concat_tables(tables) if tables else None
+    if not tables or sum(table.num_rows for table in tables) != lines:
+        return None
+    return pa.concat_tables(tables)
+
+
+def _lines(mapped: mmap.mmap, start: int, end: int) -> int:
+    """The lines between ``start`` and ``end`` of ``mapped`` (the last may lack its newline),
+    counted a block at a time."""
+    count = 0
+    for first in range(start, end, BLOCK_SIZE):
+        view = np.frombuffer(mapped, dtype=np.uint8, count=min(BLOCK_SIZE, end - first), offset=first)
+        count += int(np.count_nonzero(view == 0x0A))
+        del view
+    return count + (end > start and mapped[end - 1] != 0x0A)
 
 
 def _release(mapped: mmap.mmap, start: int, end: int) -> None:
