@@ -47,9 +47,16 @@ class Protocol:
     """The judge used when no endpoint is given: ``yesno`` or ``rules``."""
     rubrics: tuple[str, ...]
     """Packaged rubric files of the LLM judge, tried in order by sample label."""
-    llm_protocol: str = "mmsafety"
-    """The LLM judge's default protocol: ``upstream`` (the authors' own request, built from their
-    evaluation code: :mod:`mmsafety.judges.protocols`) or ``mmsafety`` (the rubrics above)."""
+    upstream_request: str = ""
+    """``module:function`` that loads the authors' own judge request from their evaluation code
+    (VLSBench: :func:`mmsafety.judges.vlsbench_upstream.load_protocol`), or ``""``. Where it is
+    set the LLM judge follows it by default (``--protocol upstream``)."""
+
+    @property
+    def llm_protocol(self) -> str:
+        """The LLM judge's default protocol: ``upstream`` where the authors' request can be built,
+        else ``mmsafety`` (the rubrics above)."""
+        return "upstream" if self.upstream_request else "mmsafety"
 
 
 @dataclass(frozen=True)
@@ -190,4 +197,4 @@ def policy(name: str) -> str:
 
 register(Benchmark("mmsafeaware", "mmsafety.builders.mmsafeaware:MMSafeAware", Protocol("mmsafeaware", "yesno", GENERIC_RUBRICS)))
 register(Benchmark("salad", "mmsafety.builders.salad:SaLAD", Protocol("salad", "rules", ("salad_unsafe.txt", "salad_benign.txt"))))
-register(Benchmark("vlsbench", "mmsafety.builders.vlsbench:VLSBench", Protocol("vlsbench", "rules", ("vlsbench.txt",), llm_protocol="upstream")))
+register(Benchmark("vlsbench", "mmsafety.builders.vlsbench:VLSBench", Protocol("vlsbench", "rules", ("vlsbench.txt",), upstream_request="mmsafety.judges.vlsbench_upstream:load_protocol")))

@@ -300,4 +300,4 @@ def test_column_reader_names_the_line_of_a_repeated_id(tmp_path: Path) -> None:
 def test_check_returns_the_coverage(salad: list[dict[str, Any]], tmp_path: Path) -> None:
     path = write_responses(tmp_path / "v.jsonl", verdicts_of(salad[:3]))
     checked = check_verdicts(path, "salad")
-    assert (checked.repo, checked.version, checked.coverage.text()) == ("mmsafety/salad", "1.0.0", "scored 3 of 12 items")
+    assert (checked.repo, checked.version, checked.coverage.text()) == ("mmsafety/salad", "1.0.0", "scored 3 of 12 items (9 missing)")

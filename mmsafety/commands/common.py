@@ -17,7 +17,7 @@ from mmsafety import benchmarks
 from mmsafety.errors import InputError
 from mmsafety.judges import JUDGE_NAMES
 from mmsafety.judges.base import Judge
-from mmsafety.judges.protocols import PROTOCOLS
+from mmsafety.judges.protocols import JUDGE_MAX_TOKENS, PROTOCOLS
 from mmsafety.labels import VERDICTS
 from mmsafety.scoring import INVALID_HANDLING
 from mmsafety.scoring.policies import POLICY_NAMES
@@ -59,7 +59,7 @@ def add_judge_options(parser: argparse.ArgumentParser) -> None:
     llm.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for one answer (default 30; a timeout is asked again at most twice, and 8 responses given up in a row stop the run, exit 2)")
     llm.add_argument("--max-attempts", type=int, metavar="N", help="requests per response before giving up (default 6)")
     llm.add_argument("--temperature", type=float, metavar="T", help="judge sampling temperature (default 0)")
-    llm.add_argument("--max-tokens", type=int, metavar="N", help="judge answer length limit (default 512; the authors' 128 under --protocol upstream)")
+    llm.add_argument("--max-tokens", type=int, metavar="N", help=f"judge answer length limit (default {JUDGE_MAX_TOKENS}; the authors' 128 under --protocol upstream)")
     llm.add_argument("--cache", metavar="FILE", help=f"SQLite answer cache (default {default_cache_path()})")
     llm.add_argument("--no-cache", action="store_true", help="neither read nor write the answer cache")
     llm.add_argument("--rubric", action="append", metavar="FILE", help="your own rubric template (repeat for several sample labels)")
@@ -108,7 +108,7 @@ def make_judge(name: str, args: argparse.Namespace, benchmark: Any) -> Judge:
         timeout=DEFAULT_TIMEOUT if args.timeout is None else args.timeout,
         cache=cache,
         temperature=protocol.settings.get("temperature", 0.0) if args.temperature is None else args.temperature,
-        max_tokens=protocol.settings.get("max_tokens", 512) if args.max_tokens is None else args.max_tokens,
+        max_tokens=protocol.settings.get("max_tokens", JUDGE_MAX_TOKENS) if args.max_tokens is None else args.max_tokens,
         retry=RetryPolicy(max_attempts=6 if args.max_attempts is None else args.max_attempts),
         benchmark=benchmark.repo,
         benchmark_version=benchmark.version,
@@ -192,10 +192,7 @@ def judge_summary_dict(run: JudgeRun, out: str | Path) -> dict[str, Any]:
         "samples": len(run.benchmark.samples),
         "verdicts": {name: counts[name] for name in VERDICTS},
         "invalid_reasons": dict(Counter(v.reason for v in run.verdicts if v.reason is not None)),
-        "requests": stats.requests,
-        "cache_hits": stats.cache_hits,
-        "retries": stats.retries,
-        "seconds": round(stats.seconds, 3),
+        **stats.counters(),
         "structured_output": stats.structured_output,
     }
 
@@ -225,11 +222,6 @@ def add_json_option(parser: argparse.ArgumentParser, what: str) -> None:
 def print_json(payload: Any) -> None:
     """Print ``payload`` as the one JSON object a ``--json`` run writes on stdout."""
     print(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
-
-
-def coverage_line(coverage: Any) -> str:
-    """``scored 10 of 1,446 items (1,436 missing)`` for a :class:`~mmsafety.runs.checks.Coverage`."""
-    return coverage.text() + ("" if coverage.complete else f" ({coverage.missing:,} missing)")
 
 
 def incomplete_status(args: argparse.Namespace, coverages: list[tuple[Any, Any]]) -> int:

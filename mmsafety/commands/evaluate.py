@@ -20,7 +20,6 @@ from mmsafety.commands.common import (
     add_score_options,
     check_confidence,
     check_verdict_files,
-    coverage_line,
     incomplete_status,
     judge_responses,
     judge_summary,
@@ -76,5 +75,5 @@ def run_evaluate(args: argparse.Namespace) -> int:
     else:
         print(judge_summary(run, verdicts))
         print(report_summary(report, files))
-        print(f"{verdicts}: {coverage_line(checked[0].coverage)}")
+        print(f"{verdicts}: {checked[0].coverage.text()}")
     return incomplete_status(args, [(verdicts, checked[0].coverage)])

@@ -17,7 +17,6 @@ from mmsafety.commands.common import (
     add_score_options,
     check_confidence,
     check_verdict_files,
-    coverage_line,
     incomplete_status,
     print_json,
     report_json,
@@ -71,5 +70,5 @@ def run_report(args: argparse.Namespace) -> int:
     else:
         print(report_summary(report, files))
         for check in checked:
-            print(f"{check.path}: {coverage_line(check.coverage)}")
+            print(f"{check.path}: {check.coverage.text()}")
     return incomplete_status(args, [(c.path, c.coverage) for c in checked])

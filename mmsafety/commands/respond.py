@@ -138,8 +138,5 @@ def respond_summary(args: argparse.Namespace, answers: list, samples: int, repo:
         "samples": samples,
         "errors": dict(errors),
         "truncated": sum(a.finish_reason == "length" for a in answers),
-        "requests": stats.requests,
-        "cache_hits": stats.cache_hits,
-        "retries": stats.retries,
-        "seconds": round(stats.seconds, 3),
+        **stats.counters(),
     }

@@ -17,7 +17,6 @@ from mmsafety.commands.common import (
     add_score_options,
     check_confidence,
     check_verdict_files,
-    coverage_line,
     incomplete_status,
     print_json,
 )
@@ -122,7 +121,7 @@ def run_score(args: argparse.Namespace) -> int:
         print_json({**result.to_flat(), "coverage": coverage.to_dict()})
     else:
         title = f"{name}: {table.num_rows} verdicts ({', '.join(judges(table))}), policy {result.policy}"
-        print(format_table(result, title + "\n" + coverage_line(coverage)))
+        print(format_table(result, title + "\n" + coverage.text()))
         for kind in ("subset", "category"):
             groups = getattr(result, f"by_{kind}")
             if groups:

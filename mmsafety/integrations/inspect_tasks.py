@@ -58,7 +58,7 @@ from mmsafety import benchmarks
 from mmsafety.errors import InputError
 from mmsafety.integrations.common import load_rows, named_judge
 from mmsafety.judges import JUDGE_NAMES
-from mmsafety.judges.rubric import rubric_fields
+from mmsafety.judges.protocols import JUDGE_MAX_TOKENS
 from mmsafety.labels import VERDICTS
 from mmsafety.runs.endpoint import data_url
 from mmsafety.runs.records import EMPTY_RESPONSE, Response, Sample, Verdict
@@ -69,8 +69,8 @@ logger = logging.getLogger(__name__)
 GRADER_ROLE = "grader"
 """The Inspect model role the LLM judge asks (``--model-role grader=openai/gpt-4o``)."""
 SOLVER_CONFIG = GenerateConfig(temperature=0.0, max_tokens=DEFAULT_MAX_TOKENS)
-GRADER_CONFIG = dict(temperature=0.0, max_tokens=512)
-"""The LLM judge's own defaults (``mmsafety judge --temperature 0 --max-tokens 512``)."""
+GRADER_CONFIG = dict(temperature=0.0, max_tokens=JUDGE_MAX_TOKENS)
+"""The LLM judge's own defaults (``mmsafety judge``: temperature 0, its default ``--max-tokens``)."""
 SAMPLE_FIELDS = ("label", "query", "reference", "category", "subcategory", "subset")
 
 
@@ -157,20 +157,6 @@ def choose_judge(benchmark: str, judge: str | None) -> str:
     return offline
 
 
-def judge_messages(sample: Sample, response: Response, rubric: Any) -> list[dict[str, Any]]:
-    """The LLM judge's chat messages for one pair, as ``mmsafety judge --judge llm`` sends them:
-    the protocol's own request (the authors' VLSBench one), else the rendered rubric after the
-    image when the rubric asks for it."""
-    own = getattr(rubric, "request_messages", None)
-    if own is not None:
-        return own(sample, response)
-    prompt = rubric.render(rubric_fields(sample, response))
-    image = sample.load_image() if rubric.image else None
-    if image is None:
-        return [{"role": "user", "content": prompt}]
-    return [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": data_url(image)}}, {"type": "text", "text": prompt}]}]
-
-
 def inspect_messages(messages: Sequence[Mapping[str, Any]]) -> list[ChatMessage]:
     """OpenAI chat messages (system / user; text and ``image_url`` parts) as Inspect's."""
     converted: list[ChatMessage] = []
@@ -217,7 +203,7 @@ async def grade(sample: Sample, response: Response, protocol: Any, grader: Model
         return verdict("invalid", response.text, EMPTY_RESPONSE)
     protocol.rubrics.check_covers([sample.label])
     rubric = protocol.rubrics.for_label(sample.label)
-    messages = inspect_messages(judge_messages(sample, response, rubric))
+    messages = inspect_messages(rubric.request_messages(sample, response))
     output = await grader.generate(messages, config=grader_config(protocol, rubric))
     tag = f"{rubric.name}@{rubric.sha256[:12]}"
     if output.stop_reason == "content_filter":

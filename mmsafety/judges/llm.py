@@ -64,6 +64,7 @@ from mmsafety.runs.endpoint import (
 from mmsafety.judges.base import Judge, JudgeConfigError, ProgressCallback
 from mmsafety.runs.records import InvalidImage, Response, Sample, Verdict
 from mmsafety.runs.cache import AnswerCache, CachedAnswer, cache_key, sha256_text
+from mmsafety.judges.protocols import JUDGE_MAX_TOKENS
 from mmsafety.judges.rubric import Rubric, RubricSet, rubric_fields
 
 __all__ = [
@@ -115,7 +116,7 @@ class LLMJudge(Judge):
         timeout: float = DEFAULT_TIMEOUT,
         cache: AnswerCache | str | Path | None = None,
         temperature: float = 0.0,
-        max_tokens: int = 512,
+        max_tokens: int = JUDGE_MAX_TOKENS,
         retry: RetryPolicy | None = None,
         benchmark: str = "",
         benchmark_version: str = "",

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,8 @@ from mmsafety.errors import InputError
 from mmsafety.judges.rubric import RubricSet, rubrics_for
 
 PROTOCOLS: tuple[str, ...] = ("upstream", "mmsafety")
+JUDGE_MAX_TOKENS = 512
+"""The LLM judge's answer length limit unless told or set by the protocol (the authors' VLSBench request: 128)."""
 
 
 @dataclass(frozen=True)
@@ -64,13 +67,13 @@ def llm_protocol(
         if source is not None:
             raise InputError("--source-dir is where the authors' evaluation code is: it goes with --protocol upstream")
         return LLMProtocol("mmsafety", rubrics_for(benchmark))
-    with_request = [name for name in benchmarks.names() if benchmarks.protocol(name).llm_protocol == "upstream"]
-    if benchmarks.short_name(benchmark) not in with_request:
+    loader = benchmarks.protocol(benchmark).upstream_request
+    if not loader:
+        with_request = [name for name in benchmarks.names() if benchmarks.protocol(name).upstream_request]
         raise InputError(
             f"--protocol upstream: mmsafety builds the authors' judge request for {', '.join(with_request)} only, "
             f"not {benchmark}; use --protocol mmsafety"
         )
-    from mmsafety.judges.vlsbench_upstream import load_protocol
-
-    authors = load_protocol(source)
+    module, _, function = loader.partition(":")
+    authors = getattr(importlib.import_module(module), function)(source)
     return LLMProtocol("upstream", RubricSet((authors,)), {"temperature": authors.temperature, "max_tokens": authors.max_tokens})  # type: ignore[arg-type]

@@ -98,7 +98,7 @@ def coverage_cell(coverage: Any) -> str:
     """``scored 10 of 1,446 items (1,436 missing)``, or ``not checked`` for a run checked against no built set."""
     if coverage is None:
         return "not checked"
-    return coverage.text() + ("" if coverage.complete else f" ({coverage.missing:,} missing)")
+    return coverage.text()
 
 
 def signed(value: float | None) -> str:

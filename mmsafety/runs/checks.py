@@ -37,7 +37,7 @@ class Coverage:
     """How many of a set's items a verdicts file scores.
 
     >>> Coverage(scored=10, total=1446).text()
-    'scored 10 of 1,446 items'
+    'scored 10 of 1,446 items (1,436 missing)'
     >>> Coverage(scored=3, total=3).to_dict()
     {'scored': 3, 'total': 3, 'missing': 0, 'complete': True}
     """
@@ -54,7 +54,7 @@ class Coverage:
         return self.missing == 0
 
     def text(self) -> str:
-        return f"scored {self.scored:,} of {self.total:,} items"
+        return f"scored {self.scored:,} of {self.total:,} items" + ("" if self.complete else f" ({self.missing:,} missing)")
 
     def to_dict(self) -> dict[str, Any]:
         return {"scored": self.scored, "total": self.total, "missing": self.missing, "complete": self.complete}
