@@ -49,7 +49,7 @@ class Protocol:
     """Packaged rubric files of the LLM judge, tried in order by sample label."""
     upstream_request: str = ""
     """``module:function`` that loads the authors' own judge request from their evaluation code
-    (VLSBench: :func:`mmsafety.judges.vlsbench_upstream.load_protocol`), or ``""``. Where it is
+    (VLSBench: :func:`mmsafety.builders.vlsbench.upstream.load_protocol`), or ``""``. Where it is
     set the LLM judge follows it by default (``--protocol upstream``)."""
 
     @property
@@ -197,4 +197,4 @@ def policy(name: str) -> str:
 
 register(Benchmark("mmsafeaware", "mmsafety.builders.mmsafeaware:MMSafeAware", Protocol("mmsafeaware", "yesno", GENERIC_RUBRICS)))
 register(Benchmark("salad", "mmsafety.builders.salad:SaLAD", Protocol("salad", "rules", ("salad_unsafe.txt", "salad_benign.txt"))))
-register(Benchmark("vlsbench", "mmsafety.builders.vlsbench:VLSBench", Protocol("vlsbench", "rules", ("vlsbench.txt",), upstream_request="mmsafety.judges.vlsbench_upstream:load_protocol")))
+register(Benchmark("vlsbench", "mmsafety.builders.vlsbench:VLSBench", Protocol("vlsbench", "rules", ("vlsbench.txt",), upstream_request="mmsafety.builders.vlsbench.upstream:load_protocol")))

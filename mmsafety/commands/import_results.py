@@ -5,7 +5,7 @@
     mmsafety import vlsbench RESULTS.json --model NAME --out verdicts.jsonl [--data data.json] [--allow-unmatched]
 
 ``RESULTS.json`` is what the VLSBench authors' ``eval.py`` writes; each log is matched to
-its record by question and image file name (:mod:`mmsafety.judges.vlsbench_results`),
+its record by question and image file name (:mod:`mmsafety.builders.vlsbench.results`),
 against the built set, or against the upstream ``data.json`` given with ``--data``.
 """
 
@@ -40,7 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 def run_import(args: argparse.Namespace) -> int:
     """``mmsafety import vlsbench``: read, match, write, and print what was imported."""
     from mmsafety import benchmarks
-    from mmsafety.judges.vlsbench_results import STATS, import_results, items_from_built_set, items_from_data_json
+    from mmsafety.builders.vlsbench.results import STATS, import_results, items_from_built_set, items_from_data_json
     from mmsafety.runs.files import write_verdicts
     from mmsafety.scoring import score
 

@@ -61,7 +61,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def run_respond(args: argparse.Namespace) -> int:
     """``mmsafety respond``: ask the model about each sample, write the responses JSONL."""
-    from mmsafety.runs.endpoint import DEFAULT_API_KEY_ENV, RetryPolicy
+    from mmsafety.transport.endpoint import DEFAULT_API_KEY_ENV, RetryPolicy
     from mmsafety.runs.files import write_jsonl_atomic
     from mmsafety.runs.samples import load_samples
     from mmsafety.runs.respond import Responder

@@ -60,7 +60,7 @@ from mmsafety.integrations.common import load_rows, named_judge
 from mmsafety.judges import JUDGE_NAMES
 from mmsafety.judges.protocols import JUDGE_MAX_TOKENS
 from mmsafety.labels import VERDICTS
-from mmsafety.runs.endpoint import data_url
+from mmsafety.transport.endpoint import data_url
 from mmsafety.runs.records import EMPTY_RESPONSE, Response, Sample, Verdict
 from mmsafety.runs.respond import DEFAULT_MAX_TOKENS
 

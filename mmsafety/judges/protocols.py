@@ -1,7 +1,7 @@
 """Which judging protocol the LLM judge follows: the benchmark authors' own request, or mmsafety's rubrics.
 
 - ``upstream``: the request the benchmark's authors send, built from their own evaluation
-  code read at run time (VLSBench: :mod:`mmsafety.judges.vlsbench_upstream`); the default
+  code read at run time (VLSBench: :mod:`mmsafety.builders.vlsbench.upstream`); the default
   where mmsafety can build it;
 - ``mmsafety``: the benchmark's packaged rubrics (``mmsafety/judges/rubrics/``), asking
   for a ``Verdict:`` line or a structured ``verdict`` field; the default elsewhere.

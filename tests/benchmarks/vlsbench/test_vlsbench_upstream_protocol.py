@@ -20,7 +20,7 @@ from mmsafety.cli import main
 from mmsafety.errors import ChecksumError, InputError
 from mmsafety.judges.llm import LLMJudge, RetryPolicy
 from mmsafety.judges.protocols import llm_protocol
-from mmsafety.judges.vlsbench_upstream import load_protocol, parse_authors_file, pin
+from mmsafety.builders.vlsbench.upstream import load_protocol, parse_authors_file, pin
 from mmsafety.runs.records import Response, Sample
 
 THEIR_ANSWER = json.dumps({"label": 2, "label_str": "Safe with warning", "explanation": "It warns about the risk."})
