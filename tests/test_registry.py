@@ -1,7 +1,8 @@
-"""The benchmark registry: adding a benchmark is one folder and one registry entry.
+"""The benchmark registry: adding a benchmark is one folder, found by the registry.
 
-A toy benchmark (tests/helpers/toy.py: a builder module, checksums.tsv, CITATIONS.bib and a
-generated upstream release in a temporary folder) is registered and taken through the public
+A toy benchmark (tests/helpers/toy.py: a folder with its one registration line, a builder
+module, checksums.tsv, CITATIONS.bib, README.md, and a generated upstream release, all in a
+temporary folder named by $MMSAFETY_BUILDERS_PATH) is found and taken through the public
 commands in this process: build -> load_dataset offline -> judge -> score -> report.
 """
 
@@ -130,7 +131,7 @@ def test_a_registered_benchmark_is_scored_with_its_protocols_policy(toy_register
 
 
 def test_a_registered_benchmarks_builder_class_is_imported_from_its_folder(toy_registered: None, tmp_path: Path) -> None:
-    assert benchmarks.require(NAME).builder_class().folder() == tmp_path / "plugin" / "toybench"
+    assert benchmarks.require(NAME).builder_class().folder() == tmp_path / "plugin" / "builders" / "toy"
 
 
 def test_a_registered_benchmarks_citation_comes_from_its_folder(toy_registered: None) -> None:
@@ -155,5 +156,29 @@ def test_unregister_forgets_the_benchmark(tmp_path: Path) -> None:
 
 
 def test_an_unregistered_name_is_refused_naming_the_choices() -> None:
-    with pytest.raises(InputError, match="unknown benchmark 'toy': expected one of mmsafeaware, salad, vlsbench"):
+    with pytest.raises(InputError, match=f"unknown benchmark 'toy': expected one of {', '.join(benchmarks.names())}$"):
         benchmarks.require(NAME)
+
+
+def test_the_built_in_benchmarks_are_found_by_their_folders() -> None:
+    folders = sorted(p.parent.name for p in benchmarks.require("salad").folder.parent.glob("*/__init__.py"))
+    assert set(benchmarks.names()) == set(folders) - {"custom", "demo"}
+
+
+def test_the_toy_is_registered_by_its_folder_alone(toy_registered: None) -> None:
+    assert benchmarks.require(NAME) == toy_benchmark()
+
+
+def test_a_builder_whose_name_disagrees_with_its_registration_is_refused_naming_both(toy_registered: None) -> None:
+    benchmarks.register(benchmarks.Benchmark("shield4", toy_benchmark().builder, benchmarks.DEFAULT))
+    try:
+        with pytest.raises(InputError, match="has NAME 'toy' but is registered as 'shield4'"):
+            benchmarks.require("shield4").builder_class()
+    finally:
+        benchmarks.unregister("shield4")
+
+
+def test_a_builder_class_registers_under_its_own_name(toy_registered: None) -> None:
+    cls = benchmarks.require(NAME).builder_class()
+    benchmarks.unregister(NAME)
+    assert benchmarks.register(cls) == toy_benchmark()

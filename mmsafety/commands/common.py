@@ -76,7 +76,7 @@ def choose_judge(benchmark: str, args: argparse.Namespace) -> str:
     """The judge to run: ``--judge``, else ``llm`` if an endpoint or model is named, else the
     benchmark's offline judge. Conflicting options are bad input."""
     llm_given = [name for name in LLM_OPTIONS if getattr(args, name) not in (None, False)]
-    name = args.judge or ("llm" if args.base_url or args.model else benchmarks.protocol(benchmark).offline_judge)
+    name = args.judge or ("llm" if args.base_url or args.model else benchmarks.judging(benchmark).offline_judge)
     if args.compat and name != "yesno":
         raise InputError(f"--compat applies to the yesno judge only, not to {name}")
     if name != "llm" and llm_given:

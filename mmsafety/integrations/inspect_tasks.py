@@ -145,7 +145,7 @@ def choose_judge(benchmark: str, judge: str | None) -> str:
         if judge not in JUDGE_NAMES:
             raise InputError(f"unknown judge {judge!r}: expected one of {', '.join(JUDGE_NAMES)}", record="-T judge")
         return judge
-    offline = benchmarks.protocol(benchmark).offline_judge
+    offline = benchmarks.judging(benchmark).offline_judge
     if offline == "yesno":
         return offline
     if model_roles().get(GRADER_ROLE) is not None:

@@ -39,7 +39,7 @@ class LLMProtocol:
 
 def default_protocol(benchmark: str) -> str:
     """``upstream`` where the authors' request can be built, else ``mmsafety``."""
-    return benchmarks.protocol(benchmark).llm_protocol
+    return benchmarks.judging(benchmark).llm_protocol
 
 
 def llm_protocol(
@@ -67,9 +67,9 @@ def llm_protocol(
         if source is not None:
             raise InputError("--source-dir is where the authors' evaluation code is: it goes with --protocol upstream")
         return LLMProtocol("mmsafety", rubrics_for(benchmark))
-    loader = benchmarks.protocol(benchmark).upstream_request
+    loader = benchmarks.judging(benchmark).upstream_request
     if not loader:
-        with_request = [name for name in benchmarks.names() if benchmarks.protocol(name).upstream_request]
+        with_request = [name for name in benchmarks.names() if benchmarks.judging(name).upstream_request]
         raise InputError(
             f"--protocol upstream: mmsafety builds the authors' judge request for {', '.join(with_request)} only, "
             f"not {benchmark}; use --protocol mmsafety"

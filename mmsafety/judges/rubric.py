@@ -261,9 +261,9 @@ class RubricSet:
 
 def rubrics_for(benchmark: str) -> RubricSet:
     """The packaged rubrics of a benchmark's LLM judge (:mod:`mmsafety.benchmarks` names them)."""
-    from mmsafety.benchmarks import protocol
+    from mmsafety.benchmarks import judging
 
-    return RubricSet.builtin(protocol(benchmark).rubrics)
+    return RubricSet.builtin(judging(benchmark).rubrics)
 
 
 def rubric_fields(sample: Any, response: Any) -> dict[str, str]:

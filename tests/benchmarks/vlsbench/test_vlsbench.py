@@ -22,7 +22,7 @@ from helpers.archives import (
     write_tar,
     write_zip,
 )
-from mmsafety.builders.vlsbench import VLSBench
+from mmsafety.builders.vlsbench.vlsbench import VLSBench
 from mmsafety.builders.vlsbench.vlsbench import (
     EMPTY_INSTRUCTION,
     IDENTICAL_PAIR,
