@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from inspect_ai import Task, task
@@ -341,27 +341,45 @@ def safety_task(
     )
 
 
-@task
-def salad(judge: str | None = None, path: str | None = None, protocol: str | None = None) -> Task:
-    """SaLAD under its protocol (the LLM judge with ``--model-role grader=...``)."""
-    return safety_task("salad", judge=judge, path=path, protocol=protocol)
+def benchmark_task(name: str) -> Callable[..., Task]:
+    """The Inspect task of the registered benchmark ``name``: ``inspect eval mmsafety/NAME``.
+
+    ``-T judge=rules|yesno|llm`` picks the judge; ``-T protocol=upstream|rubric`` and
+    ``-T source_dir=`` the LLM judge's protocol and the authors' file where the benchmark has
+    one; ``-T compat=true`` the authors' own reading for the Yes/No judge (MMSafeAware).
+    """
+
+    def benchmark(
+        judge: str | None = None, path: str | None = None, protocol: str | None = None, compat: bool = False, source_dir: str | None = None
+    ) -> Task:
+        return safety_task(name, judge=judge, path=path, compat=compat, protocol=protocol, source_dir=source_dir)
+
+    judging = benchmarks.judging(name)
+    benchmark.__name__ = benchmark.__qualname__ = name
+    benchmark.__doc__ = (
+        f"{name} under its protocol: the LLM judge with ``--model-role grader=...`` "
+        f"({judging.llm_protocol} protocol), else its offline judge ({judging.offline_judge})."
+    )
+    return task(benchmark)
 
 
-@task
-def vlsbench(judge: str | None = None, path: str | None = None, protocol: str | None = None, source_dir: str | None = None) -> Task:
-    """VLSBench under its protocol: the LLM judge with ``--model-role grader=...``, sending the
-    authors' own request (``-T protocol=mmsafety`` for mmsafety's rubric; ``-T source_dir=`` for
-    a local copy of their evaluation code)."""
-    return safety_task("vlsbench", judge=judge, path=path, protocol=protocol, source_dir=source_dir)
+def add_benchmark_tasks() -> list[str]:
+    """Make the task of every registered benchmark that has none yet (a module attribute of its
+    name, registered with Inspect as ``mmsafety/NAME``); the names of the tasks made."""
+    made = [name for name in benchmarks.names() if name not in BENCHMARK_TASKS]
+    for name in made:
+        BENCHMARK_TASKS[name] = globals()[name] = benchmark_task(name)
+    return made
 
 
-@task
-def mmsafeaware(judge: str | None = None, path: str | None = None, compat: bool = False) -> Task:
-    """MMSafeAware under its protocol (the Yes/No reader; ``-T compat=true`` for the authors' script)."""
-    return safety_task("mmsafeaware", judge=judge, path=path, compat=compat)
+BENCHMARK_TASKS: dict[str, Callable[..., Task]] = {}
+"""The registered benchmarks' tasks by name (:func:`add_benchmark_tasks`)."""
 
 
 @task
 def custom(dataset: str, judge: str | None = None, path: str | None = None, protocol: str | None = None) -> Task:
     """A custom set built with ``mmsafety build custom`` (``-T dataset=ORG/NAME``)."""
     return safety_task(dataset, judge=judge, path=path, protocol=protocol)
+
+
+add_benchmark_tasks()
