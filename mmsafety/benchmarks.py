@@ -145,6 +145,10 @@ GENERIC_RUBRICS = ("generic_unsafe.txt", "generic_benign.txt")
 DEFAULT = Judging("default", "rules", GENERIC_RUBRICS)
 """How a set that is not registered (a custom build) is judged and scored."""
 
+DEMO = Benchmark("demo", f"{BUILDERS_PACKAGE}.demo.demo:DemoSet", DEFAULT)
+"""The DEMO set ``mmsafety demo`` builds: made-up samples, not a benchmark — never in :data:`REGISTRY`,
+judged and scored as a set that is not registered."""
+
 REGISTRY: dict[str, Benchmark] = {}
 """Registered benchmarks by short name, in registration order; read it through :func:`benchmarks`."""
 _discovered: list[str] = []
