@@ -184,7 +184,8 @@ def dummy_data(name: str) -> Callable[[Path], Setup]:
 
 
 CASES: dict[str, Callable[[Path], Setup]] = {
-    **{f"{name} (generated source)": GENERATED.get(name) or dummy_data(name) for name in benchmarks.names()},
+    **{f"{name} (generated source)": GENERATED[name] for name in benchmarks.names() if name in GENERATED},
+    **{f"{name} (its dummy_data)": dummy_data(name) for name in benchmarks.names() if name not in GENERATED},
     "mmsafeaware full (generated source)": lambda root: mmsafeaware_fixture(root, "full"),
     "mmsafeaware full (upstream copy)": mmsafeaware_upstream,
     "vlsbench (upstream metadata)": vlsbench_upstream,

@@ -62,6 +62,13 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         steps["verdicts"] = [json.loads(line) for line in verdicts.read_text().splitlines()] if verdicts.exists() else []
         steps["score"] = run("score", NAME, verdicts, "--json")
         steps["report"] = run("report", verdicts, "--out", root / "report")
+        steps["lmms-eval"] = run("export-task", "lmms-eval", root / "lmms-eval", "--benchmark", NAME)
+        steps["vlmevalkit"] = run("export-task", "vlmevalkit", root / "LMUData", "--benchmark", NAME)
+        from mmsafety.integrations import inspect_tasks
+
+        inspect_tasks.add_benchmark_tasks()  # made on import; here the module may have been imported before the toy was
+        steps["inspect"] = inspect_tasks.BENCHMARK_TASKS.get(NAME)
+        steps["inspect task"] = steps["inspect"]() if steps["inspect"] else None
         yield steps
 
 
@@ -103,6 +110,25 @@ class TestAToyBenchmarkThroughThePublicCommands:
         code, _, err = flow["report"]
         assert code == 0, err
         assert REPO_ID in (flow["root"] / "report" / "report.md").read_text()
+
+
+    def test_the_toy_is_exported_as_an_lmms_eval_task(self, flow: dict) -> None:
+        code, _, err = flow["lmms-eval"]
+        assert code == 0, err
+        assert f"dataset_path: {REPO_ID}" in (flow["root"] / "lmms-eval" / f"mmsafety_{NAME}" / f"mmsafety_{NAME}.yaml").read_text()
+
+
+    def test_the_toy_is_exported_as_a_vlmevalkit_dataset(self, flow: dict) -> None:
+        code, _, err = flow["vlmevalkit"]
+        assert code == 0, err
+        assert (flow["root"] / "LMUData" / f"mmsafety_{NAME}.tsv").is_file()
+
+
+    def test_the_toy_has_an_inspect_task_over_its_built_rows(self, flow: dict) -> None:
+        from inspect_ai._util.registry import registry_info
+
+        assert registry_info(flow["inspect"]).name.rpartition("/")[2] == NAME
+        assert sorted(sample.id for sample in flow["inspect task"].dataset) == sorted(q["qid"] for q in QUESTIONS)
 
 
 # -- the registry API ------------------------------------------------------------------------------
