@@ -67,10 +67,10 @@ class Judging:
     set the LLM judge follows it by default (``--protocol upstream``)."""
 
     @property
-    def llm_protocol(self) -> str:
+    def default_protocol(self) -> str:
         """The LLM judge's default protocol: ``upstream`` where the authors' request can be built,
-        else ``mmsafety`` (the rubrics above)."""
-        return "upstream" if self.upstream_request else "mmsafety"
+        else ``rubric`` (the rubrics above)."""
+        return "upstream" if self.upstream_request else "rubric"
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ def authors_bytes(source: str | Path | None = None, *, download_dir: Path | None
             raise
         raise InputError(
             f"{error.detail}; the authors' judge request is read from their {AUTHORS_FILE}: "
-            "pass --source-dir with a copy of it (github.com/AI45Lab/VLSBench at the pinned commit), or --protocol mmsafety",
+            "pass --source-dir with a copy of it (github.com/AI45Lab/VLSBench at the pinned commit), or --protocol rubric",
             file=error.file,
         ) from None
     return data, str(folder / AUTHORS_FILE) if folder is not None else pinned.url

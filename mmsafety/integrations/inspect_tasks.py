@@ -188,7 +188,7 @@ def grader_config(protocol: Any, rubric: Any) -> GenerateConfig:
 
 async def grade(sample: Sample, response: Response, protocol: Any, grader: Model) -> Verdict:
     """mmsafety's LLM judge on one response, asking Inspect's ``grader`` model: the protocol's
-    rubric for the sample's label (:func:`mmsafety.judges.protocols.llm_protocol`), its request
+    rubric for the sample's label (:func:`mmsafety.judges.protocols.judge_request`), its request
     and structured answer, read by the rubric."""
     from mmsafety.judges.llm import LLMJudge
 
@@ -220,7 +220,7 @@ def safety_judge(
 ) -> Scorer:
     """The benchmark's judge as an Inspect scorer (see the module docstring); ``protocol`` and
     ``source_dir`` choose the LLM judge's protocol as ``mmsafety judge --protocol/--source-dir`` do."""
-    from mmsafety.judges.protocols import llm_protocol
+    from mmsafety.judges.protocols import judge_request
 
     made: dict[str, Any] = {}  # judge name -> its protocol (llm) or judge, made once per run, not per sample
 
@@ -230,7 +230,7 @@ def safety_judge(
         response = Response(id=sample.id, text=state.output.completion if state.output else "", model=str(state.model))
         if name == "llm":
             if name not in made:  # read once (the authors' file may be downloaded)
-                made[name] = llm_protocol(benchmark, protocol, source=source_dir)
+                made[name] = judge_request(benchmark, protocol, source=source_dir)
             verdict = await grade(sample, response, made[name], get_model(role=GRADER_ROLE, required=True))
         else:
             if name not in made:  # the rule judge reads its cue file when made
@@ -358,7 +358,7 @@ def benchmark_task(name: str) -> Callable[..., Task]:
     benchmark.__name__ = benchmark.__qualname__ = name
     benchmark.__doc__ = (
         f"{name} under its protocol: the LLM judge with ``--model-role grader=...`` "
-        f"({judging.llm_protocol} protocol), else its offline judge ({judging.offline_judge})."
+        f"({judging.default_protocol} protocol), else its offline judge ({judging.offline_judge})."
     )
     return task(benchmark)
 

@@ -199,9 +199,9 @@ def _judge(benchmark: str, config: str) -> Judge:
     if name != "llm":
         return named_judge(name, compat=bool(settings.get("compat", False)))
     from mmsafety.judges.llm import DEFAULT_API_KEY_ENV, LLMJudge
-    from mmsafety.judges.protocols import llm_protocol
+    from mmsafety.judges.protocols import judge_request
 
-    protocol = llm_protocol(benchmark, settings.get("protocol"), source=settings.get("source_dir"))
+    protocol = judge_request(benchmark, settings.get("protocol"), source=settings.get("source_dir"))
     return LLMJudge(
         model=settings["model"],
         rubrics=protocol.rubrics,
