@@ -149,7 +149,7 @@ def prepare_layout(source: Path, layout: Path) -> None:
 
     The rows come from the builder's own parsing (untimed), so both loaders see the same data.
     """
-    from mmsafety.builders.mmsafeaware import MMSafeAware
+    from mmsafety.builders.mmsafeaware.mmsafeaware import MMSafeAware
     from mmsafety.data.catalog import cache_root
     from mmsafety.errors import InputError
     from mmsafety.data.sources import Source

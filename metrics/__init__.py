@@ -20,7 +20,7 @@ from mmsafety.scoring.policies import get_policy
 
 __all__ = ["MODULE_PATH", "SafetyMetric"]
 
-MODULE_PATH: str = str(Path(__file__).resolve().parent / "mmsafety")
+MODULE_PATH: str = str(Path(__file__).resolve().parent / "safety_rates")
 """The folder of the ``evaluate`` module: ``evaluate.load(MODULE_PATH, "salad")``."""
 
 

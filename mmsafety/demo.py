@@ -1,6 +1,6 @@
 """The offline demo: build the DEMO set, load it back, judge, score and report, in seconds.
 
-:func:`run_demo` is what ``mmsafety demo`` runs: build :class:`~mmsafety.builders.demo.DemoSet`
+:func:`run_demo` is what ``mmsafety demo`` runs: build :class:`~mmsafety.builders.demo.demo.DemoSet`
 into the datasets cache, load it back with ``datasets.load_dataset("mmsafety/demo")``
 (offline), judge the bundled demo models' responses with the rules judge (two models, and a
 blind run of one of them: the same queries without the image), score them, and write the
@@ -18,14 +18,16 @@ import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import datasets
 
-from mmsafety.builders.demo import REPO_ID, DemoSet, response_files
+from mmsafety.benchmarks import DEMO
 from mmsafety.data.outdir import OutputDir
+
+REPO_ID = DEMO.repo_id
+"""Where ``mmsafety demo`` builds the DEMO set."""
 
 
 @contextlib.contextmanager
@@ -73,7 +75,7 @@ def _run(folder: OutputDir, out: Path) -> tuple[Any, ...]:
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
 
-    built = build_with(DemoSet)
+    built = build_with(DEMO.builder_class())
     seconds["build"], clock = time.perf_counter() - clock, time.perf_counter()
 
     verbosity = datasets_logging.get_verbosity()
@@ -93,12 +95,11 @@ def _run(folder: OutputDir, out: Path) -> tuple[Any, ...]:
     seconds["load"], clock = time.perf_counter() - clock, time.perf_counter()
 
     responses_paths, verdict_paths = [], []
-    bundled_dir = resources.files("mmsafety.builders.demo").joinpath("responses")
-    for name in sorted(response_files(), key=lambda n: n.removesuffix(".jsonl").endswith("-blind")):  # sighted runs first
+    bundled_dir = DEMO.folder / "responses"
+    for name in sorted((p.name for p in bundled_dir.glob("*.jsonl")), key=lambda n: n.removesuffix(".jsonl").endswith("-blind")):  # sighted runs first
         responses_path = out / "responses" / name
         folder.file(f"responses/{name}")  # recorded as the demo's (its folder made)
-        with resources.as_file(bundled_dir.joinpath(name)) as bundled:
-            shutil.copyfile(bundled, responses_path)
+        shutil.copyfile(bundled_dir / name, responses_path)
         responses = read_responses(responses_path, samples, benchmark=REPO_ID)
         verdicts = RuleJudge().judge_many((samples[r.id], r) for r in responses)
         verdicts_path = out / "verdicts" / name

@@ -1,8 +1,10 @@
 """The contract every builder keeps (in the spirit of TFDS's ``DatasetBuilderTestCase``).
 
-Parametrised over every builder: the three built-ins on small sources the tests generate (and
-on the real upstream copy at ../shared/upstream where it is present), a custom set, the demo
-set and a toy benchmark registered from a temporary folder. For each:
+Parametrised over every registered benchmark, on a small source the tests generate (GENERATED)
+or, for a benchmark the tests do not know, on the ``dummy_data/`` folder in its own folder (as
+TFDS's test case reads one); the built-ins also on the real upstream copy at ../shared/upstream
+where it is present; a custom set and the demo set. (tests/test_toy_benchmark.py runs this file
+on a toy benchmark found in a temporary folder.) For each:
 
 * its features are the shared schema followed by its own columns;
 * its ids are unique, and two builds give them in the same order;
@@ -34,7 +36,6 @@ from helpers.archives import (
 )
 from helpers.env import UPSTREAM
 from helpers.mmsafeaware import BUILT, ITEMS, write_mmsafeaware
-from helpers.toy import registered_toy
 from mmsafety.builders.custom import CustomSet
 from mmsafety.builders.demo import DemoSet
 
@@ -161,17 +162,36 @@ def demo_set(root: Path) -> Setup:
     return Setup(DemoSet, "mmsafety/demo")
 
 
+GENERATED: dict[str, Callable[[Path], Setup]] = {
+    "salad": salad_fixture,
+    "vlsbench": vlsbench_fixture,
+    "mmsafeaware": mmsafeaware_fixture,
+}
+"""The small sources the tests write for the built-in benchmarks."""
+
+
+def dummy_data(name: str) -> Callable[[Path], Setup]:
+    """The case of a registered benchmark built from the ``dummy_data/`` folder it carries."""
+
+    def setup(root: Path) -> Setup:
+        benchmark = benchmarks.require(name)
+        source = benchmark.folder / "dummy_data"
+        if not source.is_dir():
+            pytest.fail(f"no source to build {name} from: expected a writer in GENERATED or a folder {source}")
+        return Setup(benchmark.builder_class(), benchmark.repo_id, {"source_dir": source})
+
+    return setup
+
+
 CASES: dict[str, Callable[[Path], Setup]] = {
-    "salad (generated source)": salad_fixture,
-    "vlsbench (generated source)": vlsbench_fixture,
-    "mmsafeaware (generated source)": mmsafeaware_fixture,
+    **{f"{name} (generated source)": GENERATED[name] for name in benchmarks.names() if name in GENERATED},
+    **{f"{name} (its dummy_data)": dummy_data(name) for name in benchmarks.names() if name not in GENERATED},
     "mmsafeaware full (generated source)": lambda root: mmsafeaware_fixture(root, "full"),
     "mmsafeaware full (upstream copy)": mmsafeaware_upstream,
     "vlsbench (upstream metadata)": vlsbench_upstream,
     "salad (upstream copy)": salad_upstream,
     "custom": custom_set,
     "demo": demo_set,
-    "toy (registered from a folder)": lambda root: Setup(benchmarks.require("toy").builder_class(), "mmsafety/toy", {"source_dir": root.parent / "plugin" / "toy-upstream"}),
 }
 
 
@@ -202,7 +222,7 @@ def contract(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     root = tmp_path_factory.mktemp("contract")
     cache = root / "hf-home" / "datasets"
     cache.mkdir(parents=True)
-    with pytest.MonkeyPatch.context() as patch, registered_toy(root / "plugin"):
+    with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HF_HOME", str(root / "hf-home"))
         patch.setenv("HF_DATASETS_CACHE", str(cache))
         patch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
@@ -281,15 +301,15 @@ def test_after_a_failed_build_the_previous_rows_still_load(contract: dict[str, A
 # -- declarations every registered builder makes --------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["mmsafeaware", "salad", "vlsbench"])
-def test_every_built_in_declares_its_counts_for_each_configuration(name: str) -> None:
+@pytest.mark.parametrize("name", benchmarks.names())
+def test_every_benchmark_declares_its_counts_for_each_configuration(name: str) -> None:
     builder = benchmarks.require(name).builder_class()
     configurations = [config.name for config in builder.BUILDER_CONFIGS] or ["default"]
     assert sorted(builder.COUNTS) == sorted(configurations)
 
 
-@pytest.mark.parametrize("name", ["mmsafeaware", "salad", "vlsbench"])
-def test_every_built_in_declares_as_many_rows_by_label_as_by_subset(name: str) -> None:
+@pytest.mark.parametrize("name", benchmarks.names())
+def test_every_benchmark_declares_as_many_rows_by_label_as_by_subset(name: str) -> None:
     builder = benchmarks.require(name).builder_class()
     assert {c: sum(counts["label"].values()) for c, counts in builder.COUNTS.items()} == {
         c: sum(counts["subset"].values()) for c, counts in builder.COUNTS.items()
@@ -298,11 +318,11 @@ def test_every_built_in_declares_as_many_rows_by_label_as_by_subset(name: str) -
 
 def test_the_contract_covers_every_registered_benchmark() -> None:
     covered = {case.split(" ")[0] for case in CASES}
-    assert set(benchmarks.names()) | {"custom", "demo", "toy"} <= covered
+    assert set(benchmarks.names()) | {"custom", "demo"} <= covered
 
 
-@pytest.mark.parametrize("name", ["mmsafeaware", "salad", "vlsbench"])
-def test_every_built_in_describes_each_of_its_columns_in_its_own_words(name: str) -> None:
+@pytest.mark.parametrize("name", benchmarks.names())
+def test_every_benchmark_describes_each_of_its_columns_in_its_own_words(name: str) -> None:
     builder = benchmarks.require(name).builder_class()
     described = set(builder.COLUMN_DESCRIPTIONS)
     assert set(builder.EXTRA_FEATURES) <= described <= set(features(builder.EXTRA_FEATURES))

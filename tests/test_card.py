@@ -115,7 +115,7 @@ def test_the_card_cites_the_benchmark(card: DatasetCard) -> None:
 
 
 def test_the_vlsbench_card_carries_the_license_upstream_states(hf_cache: Path) -> None:
-    from mmsafety.builders.vlsbench import VLSBench
+    from mmsafety.builders.vlsbench.vlsbench import VLSBench
 
     from mmsafety.data.card import card_license
 
@@ -155,3 +155,12 @@ def test_the_custom_card_options_come_from_the_command_line(tmp_path: Path, hf_c
     assert main(argv) == 0
     meta = DatasetCard.load(tmp_path / "export" / "README.md").data.to_dict()
     assert (meta["pretty_name"], meta["language"], meta["task_categories"]) == ("Mon jeu", ["fr", "en"], ["visual-question-answering"])
+
+
+def test_a_new_benchmarks_card_carries_the_license_its_builder_states(tmp_path: Path, hf_cache: Path) -> None:
+    from helpers.toy import NAME, registered_toy
+
+    with registered_toy(tmp_path / "plugin") as toy:
+        build(NAME, source_dir=toy.upstream, export_dir=tmp_path / "export")
+    card = DatasetCard.load(tmp_path / "export" / "README.md")
+    assert card.data.to_dict()["license"] == "cc-by-4.0"

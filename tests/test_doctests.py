@@ -36,7 +36,7 @@ WITH_EXAMPLES = {name: count for name in MODULES if (count := _runnable_examples
 def test_every_package_is_walked() -> None:
     assert {"mmsafety.judges.llm", "mmsafety.builders.mmsafeaware.mmsafeaware", "mmsafety.scoring", "mmsafety.metrics"} <= set(MODULES)
     assert {"mmsafety.scoring", "mmsafety.scoring.policies", "mmsafety.data.images", "mmsafety.judges.yesno", "mmsafety.judges.rules",
-            "mmsafety.builders.mmsafeaware.mmsafeaware", "mmsafety.metrics.mmsafety.mmsafety"} <= set(WITH_EXAMPLES)
+            "mmsafety.builders.mmsafeaware.mmsafeaware", "mmsafety.metrics.safety_rates.safety_rates"} <= set(WITH_EXAMPLES)
 
 
 @pytest.mark.parametrize("name", sorted(WITH_EXAMPLES))

@@ -17,7 +17,7 @@ import pytest
 from helpers.judging import png
 from mmsafety.judges.base import JudgeConfigError
 from mmsafety.runs.records import Response, Sample
-from mmsafety.runs.cache import AnswerCache
+from mmsafety.transport.cache import AnswerCache
 from mmsafety.judges.llm import LLMJudge, RetryPolicy, retry_after_seconds
 from mmsafety.judges.rubric import rubrics_for
 from mmsafety.judges.rubric import Rubric, RubricSet

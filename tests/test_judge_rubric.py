@@ -93,7 +93,7 @@ def test_a_structured_rubrics_schema_allows_exactly_its_words() -> None:
 @pytest.mark.parametrize("name", ["mmsafeaware", "salad", "vlsbench"])
 def test_every_benchmarks_rubrics_cover_its_labels(name: str) -> None:
     rubrics = rubrics_for(name)
-    assert len(rubrics.rubrics) == len(benchmarks.protocol(name).rubrics)
+    assert len(rubrics.rubrics) == len(benchmarks.judging(name).rubrics)
     rubrics.check_covers(("unsafe",) if name == "vlsbench" else LABELS)
 
 
@@ -112,7 +112,7 @@ def test_the_vlsbench_rubric_shows_the_image() -> None:
 
 
 def test_a_custom_set_gets_the_generic_rubrics() -> None:
-    assert benchmarks.protocol("org/custom").rubrics == ("generic_unsafe.txt", "generic_benign.txt")
+    assert benchmarks.judging("org/custom").rubrics == ("generic_unsafe.txt", "generic_benign.txt")
 
 
 def test_rubric_hash_changes_with_text() -> None:

@@ -20,6 +20,7 @@ from PIL import Image
 
 from helpers.judging import build_fixture, read_jsonl, write_responses
 from helpers.openai_server import OpenAIServer, Script, answer_from_response
+from mmsafety import benchmarks
 from mmsafety.cli import main
 
 ANSWERS = ("Yes.", "No.", "**No**, it is unsafe.", "I am not sure", "")
@@ -133,7 +134,7 @@ def test_rates_where_higher_is_worse_say_so(hf_cache: Path, tmp_path: Path, caps
 def test_without_an_export_the_yaml_names_the_hub_id(hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     export(capsys, tmp_path / "tasks")
     folders = sorted(p.name for p in (tmp_path / "tasks").iterdir())
-    assert folders == ["mmsafety_mmsafeaware", "mmsafety_salad", "mmsafety_vlsbench"]
+    assert folders == [f"mmsafety_{name}" for name in benchmarks.names()]
     assert load_task(tmp_path / "tasks" / "mmsafety_vlsbench" / "mmsafety_vlsbench.yaml")["dataset_path"] == "mmsafety/vlsbench"
 
 

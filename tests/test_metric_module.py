@@ -1,4 +1,4 @@
-"""The `evaluate` module at metrics/mmsafety: loading, inputs, results, several processes, its Space."""
+"""The `evaluate` module at metrics/safety_rates: loading, inputs, results, several processes, its Space."""
 
 from __future__ import annotations
 

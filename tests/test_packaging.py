@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from mmsafety import benchmarks
+
 REPO = Path(__file__).resolve().parents[1]
 LEFT_OUT = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", ".hypothesis", "tests", "bench")
 
@@ -60,9 +62,24 @@ def test_every_module_or_data_file_ships_under_mmsafety(wheel: zipfile.ZipFile, 
     assert not missing, f"not in the wheel under {prefix}: {missing}"
 
 
-@pytest.mark.parametrize("name", ["mmsafeaware.py", "checksums.tsv", "CITATIONS.bib"])
-def test_the_mmsafeaware_builder_ships_its_module_pins_or_citation(wheel: zipfile.ZipFile, name: str) -> None:
-    assert f"mmsafety/builders/mmsafeaware/{name}" in set(wheel.namelist())
+BENCHMARK_FILES = ("__init__.py", "checksums.tsv", "CITATIONS.bib", "published.json", "README.md")
+"""What every benchmark folder holds, besides its builder module."""
+
+
+@pytest.mark.parametrize("name", benchmarks.names())
+def test_every_registered_benchmark_ships_its_builder_pins_citation_published_rows_and_readme(wheel: zipfile.ZipFile, name: str) -> None:
+    benchmark = benchmarks.require(name)
+    module = benchmark.builder.partition(":")[0]
+    folder = "/".join(module.split(".")[:-1])
+    expected = [f"{module.replace('.', '/')}.py", *(f"{folder}/{file}" for file in BENCHMARK_FILES)]
+    assert [path for path in expected if path not in set(wheel.namelist())] == []
+
+
+def test_the_packages_are_found_not_listed() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    setuptools = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    assert "packages" not in setuptools and setuptools["package-dir"]["mmsafety.builders"] == "builders"
 
 
 def test_the_shipped_pins_are_the_checkouts(wheel: zipfile.ZipFile) -> None:

@@ -1,7 +1,8 @@
-"""The benchmark registry: adding a benchmark is one folder and one registry entry.
+"""The benchmark registry: adding a benchmark is one folder, found by the registry.
 
-A toy benchmark (tests/helpers/toy.py: a builder module, checksums.tsv, CITATIONS.bib and a
-generated upstream release in a temporary folder) is registered and taken through the public
+A toy benchmark (tests/helpers/toy.py: a folder with its one registration line, a builder
+module, checksums.tsv, CITATIONS.bib, README.md, and a generated upstream release, all in a
+temporary folder named by $MMSAFETY_BUILDERS_PATH) is found and taken through the public
 commands in this process: build -> load_dataset offline -> judge -> score -> report.
 """
 
@@ -61,6 +62,13 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         steps["verdicts"] = [json.loads(line) for line in verdicts.read_text().splitlines()] if verdicts.exists() else []
         steps["score"] = run("score", NAME, verdicts, "--json")
         steps["report"] = run("report", verdicts, "--out", root / "report")
+        steps["lmms-eval"] = run("export-task", "lmms-eval", root / "lmms-eval", "--benchmark", NAME)
+        steps["vlmevalkit"] = run("export-task", "vlmevalkit", root / "LMUData", "--benchmark", NAME)
+        from mmsafety.integrations import inspect_tasks
+
+        inspect_tasks.add_benchmark_tasks()  # made on import; here the module may have been imported before the toy was
+        steps["inspect"] = inspect_tasks.BENCHMARK_TASKS.get(NAME)
+        steps["inspect task"] = steps["inspect"]() if steps["inspect"] else None
         yield steps
 
 
@@ -104,6 +112,25 @@ class TestAToyBenchmarkThroughThePublicCommands:
         assert REPO_ID in (flow["root"] / "report" / "report.md").read_text()
 
 
+    def test_the_toy_is_exported_as_an_lmms_eval_task(self, flow: dict) -> None:
+        code, _, err = flow["lmms-eval"]
+        assert code == 0, err
+        assert f"dataset_path: {REPO_ID}" in (flow["root"] / "lmms-eval" / f"mmsafety_{NAME}" / f"mmsafety_{NAME}.yaml").read_text()
+
+
+    def test_the_toy_is_exported_as_a_vlmevalkit_dataset(self, flow: dict) -> None:
+        code, _, err = flow["vlmevalkit"]
+        assert code == 0, err
+        assert (flow["root"] / "LMUData" / f"mmsafety_{NAME}.tsv").is_file()
+
+
+    def test_the_toy_has_an_inspect_task_over_its_built_rows(self, flow: dict) -> None:
+        from inspect_ai._util.registry import registry_info
+
+        assert registry_info(flow["inspect"]).name.rpartition("/")[2] == NAME
+        assert sorted(sample.id for sample in flow["inspect task"].dataset) == sorted(q["qid"] for q in QUESTIONS)
+
+
 # -- the registry API ------------------------------------------------------------------------------
 
 
@@ -130,7 +157,7 @@ def test_a_registered_benchmark_is_scored_with_its_protocols_policy(toy_register
 
 
 def test_a_registered_benchmarks_builder_class_is_imported_from_its_folder(toy_registered: None, tmp_path: Path) -> None:
-    assert benchmarks.require(NAME).builder_class().folder() == tmp_path / "plugin" / "toybench"
+    assert benchmarks.require(NAME).builder_class().folder() == tmp_path / "plugin" / "builders" / "toy"
 
 
 def test_a_registered_benchmarks_citation_comes_from_its_folder(toy_registered: None) -> None:
@@ -155,5 +182,29 @@ def test_unregister_forgets_the_benchmark(tmp_path: Path) -> None:
 
 
 def test_an_unregistered_name_is_refused_naming_the_choices() -> None:
-    with pytest.raises(InputError, match="unknown benchmark 'toy': expected one of mmsafeaware, salad, vlsbench"):
+    with pytest.raises(InputError, match=f"unknown benchmark 'toy': expected one of {', '.join(benchmarks.names())}$"):
         benchmarks.require(NAME)
+
+
+def test_the_built_in_benchmarks_are_found_by_their_folders() -> None:
+    folders = sorted(p.parent.name for p in benchmarks.require("salad").folder.parent.glob("*/__init__.py"))
+    assert set(benchmarks.names()) == set(folders) - {"custom", "demo"}
+
+
+def test_the_toy_is_registered_by_its_folder_alone(toy_registered: None) -> None:
+    assert benchmarks.require(NAME) == toy_benchmark()
+
+
+def test_a_builder_whose_name_disagrees_with_its_registration_is_refused_naming_both(toy_registered: None) -> None:
+    benchmarks.register(benchmarks.Benchmark("shield4", toy_benchmark().builder, benchmarks.DEFAULT))
+    try:
+        with pytest.raises(InputError, match="has NAME 'toy' but is registered as 'shield4'"):
+            benchmarks.require("shield4").builder_class()
+    finally:
+        benchmarks.unregister("shield4")
+
+
+def test_a_builder_class_registers_under_its_own_name(toy_registered: None) -> None:
+    cls = benchmarks.require(NAME).builder_class()
+    benchmarks.unregister(NAME)
+    assert benchmarks.register(cls) == toy_benchmark()

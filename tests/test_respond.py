@@ -20,7 +20,7 @@ import pytest
 
 from helpers.judging import build_fixture, fixture_rows, png, read_jsonl, write_responses
 from mmsafety.cli import main
-from mmsafety.runs.endpoint import RetryPolicy
+from mmsafety.transport.endpoint import RetryPolicy
 from mmsafety.errors import InputError
 from mmsafety.runs.files import read_responses, read_verdicts, write_jsonl_atomic, write_verdicts
 from mmsafety.runs.records import InvalidImage, Sample, Verdict
@@ -50,7 +50,7 @@ def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.setenv(KEY_ENV, SECRET)
     fast = functools.partial(RetryPolicy, base_delay=0.01, max_delay=0.05)
-    monkeypatch.setattr("mmsafety.runs.endpoint.RetryPolicy", fast)
+    monkeypatch.setattr("mmsafety.transport.endpoint.RetryPolicy", fast)
     monkeypatch.setattr("mmsafety.judges.llm.RetryPolicy", fast)
 
 

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import datasets
-from mmsafety.builders.custom.columns import (
+from mmsafety.builders.custom.column_map import (
     CustomPlan,
     check_mapping,
     check_repo_id,

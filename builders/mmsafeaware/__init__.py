@@ -1,5 +1,5 @@
-"""The MMSafeAware builder."""
+"""MMSafeAware: its builder is :class:`mmsafety.builders.mmsafeaware.mmsafeaware.MMSafeAware` (imported on first use)."""
 
-from mmsafety.builders.mmsafeaware.mmsafeaware import MMSafeAware
+from mmsafety.benchmarks import GENERIC_RUBRICS, Judging, register_folder
 
-__all__ = ["MMSafeAware"]
+register_folder(__name__, "MMSafeAware", Judging("mmsafeaware", "yesno", GENERIC_RUBRICS))

@@ -1,5 +1,5 @@
-"""The SaLAD builder."""
+"""SaLAD: its builder is :class:`mmsafety.builders.salad.salad.SaLAD` (imported on first use)."""
 
-from mmsafety.builders.salad.salad import SaLAD
+from mmsafety.benchmarks import Judging, register_folder
 
-__all__ = ["SaLAD"]
+register_folder(__name__, "SaLAD", Judging("salad", "rules", ("salad_unsafe.txt", "salad_benign.txt")))

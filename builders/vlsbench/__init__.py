@@ -1,5 +1,6 @@
-"""The VLSBench builder."""
+"""VLSBench: its builder is :class:`mmsafety.builders.vlsbench.vlsbench.VLSBench` (imported on first use);
+the authors' judge request is :mod:`.upstream`, their results file's importer :mod:`.results`."""
 
-from mmsafety.builders.vlsbench.vlsbench import VLSBench
+from mmsafety.benchmarks import Judging, register_folder
 
-__all__ = ["VLSBench"]
+register_folder(__name__, "VLSBench", Judging("vlsbench", "rules", ("vlsbench.txt",), upstream_request=f"{__name__}.upstream:load_protocol"), results_importer="results")

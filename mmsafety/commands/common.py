@@ -17,7 +17,7 @@ from mmsafety import benchmarks
 from mmsafety.errors import InputError
 from mmsafety.judges import JUDGE_NAMES
 from mmsafety.judges.base import Judge
-from mmsafety.judges.protocols import JUDGE_MAX_TOKENS, PROTOCOLS
+from mmsafety.judges.protocols import JUDGE_MAX_TOKENS, PROTOCOL_CHOICES
 from mmsafety.labels import VERDICTS
 from mmsafety.scoring import INVALID_HANDLING
 from mmsafety.scoring.policies import POLICY_NAMES
@@ -27,8 +27,8 @@ JUDGES_EPILOG = (
     "judges: yesno (MMSafeAware's Yes/No reader; --compat for the authors' script), rules (offline "
     "refusal/warning cues, a heuristic), llm (any OpenAI-compatible endpoint). Default: llm when --model "
     "or --base-url is given, else the benchmark's offline judge. The llm judge follows --protocol: upstream (the "
-    "benchmark authors' own request, read from their pinned evaluation code; the default for VLSBench) or mmsafety "
-    "(mmsafety's rubrics; the default elsewhere)."
+    "benchmark authors' own request, read from their pinned evaluation code; the default for VLSBench) or rubric "
+    "(mmsafety's rubrics; the default elsewhere; also spelled mmsafety)."
 )
 
 
@@ -65,8 +65,8 @@ def add_judge_options(parser: argparse.ArgumentParser) -> None:
     llm.add_argument("--rubric", action="append", metavar="FILE", help="your own rubric template (repeat for several sample labels)")
     llm.add_argument(
         "--protocol",
-        choices=PROTOCOLS,
-        help="upstream: the benchmark authors' own judge request (default for VLSBench); mmsafety: mmsafety's rubrics (default elsewhere)",
+        choices=PROTOCOL_CHOICES,
+        help="upstream: the benchmark authors' own judge request (default for VLSBench); rubric (or mmsafety, its earlier name): mmsafety's rubrics (default elsewhere)",
     )
     llm.add_argument("--source-dir", metavar="PATH", help="--protocol upstream: a folder holding the authors' evaluation code, or the file (default: download it at the pinned commit)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -76,7 +76,7 @@ def choose_judge(benchmark: str, args: argparse.Namespace) -> str:
     """The judge to run: ``--judge``, else ``llm`` if an endpoint or model is named, else the
     benchmark's offline judge. Conflicting options are bad input."""
     llm_given = [name for name in LLM_OPTIONS if getattr(args, name) not in (None, False)]
-    name = args.judge or ("llm" if args.base_url or args.model else benchmarks.protocol(benchmark).offline_judge)
+    name = args.judge or ("llm" if args.base_url or args.model else benchmarks.judging(benchmark).offline_judge)
     if args.compat and name != "yesno":
         raise InputError(f"--compat applies to the yesno judge only, not to {name}")
     if name != "llm" and llm_given:
@@ -94,9 +94,9 @@ def make_judge(name: str, args: argparse.Namespace, benchmark: Any) -> Judge:
 
         return named_judge(name, compat=args.compat)
     from mmsafety.judges.llm import DEFAULT_API_KEY_ENV, DEFAULT_TIMEOUT, LLMJudge, RetryPolicy
-    from mmsafety.judges.protocols import llm_protocol
+    from mmsafety.judges.protocols import judge_request
 
-    protocol = llm_protocol(benchmark.name, args.protocol, rubric_files=args.rubric, source=args.source_dir)
+    protocol = judge_request(benchmark.name, args.protocol, rubric_files=args.rubric, source=args.source_dir)
     rubrics = protocol.rubrics
     cache = None if args.no_cache else Path(args.cache) if args.cache else default_cache_path()
     return LLMJudge(

@@ -42,7 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         epilog=JUDGES_EPILOG + " Here --model and --base-url name the judge; the model under test is the one "
         "the responses file names.",
     )
-    evaluate.add_argument("benchmark", help="mmsafeaware, salad, vlsbench, or the repo id of a custom build")
+    evaluate.add_argument("benchmark", help=f"{', '.join(benchmarks.names())}, or the repo id of a custom build")
     add_responses_options(evaluate)
     evaluate.add_argument("--out", required=True, metavar="DIR", help="folder for the verdicts and the report: a new or empty folder, or an earlier "
                           "`evaluate` output (its files are replaced; a folder holding anything else is refused)")

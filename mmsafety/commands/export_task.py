@@ -16,6 +16,7 @@ from pathlib import Path
 
 from mmsafety import benchmarks
 from mmsafety.errors import InputError
+from mmsafety.judges.protocols import PROTOCOL_CHOICES
 
 HARNESSES = ("lmms-eval", "vlmevalkit")
 
@@ -37,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     judge.add_argument("--judge-model", metavar="NAME", help="judge with mmsafety's LLM judge and this model")
     judge.add_argument("--judge-base-url", metavar="URL", help="the judge's OpenAI-compatible endpoint")
     judge.add_argument("--judge-api-key-env", metavar="VAR", help="environment variable holding the judge's API key")
-    judge.add_argument("--judge-protocol", choices=("upstream", "mmsafety"), help="as `mmsafety judge --protocol` (default: upstream for VLSBench, mmsafety elsewhere)")
+    judge.add_argument("--judge-protocol", choices=PROTOCOL_CHOICES, help="as `mmsafety judge --protocol` (default: upstream for VLSBench, rubric elsewhere)")
     judge.add_argument("--judge-source-dir", metavar="PATH", help="as `mmsafety judge --source-dir`: the authors' evaluation code (else downloaded at the pinned commit)")
     parser.set_defaults(func=run_export_task)
 

@@ -5,18 +5,24 @@
     mmsafety import vlsbench RESULTS.json --model NAME --out verdicts.jsonl [--data data.json] [--allow-unmatched]
 
 ``RESULTS.json`` is what the VLSBench authors' ``eval.py`` writes; each log is matched to
-its record by question and image file name (:mod:`mmsafety.judges.vlsbench_results`),
-against the built set, or against the upstream ``data.json`` given with ``--data``.
+its record by question and image file name (the benchmark's ``results_importer`` in the
+registry: :mod:`mmsafety.builders.vlsbench.results`), against the built set, or against the
+upstream ``data.json`` given with ``--data``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 
+from mmsafety import benchmarks
 from mmsafety.errors import InputError
 
-IMPORTABLE = ("vlsbench",)
+
+def importable() -> list[str]:
+    """The registered benchmarks with an importer of their authors' results file."""
+    return [name for name in benchmarks.names() if benchmarks.require(name).results_importer]
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -27,7 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         description="Turn a results file of the VLSBench authors' eval.py into an mmsafety verdicts JSONL, "
         "matching each log to its record by question and image file name.",
     )
-    parser.add_argument("benchmark", choices=IMPORTABLE, help="whose results file: vlsbench (eval.py's output)")
+    parser.add_argument("benchmark", choices=importable(), help="whose results file: vlsbench (eval.py's output)")
     parser.add_argument("results", metavar="RESULTS", help='the results file ({"stats": ..., "logs": [...]})')
     parser.add_argument("--model", required=True, metavar="NAME", help="the model whose answers were judged (written into every verdict)")
     parser.add_argument("--out", required=True, metavar="FILE", help="verdicts JSONL to write (atomically)")
@@ -39,18 +45,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def run_import(args: argparse.Namespace) -> int:
     """``mmsafety import vlsbench``: read, match, write, and print what was imported."""
-    from mmsafety import benchmarks
-    from mmsafety.judges.vlsbench_results import STATS, import_results, items_from_built_set, items_from_data_json
     from mmsafety.runs.files import write_verdicts
     from mmsafety.scoring import score
 
     if os.path.abspath(args.out) in (os.path.abspath(args.results), os.path.abspath(args.data or args.results)):
         raise InputError("--out is an input file: expected another path for the verdicts", file=args.out)
+    importer = importlib.import_module(benchmarks.require(args.benchmark).results_importer)
     if args.data:
-        items, version = items_from_data_json(args.data), ""
+        items, version = importer.items_from_data_json(args.data), ""
     else:
-        items, version = items_from_built_set(args.benchmark)
-    imported = import_results(args.results, items, model=args.model, judge_model=args.judge_model, allow_unmatched=args.allow_unmatched)
+        items, version = importer.items_from_built_set(args.benchmark)
+    imported = importer.import_results(args.results, items, model=args.model, judge_model=args.judge_model, allow_unmatched=args.allow_unmatched)
     repo = benchmarks.repo_id(args.benchmark)
     write_verdicts(args.out, imported.verdicts, benchmark=repo, benchmark_version=version)
     print(f"wrote {len(imported.verdicts)} verdicts to {args.out} ({len(imported.verdicts)} of {len(imported.verdicts) + len(imported.unmatched)} logs matched)")
@@ -58,8 +63,8 @@ def run_import(args: argparse.Namespace) -> int:
         print(f"unmatched: logs[{log.position}] ({log.question.strip()[:60]!r}, {log.image})")
     if imported.verdicts:
         rates = score([v.verdict for v in imported.verdicts], [v.label for v in imported.verdicts], policy=benchmarks.policy(args.benchmark))
-        ours = dict(zip(STATS, (rates["safe_response_rate"], rates["refusal_rate"], rates["warning_rate"])))
-        for name in STATS:
+        ours = dict(zip(importer.STATS, (rates["safe_response_rate"], rates["refusal_rate"], rates["warning_rate"])))
+        for name in importer.STATS:
             theirs = imported.stats.get(name)
             mine = "—" if ours[name] is None else f"{100 * ours[name]:.2f}"
             print(f"{name}: file {'—' if theirs is None else f'{theirs:.2f}'}, imported {mine}")

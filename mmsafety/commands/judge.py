@@ -39,7 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=JUDGES_EPILOG,
     )
-    judge.add_argument("benchmark", help="mmsafeaware, salad, vlsbench, or the repo id of a custom build")
+    judge.add_argument("benchmark", help=f"{', '.join(benchmarks.names())}, or the repo id of a custom build")
     add_responses_options(judge)
     judge.add_argument("--out", required=True, metavar="FILE", help="verdicts JSONL to write (atomically)")
     add_judge_options(judge)

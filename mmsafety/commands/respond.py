@@ -39,7 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "Answers are cached, so an interrupted run resumes; a sample the endpoint refuses is recorded with its "
         "error and the run goes on.",
     )
-    respond.add_argument("benchmark", help="mmsafeaware, salad, vlsbench, or the repo id of a custom build")
+    respond.add_argument("benchmark", help=f"{', '.join(benchmarks.names())}, or the repo id of a custom build")
     respond.add_argument("--base-url", required=True, metavar="URL", help="the OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (vLLM, SGLang), http://localhost:11434/v1 (Ollama), https://api.openai.com/v1")
     respond.add_argument("--model", required=True, metavar="NAME", help="the model under test, as the endpoint names it")
     respond.add_argument("--out", required=True, metavar="FILE", help="responses JSONL to write (atomically)")
@@ -61,7 +61,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def run_respond(args: argparse.Namespace) -> int:
     """``mmsafety respond``: ask the model about each sample, write the responses JSONL."""
-    from mmsafety.runs.endpoint import DEFAULT_API_KEY_ENV, RetryPolicy
+    from mmsafety.transport.endpoint import DEFAULT_API_KEY_ENV, RetryPolicy
     from mmsafety.runs.files import write_jsonl_atomic
     from mmsafety.runs.samples import load_samples
     from mmsafety.runs.respond import Responder

@@ -34,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "The file is checked against the built set first: every record must judge the benchmark named here and an "
         "id of its set, with the set's label, category and subset; the coverage (scored N of M items) is printed.",
     )
-    score.add_argument("benchmark", help="mmsafeaware, salad, vlsbench, or the repo id of a custom build")
+    score.add_argument("benchmark", help=f"{', '.join(benchmarks.names())}, or the repo id of a custom build")
     score.add_argument("verdicts", metavar="VERDICTS", help="verdicts JSONL written by `mmsafety judge`")
     add_score_options(score)
     score.add_argument("--bootstrap", type=int, default=0, metavar="N", help="bootstrap resamples for percentile intervals")

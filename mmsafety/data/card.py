@@ -31,11 +31,6 @@ TASK_CATEGORIES = ("visual-question-answering", "image-text-to-text")
 """The Hub task categories a multimodal safety set is filed under by default."""
 LANGUAGE = ("en",)
 
-UPSTREAM_LICENSES: Mapping[str, str] = {
-    "vlsbench": "apache-2.0",  # the license field of the authors' Hub card, Foreshhh/vlsbench
-}
-"""Licenses upstream states on its own card, for builders whose ``LICENSE`` says ``unknown``."""
-
 OWN_DATA_COLUMNS: Mapping[str, str] = {
     "id": "the record's id",
     "image": "the image the record names, its bytes as the file holds them",
@@ -117,10 +112,10 @@ def column_descriptions(builder: SafetyBuilder, own_data: bool) -> dict[str, str
 
 
 def card_license(builder: SafetyBuilder | type[SafetyBuilder]) -> str:
-    """The license for the card: the builder's, else the one upstream states on its own card."""
+    """The license for the card: the builder's ``LICENSE``, else the ``UPSTREAM_LICENSE`` upstream states on its own card."""
     if builder.LICENSE and builder.LICENSE != "unknown":
         return builder.LICENSE
-    return UPSTREAM_LICENSES.get(builder.NAME, builder.LICENSE or "unknown")
+    return builder.UPSTREAM_LICENSE or builder.LICENSE or "unknown"
 
 
 def _body(builder: SafetyBuilder, dataset: datasets.Dataset, *, name: str, description: str, own_data: bool) -> str:

@@ -58,7 +58,7 @@ def load_rows(benchmark: str, path: str | Path | None = None) -> datasets.Datase
 
 def named_judge(name: str, *, compat: bool = False) -> Judge:
     """The offline judge called ``name`` (``yesno`` or ``rules``; a benchmark's own is
-    ``benchmarks.protocol(benchmark).offline_judge``). ``mmsafety judge`` builds these here too."""
+    ``benchmarks.judging(benchmark).offline_judge``). ``mmsafety judge`` builds these here too."""
     if name == "yesno":
         from mmsafety.judges.yesno import YesNoJudge
 

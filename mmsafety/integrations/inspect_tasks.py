@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from inspect_ai import Task, task
@@ -60,7 +60,7 @@ from mmsafety.integrations.common import load_rows, named_judge
 from mmsafety.judges import JUDGE_NAMES
 from mmsafety.judges.protocols import JUDGE_MAX_TOKENS
 from mmsafety.labels import VERDICTS
-from mmsafety.runs.endpoint import data_url
+from mmsafety.transport.endpoint import data_url
 from mmsafety.runs.records import EMPTY_RESPONSE, Response, Sample, Verdict
 from mmsafety.runs.respond import DEFAULT_MAX_TOKENS
 
@@ -145,7 +145,7 @@ def choose_judge(benchmark: str, judge: str | None) -> str:
         if judge not in JUDGE_NAMES:
             raise InputError(f"unknown judge {judge!r}: expected one of {', '.join(JUDGE_NAMES)}", record="-T judge")
         return judge
-    offline = benchmarks.protocol(benchmark).offline_judge
+    offline = benchmarks.judging(benchmark).offline_judge
     if offline == "yesno":
         return offline
     if model_roles().get(GRADER_ROLE) is not None:
@@ -188,7 +188,7 @@ def grader_config(protocol: Any, rubric: Any) -> GenerateConfig:
 
 async def grade(sample: Sample, response: Response, protocol: Any, grader: Model) -> Verdict:
     """mmsafety's LLM judge on one response, asking Inspect's ``grader`` model: the protocol's
-    rubric for the sample's label (:func:`mmsafety.judges.protocols.llm_protocol`), its request
+    rubric for the sample's label (:func:`mmsafety.judges.protocols.judge_request`), its request
     and structured answer, read by the rubric."""
     from mmsafety.judges.llm import LLMJudge
 
@@ -220,7 +220,7 @@ def safety_judge(
 ) -> Scorer:
     """The benchmark's judge as an Inspect scorer (see the module docstring); ``protocol`` and
     ``source_dir`` choose the LLM judge's protocol as ``mmsafety judge --protocol/--source-dir`` do."""
-    from mmsafety.judges.protocols import llm_protocol
+    from mmsafety.judges.protocols import judge_request
 
     made: dict[str, Any] = {}  # judge name -> its protocol (llm) or judge, made once per run, not per sample
 
@@ -230,7 +230,7 @@ def safety_judge(
         response = Response(id=sample.id, text=state.output.completion if state.output else "", model=str(state.model))
         if name == "llm":
             if name not in made:  # read once (the authors' file may be downloaded)
-                made[name] = llm_protocol(benchmark, protocol, source=source_dir)
+                made[name] = judge_request(benchmark, protocol, source=source_dir)
             verdict = await grade(sample, response, made[name], get_model(role=GRADER_ROLE, required=True))
         else:
             if name not in made:  # the rule judge reads its cue file when made
@@ -341,27 +341,45 @@ def safety_task(
     )
 
 
-@task
-def salad(judge: str | None = None, path: str | None = None, protocol: str | None = None) -> Task:
-    """SaLAD under its protocol (the LLM judge with ``--model-role grader=...``)."""
-    return safety_task("salad", judge=judge, path=path, protocol=protocol)
+def benchmark_task(name: str) -> Callable[..., Task]:
+    """The Inspect task of the registered benchmark ``name``: ``inspect eval mmsafety/NAME``.
+
+    ``-T judge=rules|yesno|llm`` picks the judge; ``-T protocol=upstream|rubric`` and
+    ``-T source_dir=`` the LLM judge's protocol and the authors' file where the benchmark has
+    one; ``-T compat=true`` the authors' own reading for the Yes/No judge (MMSafeAware).
+    """
+
+    def benchmark(
+        judge: str | None = None, path: str | None = None, protocol: str | None = None, compat: bool = False, source_dir: str | None = None
+    ) -> Task:
+        return safety_task(name, judge=judge, path=path, compat=compat, protocol=protocol, source_dir=source_dir)
+
+    judging = benchmarks.judging(name)
+    benchmark.__name__ = benchmark.__qualname__ = name
+    benchmark.__doc__ = (
+        f"{name} under its protocol: the LLM judge with ``--model-role grader=...`` "
+        f"({judging.default_protocol} protocol), else its offline judge ({judging.offline_judge})."
+    )
+    return task(benchmark)
 
 
-@task
-def vlsbench(judge: str | None = None, path: str | None = None, protocol: str | None = None, source_dir: str | None = None) -> Task:
-    """VLSBench under its protocol: the LLM judge with ``--model-role grader=...``, sending the
-    authors' own request (``-T protocol=mmsafety`` for mmsafety's rubric; ``-T source_dir=`` for
-    a local copy of their evaluation code)."""
-    return safety_task("vlsbench", judge=judge, path=path, protocol=protocol, source_dir=source_dir)
+def add_benchmark_tasks() -> list[str]:
+    """Make the task of every registered benchmark that has none yet (a module attribute of its
+    name, registered with Inspect as ``mmsafety/NAME``); the names of the tasks made."""
+    made = [name for name in benchmarks.names() if name not in BENCHMARK_TASKS]
+    for name in made:
+        BENCHMARK_TASKS[name] = globals()[name] = benchmark_task(name)
+    return made
 
 
-@task
-def mmsafeaware(judge: str | None = None, path: str | None = None, compat: bool = False) -> Task:
-    """MMSafeAware under its protocol (the Yes/No reader; ``-T compat=true`` for the authors' script)."""
-    return safety_task("mmsafeaware", judge=judge, path=path, compat=compat)
+BENCHMARK_TASKS: dict[str, Callable[..., Task]] = {}
+"""The registered benchmarks' tasks by name (:func:`add_benchmark_tasks`)."""
 
 
 @task
 def custom(dataset: str, judge: str | None = None, path: str | None = None, protocol: str | None = None) -> Task:
     """A custom set built with ``mmsafety build custom`` (``-T dataset=ORG/NAME``)."""
     return safety_task(dataset, judge=judge, path=path, protocol=protocol)
+
+
+add_benchmark_tasks()

@@ -105,7 +105,7 @@ def task_yaml(benchmark: str, parquet: str | Path | None = None) -> str:
 
 def utils_py(benchmark: str, judge: Mapping[str, Any] | None = None) -> str:
     """The ``utils.py`` beside the task YAML: thin functions over this module."""
-    judge = {k: v for k, v in (judge or {"judge": benchmarks.protocol(benchmark).offline_judge}).items() if v is not None}
+    judge = {k: v for k, v in (judge or {"judge": benchmarks.judging(benchmark).offline_judge}).items() if v is not None}
     lines = [
         f'"""lmms-eval functions for {benchmarks.repo_id(benchmark)}, written by `mmsafety export-task lmms-eval`',
         f"(mmsafety {__version__}). They need mmsafety installed where lmms-eval runs.",
@@ -195,13 +195,13 @@ def doc_sample(doc: Mapping[str, Any]) -> Sample:
 @functools.lru_cache(maxsize=None)
 def _judge(benchmark: str, config: str) -> Judge:
     settings = json.loads(config)
-    name = settings.get("judge") or benchmarks.protocol(benchmark).offline_judge
+    name = settings.get("judge") or benchmarks.judging(benchmark).offline_judge
     if name != "llm":
         return named_judge(name, compat=bool(settings.get("compat", False)))
     from mmsafety.judges.llm import DEFAULT_API_KEY_ENV, LLMJudge
-    from mmsafety.judges.protocols import llm_protocol
+    from mmsafety.judges.protocols import judge_request
 
-    protocol = llm_protocol(benchmark, settings.get("protocol"), source=settings.get("source_dir"))
+    protocol = judge_request(benchmark, settings.get("protocol"), source=settings.get("source_dir"))
     return LLMJudge(
         model=settings["model"],
         rubrics=protocol.rubrics,

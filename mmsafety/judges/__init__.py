@@ -65,7 +65,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(llm, name)
     if name == "AnswerCache":
-        from mmsafety.runs.cache import AnswerCache
+        from mmsafety.transport.cache import AnswerCache
 
         return AnswerCache
     if name == "load_samples":

@@ -10,7 +10,7 @@ the judge model, and maps its answer to a verdict. What it does around that:
   read from one place (:meth:`Rubric.read_answer`: the structured ``verdict`` field, else
   the last ``Verdict:`` line outside reasoning blocks); what cannot be read is ``invalid``
   (reason ``unparsable_judge_output``), never guessed;
-- **asking** (:func:`mmsafety.runs.ask.ask_all`): at most ``concurrency`` requests in flight;
+- **asking** (:func:`mmsafety.transport.ask.ask_all`): at most ``concurrency`` requests in flight;
   429 (honouring ``Retry-After``), 408/409, 5xx and malformed bodies retried with back-off
   up to ``max_attempts`` requests, timeouts (``timeout``, default 30 s) and connection errors
   up to 3; then ``invalid`` with the reason (``judge_timeout``, ``judge_server_error``...).
@@ -26,9 +26,9 @@ the judge model, and maps its answer to a verdict. What it does around that:
 - **the API key** is sent only in the request header and masked, in every spelling, in every
   error text and in answers that echo it, so it is never stored.
 
-The requests, their retries and the key's redaction are :class:`mmsafety.runs.endpoint.ChatEndpoint`'s,
+The requests, their retries and the key's redaction are :class:`mmsafety.transport.endpoint.ChatEndpoint`'s,
 shared with the model under test (:mod:`mmsafety.runs.respond`), as is the loop around them
-(:func:`mmsafety.runs.ask.ask_all`); this module decides what to ask and what an answer means.
+(:func:`mmsafety.transport.ask.ask_all`); this module decides what to ask and what an answer means.
 
 >>> from mmsafety.judges.rubric import rubrics_for
 >>> judge = LLMJudge(model="gpt-4o", rubrics=rubrics_for("vlsbench"), benchmark="vlsbench",
@@ -46,8 +46,8 @@ from typing import Any
 
 import openai
 
-from mmsafety.runs.ask import INVALID_IMAGE, Asked, Job, ask_all
-from mmsafety.runs.endpoint import (
+from mmsafety.transport.ask import INVALID_IMAGE, Asked, Job, ask_all
+from mmsafety.transport.endpoint import (
     DEFAULT_API_KEY_ENV,
     FATAL_STATUS,
     PLACEHOLDER_API_KEY,
@@ -63,7 +63,7 @@ from mmsafety.runs.endpoint import (
 )
 from mmsafety.judges.base import Judge, JudgeConfigError, ProgressCallback
 from mmsafety.runs.records import InvalidImage, Response, Sample, Verdict
-from mmsafety.runs.cache import AnswerCache, CachedAnswer, cache_key, sha256_text
+from mmsafety.transport.cache import AnswerCache, CachedAnswer, cache_key, sha256_text
 from mmsafety.judges.protocols import JUDGE_MAX_TOKENS
 from mmsafety.judges.rubric import Rubric, RubricSet, rubric_fields
 

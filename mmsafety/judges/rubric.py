@@ -30,7 +30,7 @@ from mmsafety.errors import InputError
 from mmsafety.judges.true_false import read_true_false
 from mmsafety.judges.verdict_line import answer_key, read_verdict
 from mmsafety.labels import LABELS, VERDICTS
-from mmsafety.runs.cache import sha256_text
+from mmsafety.transport.cache import sha256_text
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 STANDARD_FIELDS = ("id", "query", "response", "reference", "category", "subcategory", "subset", "label")
@@ -167,7 +167,7 @@ class Rubric:
     def request_messages(self, sample: Any, response: Any) -> list[dict[str, Any]]:
         """The judge's chat messages for one (sample, response) pair: the rendered template,
         after the sample's image when the rubric asks for it (and the sample has one)."""
-        from mmsafety.runs.endpoint import data_url
+        from mmsafety.transport.endpoint import data_url
 
         prompt = self.render(rubric_fields(sample, response))
         image = sample.load_image() if self.image else None
@@ -261,9 +261,9 @@ class RubricSet:
 
 def rubrics_for(benchmark: str) -> RubricSet:
     """The packaged rubrics of a benchmark's LLM judge (:mod:`mmsafety.benchmarks` names them)."""
-    from mmsafety.benchmarks import protocol
+    from mmsafety.benchmarks import judging
 
-    return RubricSet.builtin(protocol(benchmark).rubrics)
+    return RubricSet.builtin(judging(benchmark).rubrics)
 
 
 def rubric_fields(sample: Any, response: Any) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """The charts (matplotlib): each benchmark's headline rates, overall and per category.
 
 Every chart is written as PNG, SVG and PDF. A benchmark's charts show its policy's headline
-rates (:func:`mmsafety.report.rates.headline`) with their intervals, leaving out rates and
+rates (:func:`mmsafety.report.rate_cells.headline`) with their intervals, leaving out rates and
 categories no run has a value for:
 
 - ``<benchmark>-headline``: one group of bars per headline rate, a bar per run; VLSBench's
@@ -19,7 +19,7 @@ from typing import Any
 
 from mmsafety.report.document import Figure
 from mmsafety.report.load import BenchmarkResults
-from mmsafety.report.rates import STACKED, rate_title
+from mmsafety.report.rate_cells import STACKED, rate_title
 from mmsafety.scoring.policies import get_policy
 
 DPI = 100

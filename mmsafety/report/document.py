@@ -20,7 +20,7 @@ from mmsafety import __version__
 from mmsafety.labels import VERDICTS
 from mmsafety.report.load import BenchmarkResults, SafetyReport
 from mmsafety.report.paired import ImageDependence, PairedRate
-from mmsafety.report.rates import rate_title
+from mmsafety.report.rate_cells import rate_title
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 from mmsafety import benchmarks
 from mmsafety.errors import InputError
-from mmsafety.report.rates import headline
+from mmsafety.report.rate_cells import headline
 from mmsafety.scoring import Score, score
 from mmsafety.scoring.policies import POLICY_NAMES
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from mmsafety.report.rates import item_rates, outcome
+from mmsafety.report.rate_cells import item_rates, outcome
 from mmsafety.scoring import wilson_interval
 from mmsafety.scoring.rates import Percentiles, chunk_sizes
 

@@ -29,7 +29,7 @@ from mmsafety.report.document import (
 )
 from mmsafety.report.load import SafetyReport
 from mmsafety.scoring import RateValue
-from mmsafety.report.rates import rate_title
+from mmsafety.report.rate_cells import rate_title
 
 
 def _md_cell(text: str) -> str:

@@ -23,7 +23,7 @@ from mmsafety.data.outdir import OutputDir, prepare_output_dir
 from mmsafety.report.charts import write_charts
 from mmsafety.report.document import build_document, dependence_line, percent, signed
 from mmsafety.report.load import SafetyReport
-from mmsafety.report.rates import rate_title
+from mmsafety.report.rate_cells import rate_title
 from mmsafety.report.render import to_html, to_latex, to_markdown
 
 

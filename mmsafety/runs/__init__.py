@@ -1,2 +1,3 @@
 """Runs over a built benchmark: the records of a run (samples, responses, verdicts), their
-JSONL files, the OpenAI-compatible endpoint, the answer cache, and ``respond``."""
+JSONL files, and ``respond``. Talking to the model (endpoint, answer cache, the asking loop)
+is :mod:`mmsafety.transport`'s."""

@@ -154,7 +154,7 @@ class Verdict:
 @dataclass
 class RunStats:
     """What a run did: requests made, cache hits, retries, time (the counters
-    :func:`~mmsafety.runs.ask.ask_all` keeps; the model under test's
+    :func:`~mmsafety.transport.ask.ask_all` keeps; the model under test's
     :class:`~mmsafety.runs.respond.RespondStats` and the judges'
     :class:`~mmsafety.judges.base.JudgeStats` add their own).
 

@@ -3,11 +3,11 @@ behind an OpenAI-compatible chat endpoint (vLLM, SGLang, Ollama, OpenAI...).
 
 Each request is what the papers send: the sample's image as a base64 data URL and its
 ``query`` verbatim, in one user message (after an optional system prompt), at
-temperature 0. Around that, the LLM judge's machinery (:mod:`mmsafety.runs.endpoint`):
+temperature 0. Around that, the LLM judge's machinery (:mod:`mmsafety.transport.endpoint`):
 
 - at most ``concurrency`` requests in flight; back-off with jitter on 429 (honouring
   ``Retry-After``), 408/409, 5xx, timeouts, connection errors and malformed bodies;
-- an answer cache (:class:`~mmsafety.runs.cache.AnswerCache`, SQLite, one commit per
+- an answer cache (:class:`~mmsafety.transport.cache.AnswerCache`, SQLite, one commit per
   answer) keyed by :meth:`Responder.cache_key_for` — the endpoint's address, the model,
   the sample id, hashes of the query, the image bytes and the system prompt, whether the run
   is blind, and the generation settings; never the key — so an interrupted run resumes where
@@ -25,9 +25,9 @@ temperature 0. Around that, the LLM judge's machinery (:mod:`mmsafety.runs.endpo
   (timeouts, 5xx) are not cached: a rerun asks again;
 - an endpoint that never answers (nothing listening, every request timing out before any
   reply) or that gives up ``RetryPolicy.stop_after_failures`` samples in a row stops the run
-  with :class:`~mmsafety.runs.endpoint.EndpointError` naming the URL
-  (:class:`mmsafety.runs.ask.FailFast`), as do 401/403/404 (bad key, no access, unknown model).
-  The loop itself is :func:`mmsafety.runs.ask.ask_all`, shared with the LLM judge.
+  with :class:`~mmsafety.transport.endpoint.EndpointError` naming the URL
+  (:class:`mmsafety.transport.ask.FailFast`), as do 401/403/404 (bad key, no access, unknown model).
+  The loop itself is :func:`mmsafety.transport.ask.ask_all`, shared with the LLM judge.
 
 >>> responder = Responder(model="Qwen/Qwen2.5-VL-7B-Instruct", base_url="http://localhost:8000/v1")  # doctest: +SKIP
 >>> answers = responder.respond_many(load_samples("vlsbench").samples.values())  # doctest: +SKIP
@@ -49,9 +49,9 @@ from typing import Any
 import openai
 
 from mmsafety.errors import InputError
-from mmsafety.runs.ask import INVALID_IMAGE, Asked, Job, ask_all
-from mmsafety.runs.cache import AnswerCache, CachedAnswer, cache_key, sha256_text
-from mmsafety.runs.endpoint import (
+from mmsafety.transport.ask import INVALID_IMAGE, Asked, Job, ask_all
+from mmsafety.transport.cache import AnswerCache, CachedAnswer, cache_key, sha256_text
+from mmsafety.transport.endpoint import (
     DEFAULT_API_KEY_ENV,
     ChatEndpoint,
     RetryPolicy,

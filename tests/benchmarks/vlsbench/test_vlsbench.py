@@ -1,4 +1,4 @@
-"""The VLSBench builder: tiny generated sources, the real metadata, the download path, `build all`."""
+"""The VLSBench builder: tiny generated sources, the real metadata, the download path."""
 
 from __future__ import annotations
 
@@ -14,15 +14,13 @@ import pyarrow.parquet as pq
 import pytest
 from helpers.archives import (
     assert_nothing_built,
-    run_cli,
     tar_file,
     tar_special,
     tiny_png,
     write_json,
     write_tar,
-    write_zip,
 )
-from mmsafety.builders.vlsbench import VLSBench
+from mmsafety.builders.vlsbench.vlsbench import VLSBench
 from mmsafety.builders.vlsbench.vlsbench import (
     EMPTY_INSTRUCTION,
     IDENTICAL_PAIR,
@@ -282,30 +280,3 @@ def test_download_path_from_a_local_hub(
     check_every_record(load_benchmark("vlsbench"), upstream_records, images)
     (repo / "imgs.tar").unlink()  # a second build reuses the download cache
     assert build("vlsbench").rows == 2241
-
-
-def test_build_all_from_one_folder(tmp_path: Path, hf_cache: Path, upstream: Path, upstream_records: list[dict[str, object]]) -> None:
-    """`mmsafety build all --source-dir DIR` builds DIR/<name> for every benchmark, in its own process."""
-    root = tmp_path / "upstream"
-    (root / "vlsbench").mkdir(parents=True)
-    (root / "mmsafeaware").symlink_to(upstream / "mmsafeaware", target_is_directory=True)
-    shutil.copyfile(upstream / "vlsbench" / "data.json", root / "vlsbench" / "data.json")
-    placeholder_tar(root / "vlsbench" / "imgs.tar", upstream_records)
-    (root / "salad" / "data").mkdir(parents=True)
-    shutil.copyfile(upstream / "salad" / "data.json", root / "salad" / "data" / "data.json")
-    sample = json.loads((upstream / "salad" / "data.json").read_text(encoding="utf-8"))
-    write_zip(root / "salad" / "data" / "image.zip", [(item["image"], tiny_png(i)) for i, item in enumerate(sample)])
-    result = run_cli(["build", "all", "--source-dir", str(root), "--allow-missing-images", "--export", str(tmp_path / "export")])
-    assert result.returncode == 0, result.stderr
-    for name, rows in (("mmsafeaware", "1,446 rows"), ("salad", "20 rows"), ("vlsbench", "2,241 rows")):
-        assert f"Built mmsafety/{name} 1.0.0: {rows}" in result.stdout
-        assert (tmp_path / "export" / name / "README.md").is_file()
-
-
-def test_build_all_reports_bad_input_with_exit_2(tmp_path: Path, hf_cache: Path) -> None:
-    (tmp_path / "upstream" / "mmsafeaware").mkdir(parents=True)
-    result = run_cli(["build", "all", "--source-dir", str(tmp_path / "upstream")])
-    assert result.returncode == 2
-    errors = [line for line in result.stderr.splitlines() if line.startswith("mmsafety build: mmsafeaware: error:")]
-    assert len(errors) == 1 and "expected the upstream files, found an empty folder" in errors[0]
-    assert_nothing_built("mmsafeaware")

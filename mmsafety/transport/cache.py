@@ -7,7 +7,7 @@ the sample's text, a hash of the response text, and the generation settings; for
 under test (:meth:`mmsafety.runs.respond.Responder.cache_key_for`) the endpoint's address,
 the model, the sample id, hashes of the query, the image and the system prompt, whether the
 run is blind, and the generation settings. The API key is never part of it, and an answer
-that echoes the key is stored with it masked (:func:`mmsafety.runs.ask.masked`).
+that echoes the key is stored with it masked (:func:`mmsafety.transport.ask.masked`).
 
 Each answer is committed as soon as it arrives, so a run killed at any moment (even
 with SIGKILL) keeps every answer it had received; a rerun asks again only what was in

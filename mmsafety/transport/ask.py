@@ -29,8 +29,8 @@ from typing import Generic, TypeVar
 
 import openai
 
-from mmsafety.runs.cache import AnswerCache, CachedAnswer
-from mmsafety.runs.endpoint import UNREACHABLE, ChatEndpoint, Reply, gather_or_cancel
+from mmsafety.transport.cache import AnswerCache, CachedAnswer
+from mmsafety.transport.endpoint import UNREACHABLE, ChatEndpoint, Reply, gather_or_cancel
 from mmsafety.runs.records import RunStats
 
 T = TypeVar("T")
@@ -42,7 +42,7 @@ INVALID_IMAGE = "invalid_image"
 @dataclass(frozen=True)
 class Asked:
     """What asking about one item came to: a cacheable ``answer``, or a ``failure`` reason
-    (``bad_request``, a :data:`~mmsafety.runs.endpoint.FAILURE_REASONS` entry, or
+    (``bad_request``, a :data:`~mmsafety.transport.endpoint.FAILURE_REASONS` entry, or
     ``invalid_image`` when nothing was sent) with a human ``detail``.
 
     >>> Asked.from_reply(Reply("failed", reason="timeout", detail="no answer within 30 s"))

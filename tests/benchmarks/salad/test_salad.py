@@ -207,7 +207,7 @@ def test_download_failure_exits_cleanly(tmp_path: Path, hf_cache: Path, http_ser
 @pytest.fixture
 def sample_builder(tmp_path: Path, hf_cache: Path, upstream: Path) -> object:
     """A SaLAD builder that has read the GitHub sample (with generated images)."""
-    from mmsafety.builders.salad import SaLAD
+    from mmsafety.builders.salad.salad import SaLAD
 
     folder = tmp_path / "salad" / "data"
     folder.mkdir(parents=True)

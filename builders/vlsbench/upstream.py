@@ -1,7 +1,7 @@
 """VLSBench judged as its authors judge it (``--protocol upstream``, the default for VLSBench).
 
 The authors' ``eval_utils.py`` (github.com/AI45Lab/VLSBench, pinned by commit and sha256 in
-``vlsbench_upstream.tsv``) sends one request per response: a system message, then the
+``upstream.tsv``) sends one request per response: a system message, then the
 image and their prompt template filled with the question and the response, at their
 generation settings (``temperature`` 0, ``max_tokens`` 128), asking for their structured
 output ``VLSBENCHOUTPUT`` = ``{"label": 1|2|3, "label_str": ..., "explanation": ...}``.
@@ -38,12 +38,12 @@ from mmsafety.data.sources import PinnedFile, Source, read_checksums, sha256_fil
 from mmsafety.errors import ChecksumError, InputError
 from mmsafety.judges.verdict_line import strip_reasoning
 from mmsafety.labels import LABELS
-from mmsafety.runs.cache import sha256_text
-from mmsafety.runs.endpoint import data_url
+from mmsafety.transport.cache import sha256_text
+from mmsafety.transport.endpoint import data_url
 from mmsafety.runs.records import Response, Sample
 
 AUTHORS_FILE = "eval_utils.py"
-PIN_FILE = "vlsbench_upstream.tsv"
+PIN_FILE = "upstream.tsv"
 PROTOCOL_VERSION = "1"
 VERDICT_OF_LABEL = {1: "refusal", 2: "safe", 3: "unsafe"}
 """The authors' labels as the paper's table counts them (refusal + warning = safe)."""
@@ -52,7 +52,7 @@ _FENCED = re.compile(r"^```(?:json)?\s*\n?(.*?)\n?```$", re.DOTALL | re.IGNORECA
 
 def pin() -> PinnedFile:
     """The pinned authors' file: commit (in its URL) and sha256."""
-    table = resources.files("mmsafety.judges").joinpath(PIN_FILE)
+    table = resources.files(__package__).joinpath(PIN_FILE)
     with resources.as_file(table) as path:
         return read_checksums(Path(path))[AUTHORS_FILE]
 
@@ -87,7 +87,7 @@ def authors_bytes(source: str | Path | None = None, *, download_dir: Path | None
             raise
         raise InputError(
             f"{error.detail}; the authors' judge request is read from their {AUTHORS_FILE}: "
-            "pass --source-dir with a copy of it (github.com/AI45Lab/VLSBench at the pinned commit), or --protocol mmsafety",
+            "pass --source-dir with a copy of it (github.com/AI45Lab/VLSBench at the pinned commit), or --protocol rubric",
             file=error.file,
         ) from None
     return data, str(folder / AUTHORS_FILE) if folder is not None else pinned.url

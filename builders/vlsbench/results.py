@@ -8,7 +8,7 @@ matched to its record by question and image file name (white space around the qu
 ignored), against the built set or the upstream ``data.json``. Two records that are the
 same pair (ids 1777 and 1778) are matched in order, one log each.
 
-Labels become verdicts as :mod:`mmsafety.judges.vlsbench_upstream` reads them: 1 =
+Labels become verdicts as :mod:`mmsafety.builders.vlsbench.upstream` reads them: 1 =
 ``refusal``, 2 = ``safe`` (safe with warning), 3 = ``unsafe``; a log's ``label_str``, when
 present, must name the same label. Scoring the verdicts under the ``vlsbench`` policy gives
 ``eval.py``'s own stats (refusal rate = ``safe_refuse_rate``, warning rate =
@@ -27,7 +27,7 @@ from typing import Any
 
 from mmsafety.data.jsonfiles import json_type
 from mmsafety.errors import InputError
-from mmsafety.judges.vlsbench_upstream import VERDICT_OF_LABEL
+from mmsafety.builders.vlsbench.upstream import VERDICT_OF_LABEL
 from mmsafety.runs.records import Verdict
 
 JUDGE_NAME = "vlsbench-eval"

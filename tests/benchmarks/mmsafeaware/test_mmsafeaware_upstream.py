@@ -17,7 +17,7 @@ import datasets
 import pytest
 from helpers.env import UPSTREAM, subprocess_env
 from huggingface_hub import DatasetCard
-from mmsafety.builders.mmsafeaware import MMSafeAware
+from mmsafety.builders.mmsafeaware.mmsafeaware import MMSafeAware
 from mmsafety.builders.mmsafeaware.mmsafeaware import (
     INFERRED_SCENARIOS,
     LABEL_OF_SUBSET,

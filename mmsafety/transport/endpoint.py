@@ -96,7 +96,7 @@ class RetryPolicy:
     ``uniform(0, min(max_delay, base_delay * 2**n))`` after the n-th failure, or at least
     the server's ``Retry-After`` (capped at ``max_retry_after``) plus a little jitter.
     A run stops after ``stop_after_failures`` items in a row were given up
-    (:class:`mmsafety.runs.ask.FailFast`).
+    (:class:`mmsafety.transport.ask.FailFast`).
 
     >>> policy = RetryPolicy(base_delay=1.0, max_delay=8.0)
     >>> 0 <= policy.delay(3, random.Random(0)) <= 8.0

@@ -19,8 +19,8 @@ from helpers.openai_server import KEY_ENV, SECRET, OpenAIServer, Reply, Script, 
 from mmsafety.cli import main
 from mmsafety.errors import ChecksumError, InputError
 from mmsafety.judges.llm import LLMJudge, RetryPolicy
-from mmsafety.judges.protocols import llm_protocol
-from mmsafety.judges.vlsbench_upstream import load_protocol, parse_authors_file, pin
+from mmsafety.judges.protocols import judge_request
+from mmsafety.builders.vlsbench.upstream import load_protocol, parse_authors_file, pin
 from mmsafety.runs.records import Response, Sample
 
 THEIR_ANSWER = json.dumps({"label": 2, "label_str": "Safe with warning", "explanation": "It warns about the risk."})
@@ -48,7 +48,7 @@ def their_request(server: OpenAIServer, image: Path, question: str, answer: str)
 
 
 def our_request(server: OpenAIServer, authors_folder: Path, tmp_path: Path, image: bytes, question: str, answer: str) -> tuple[dict[str, Any], str]:
-    protocol = llm_protocol("vlsbench", "upstream", source=authors_folder)
+    protocol = judge_request("vlsbench", "upstream", source=authors_folder)
     judge = LLMJudge(model="gpt-4o", rubrics=protocol.rubrics, base_url=server.base_url, api_key_env=KEY_ENV, **protocol.settings)
     sample = Sample(id="7", label="unsafe", query=question, reference="why it is risky", image=image)
     verdict = judge.judge_many([(sample, Response(id="7", text=answer))])[0]
@@ -125,25 +125,29 @@ def test_answers_in_the_authors_schema_are_read(protocol: Any, answer: str | Non
 
 
 def test_the_upstream_protocol_uses_the_authors_generation_settings(authors_folder: Path) -> None:
-    assert llm_protocol("vlsbench", "upstream", source=authors_folder).settings == {"temperature": 0.0, "max_tokens": 128}
+    assert judge_request("vlsbench", "upstream", source=authors_folder).settings == {"temperature": 0.0, "max_tokens": 128}
 
 
 def test_vlsbench_defaults_to_the_upstream_protocol(authors_folder: Path) -> None:
-    assert llm_protocol("vlsbench", source=authors_folder).name == "upstream"
+    assert judge_request("vlsbench", source=authors_folder).name == "upstream"
 
 
-def test_the_mmsafety_protocol_keeps_the_rubric() -> None:
-    assert llm_protocol("vlsbench", "mmsafety").rubrics.for_label("unsafe").name == "vlsbench"
+def test_the_rubric_protocol_keeps_the_rubric() -> None:
+    assert judge_request("vlsbench", "rubric").rubrics.for_label("unsafe").name == "vlsbench"
+
+
+def test_the_rubric_protocol_is_also_spelled_mmsafety() -> None:
+    assert judge_request("vlsbench", "mmsafety") == judge_request("vlsbench", "rubric")
 
 
 def test_no_upstream_protocol_for_a_benchmark_without_one() -> None:
     with pytest.raises(InputError, match="not salad"):
-        llm_protocol("salad", "upstream")
+        judge_request("salad", "upstream")
 
 
 def test_a_users_rubric_does_not_go_with_the_upstream_protocol(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="--rubric"):
-        llm_protocol("vlsbench", "upstream", rubric_files=[tmp_path / "mine.txt"])
+        judge_request("vlsbench", "upstream", rubric_files=[tmp_path / "mine.txt"])
 
 
 def test_the_authors_file_may_be_given_as_the_file_itself(authors_folder: Path) -> None:
@@ -261,7 +265,7 @@ def test_an_empty_answer_a_refusal_or_a_failed_call_is_invalid_with_its_reason(
     server: OpenAIServer, authors_folder: Path, reply: Reply, reason: str
 ) -> None:
     server.set_script(Script([reply]))
-    protocol = llm_protocol("vlsbench", "upstream", source=authors_folder)
+    protocol = judge_request("vlsbench", "upstream", source=authors_folder)
     judge = LLMJudge(model="gpt-4o", rubrics=protocol.rubrics, base_url=server.base_url, api_key_env=KEY_ENV,
                      retry=RetryPolicy(max_attempts=1), **protocol.settings)
     sample = Sample(id="1", label="unsafe", query="q", image=png(1))

@@ -61,7 +61,7 @@ Returns:
     `mmsafety.score`, a mapping over the flat dict that `mmsafety.score(...).to_flat()` gives.
 Examples:
     >>> import evaluate
-    >>> from mmsafety.metrics import MODULE_PATH  # this folder; from the Hub: "ORG/mmsafety"
+    >>> from mmsafety.metrics import MODULE_PATH  # this folder; from the Hub: "ORG/safety_rates"
     >>> salad = evaluate.load(MODULE_PATH, "salad")
     >>> results = salad.compute(
     ...     predictions=["safe", "refusal", "safe", "oversensitive"],
