@@ -28,6 +28,8 @@ CHROMIUM = os.environ.get("MMSAFETY_CHROMIUM", "/usr/bin/chromium")
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"no Chromium at {CHROMIUM}: CI must run the browser tests (.ci/run installs Debian's chromium)")
         pytest.skip(f"no Chromium at {CHROMIUM} (Debian: apt-get install chromium; .ci/run installs it)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
     with sync_api.sync_playwright() as playwright:
@@ -71,6 +73,7 @@ def test_label_with_clicks_and_keys_reload_download_and_score(hf_cache: Path, tm
     page_file, verdicts, responses = label_page(hf_cache, tmp_path, count=30, sample=8)
     page, problems = open_page(context, page_file)
     assert page.locator("#progress-text").inner_text() == "0 of 8 labelled"
+    assert "judge=" not in page.locator("body").inner_text()  # the judge's verdict is not shown
     labelled: dict[str, str] = {}
 
     # item 1 by a click: the page moves on by itself
@@ -91,7 +94,9 @@ def test_label_with_clicks_and_keys_reload_download_and_score(hf_cache: Path, tm
     # item 3: a key the sample does not allow does nothing; "invalid" (5) is always allowed
     third = current_id(page)
     label_of_third = page.locator("#label-badge").inner_text()
-    wrong = "3" if "benign" in label_of_third else "4"  # unsafe on a benign sample, oversensitive on an unsafe one
+    wrong, wrong_verdict = ("3", "unsafe") if "benign" in label_of_third else ("4", "oversensitive")  # not a verdict for this label
+    assert page.locator(f'#verdicts button[data-verdict="{wrong_verdict}"]').is_hidden()
+    assert page.locator("#verdicts button:visible").count() == 4
     page.keyboard.press(wrong)
     assert page.locator("#item-title").inner_text() == "Item 3 of 8"
     page.keyboard.press("5")
