@@ -184,6 +184,7 @@ def test_hostile_texts_are_shown_as_text(hf_cache: Path, tmp_path: Path, context
     hostile = '</script><script>window.pwned=1</script><img src=x onerror="window.pwned=2">'
     rows = fixture_rows("salad", 2)
     rows[0] = {**rows[0], "id": "<i>x</i>", "query": "Q " + hostile}
+    rows[1] = {**rows[1], "id": "__proto__"}  # not a property of the page's own objects
     page_file, _, _ = label_page(hf_cache, tmp_path, rows=rows, responses=[(r["id"], "A " + hostile) for r in rows], sample=2)
     page, problems = open_page(context, page_file)
     for _ in range(2):
@@ -195,6 +196,19 @@ def test_hostile_texts_are_shown_as_text(hf_cache: Path, tmp_path: Path, context
     assert page.locator("#query").inner_text() == "Q " + hostile
     assert page.evaluate("window.pwned") is None
     assert page.locator("#response img, #query img, #response script, #item-meta i").count() == 0
+    page.locator("#labeller").fill("Ada")
+    page.keyboard.press("Escape")
+    page.keyboard.press("k")  # to the first item; a verdict there moves on to the second
+    page.keyboard.press("1")
+    page.keyboard.press("2")
+    page.reload()
+    page.wait_for_selector("#verdicts button")
+    assert page.locator("#progress-text").inner_text() == "2 of 2 labelled"
+    with page.expect_download() as download_info:
+        page.locator("#download").click()
+    human = tmp_path / "human.jsonl"
+    download_info.value.save_as(human)
+    assert sorted(r["id"] for r in read_jsonl(human)) == ["<i>x</i>", "__proto__"]
     assert problems == []
 
 

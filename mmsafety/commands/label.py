@@ -20,13 +20,11 @@ import tempfile
 from pathlib import Path
 
 from mmsafety import benchmarks
-from mmsafety.commands.common import add_json_option, check_distinct_files, check_verdict_files, print_json
+from mmsafety.commands.common import add_json_option, add_responses_options, check_distinct_files, check_verdict_files, print_json
 from mmsafety.errors import InputError
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register the ``label`` sub-command."""
-    from mmsafety.runs.response_formats import MAP_HELP
-
     label = subparsers.add_parser(
         "label",
         help="write a labelling page: a stratified sample of one run's responses, labelled by hand in a browser",
@@ -38,9 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         "verdict is not shown.",
     )
     label.add_argument("verdicts", metavar="RUN", help="the run's verdicts JSONL (from `mmsafety judge` or `evaluate`)")
-    label.add_argument("--responses", required=True, metavar="FILE",
-                       help="the responses file the verdicts were judged from (the texts to label), any format `mmsafety judge` reads")
-    label.add_argument("--map", metavar="NAME=FIELD,...", help=MAP_HELP)
+    add_responses_options(label)  # the responses file the verdicts were judged from: the texts to label
     label.add_argument("--sample", type=int, default=200, metavar="N", help="responses to draw (default 200; all of them when the run has fewer)")
     label.add_argument("--seed", type=int, metavar="N", help="seed of the draw (default: a random one, printed and written into the labels)")
     label.add_argument("--out", required=True, metavar="FILE", help="the HTML page to write (a page this command wrote is replaced; any other file is refused)")

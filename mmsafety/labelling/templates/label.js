@@ -45,8 +45,11 @@
     }
   }
 
+  // labels by "#" + id: an id such as "__proto__" stays an ordinary key
+  function slot(item) { return "#" + item.record.id; }
+
   function labelOf(item) {
-    return Object.prototype.hasOwnProperty.call(state.labels, item.record.id) ? state.labels[item.record.id] : null;
+    return Object.prototype.hasOwnProperty.call(state.labels, slot(item)) ? state.labels[slot(item)] : null;
   }
 
   function labelled() {
@@ -167,9 +170,8 @@
   }
 
   function entry(item) {
-    const id = item.record.id;
-    if (!labelOf(item)) state.labels[id] = { verdict: null, note: "" };
-    return state.labels[id];
+    if (!labelOf(item)) state.labels[slot(item)] = { verdict: null, note: "" };
+    return state.labels[slot(item)];
   }
 
   function choose(verdict) {
