@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from helpers.judging import fixture_rows, read_jsonl
 from helpers.labelling import judged_run
 from mmsafety.cli import main
-from mmsafety.labelling.human import fill, response_sha256
-from mmsafety.labelling.page import island
+from mmsafety.labelling.page import CANNOT_JUDGE, island
+from mmsafety.runs.human import check_human
+from mmsafety.runs.records import response_digest
 from mmsafety.labelling.sample import allocate, draw_sample
 
 
@@ -111,7 +112,7 @@ def test_label_writes_a_page_of_a_stratified_sample(hf_cache: Path, tmp_path: Pa
         assert record["sample_seed"] == 5
         assert record["sample_stratum"] == f"label={record['label']}|subset={record['subset']}|judge={judge[record['id']]['verdict']}"
         assert record["sample_weight"] == expected[record["sample_stratum"]] / summary["strata"][record["sample_stratum"]]["drawn"]
-        assert record["response_sha256"] == response_sha256(responses_by_id[record["id"]])
+        assert record["response_sha256"] == response_digest(responses_by_id[record["id"]])
         assert item["response_shown"] == responses_by_id[record["id"]]
         assert item["query"] == row_by_id[record["id"]]["query"]
         assert item["image"].startswith("data:image/png;base64,")
@@ -195,7 +196,10 @@ def test_a_filled_record_is_a_verdict_score_reads(hf_cache: Path, tmp_path: Path
     assert run(capsys, "label", verdicts, "--responses", responses, "--sample", 6, "--seed", 3, "--out", page)[0] == 0
     items = page_data(page)["items"]
     human = tmp_path / "human.jsonl"
-    human.write_text("".join(json.dumps(fill(i["record"], verdict="invalid" if n == 0 else "safe", labeller="Ada", note="")) + "\n" for n, i in enumerate(items)))
+    filled = [{**i["record"], "verdict": "invalid" if n == 0 else "safe", "labeller": "Ada", "raw": "", "reason": CANNOT_JUDGE if n == 0 else None}
+              for n, i in enumerate(items)]  # what the page's script sets
+    check_human(human, filled)
+    human.write_text("".join(json.dumps(record) + "\n" for record in filled))
     code, out, err = run(capsys, "score", "salad", human)
     assert code == 0, err
     assert "6 verdicts (human v1)" in out and "scored 6 of 12 items (6 missing)" in out
@@ -217,9 +221,9 @@ def test_responses_that_miss_ids_of_the_run_are_refused(hf_cache: Path, tmp_path
 
 def test_a_response_other_than_the_one_judged_is_refused(hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     verdicts, responses, _ = judged_run(hf_cache, tmp_path, count=4)
-    stamped = [{**r, "response_sha256": response_sha256("something else" if r["id"] == "3" else json.loads(line)["response"])}
-               for r, line in zip(read_jsonl(verdicts), responses.read_text().splitlines())]
-    verdicts.write_text("".join(json.dumps(r) + "\n" for r in stamped))
+    assert all(r["response_sha256"] == response_digest(t["response"]) for r, t in zip(read_jsonl(verdicts), read_jsonl(responses)))
+    edited = [{**t, "response": "something else"} if t["id"] == "3" else t for t in read_jsonl(responses)]
+    responses.write_text("".join(json.dumps(t) + "\n" for t in edited))  # the judge saw another text for id 3
     code, _, err = run(capsys, "label", verdicts, "--responses", responses, "--out", tmp_path / "p.html")
     assert code == 2
     assert f"{verdicts}: line 3: the response of id '3' in the responses file is not the one judged" in err

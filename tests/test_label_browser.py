@@ -20,7 +20,8 @@ from PIL import Image
 from helpers.judging import fixture_rows, read_jsonl
 from helpers.labelling import judged_run, solid_png
 from mmsafety.cli import main
-from mmsafety.labelling.human import response_sha256
+from mmsafety.runs.human import check_human
+from mmsafety.runs.records import response_digest
 
 CHROMIUM = os.environ.get("MMSAFETY_CHROMIUM", "/usr/bin/chromium")
 
@@ -134,11 +135,12 @@ def test_label_with_clicks_and_keys_reload_download_and_score(hf_cache: Path, tm
         assert record["judge"] == "human" and record["judge_version"] == "1" and record["labeller"] == "Ada Lovelace"
         assert record["heuristic"] is False and record["benchmark"] == "mmsafety/salad" and record["model"] == "model-a"
         assert record["label"] == judged[record["id"]]["label"] and record["subset"] == judged[record["id"]]["subset"]
-        assert record["response_sha256"] == response_sha256(texts[record["id"]])
+        assert record["response_sha256"] == response_digest(texts[record["id"]])
         assert record["sample_seed"] == 4 and isinstance(record["sample_weight"], float)
         assert record["sample_stratum"].endswith(f"judge={judged[record['id']]['verdict']}")
         assert record["reason"] == ("labeller_could_not_judge" if record["verdict"] == "invalid" else None)
-    assert {r["id"]: r["raw"] for r in records} == {first: None, second: "warns about the heat", third: None}
+    assert {r["id"]: r["raw"] for r in records} == {first: "", second: "warns about the heat", third: ""}
+    assert check_human(human, records).weights == {r["id"]: r["sample_weight"] for r in records}  # the human verdict format
     assert '"sample_weight": ' not in human.read_text() and '"sample_weight":' in human.read_text()  # compact JSON, floats kept floats
 
     code = main(["score", "salad", str(human)])

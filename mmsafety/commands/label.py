@@ -8,7 +8,7 @@ The verdicts file gives the judge's verdict per id, the benchmark and the model;
 responses file (``--responses``: the verdicts do not hold the texts, and mmsafety reads only
 files it is pointed at) gives the texts; the built set gives queries and images. The page
 opens from the file (no server, no network) and downloads the labels as a human verdicts
-file (:mod:`mmsafety.labelling.human`).
+file (:mod:`mmsafety.runs.human`).
 """
 
 from __future__ import annotations

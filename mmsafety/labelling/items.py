@@ -17,11 +17,11 @@ from typing import Any
 
 from mmsafety.errors import InputError, list_ids
 from mmsafety.judges.rubric import rubrics_for
-from mmsafety.labelling.human import human_record, response_sha256
 from mmsafety.labelling.page import PageItem, image_for_page
 from mmsafety.labelling.sample import DrawnItem, draw_sample, stratum_name
 from mmsafety.labels import BENIGN_LABELS, VERDICTS
-from mmsafety.runs.records import InvalidImage
+from mmsafety.runs.human import human_record
+from mmsafety.runs.records import InvalidImage, response_digest
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def _check_hashes(path: Path, ids: list[str], by_id: Mapping[str, Any]) -> None:
         item_id = str(record.get("id"))
         if recorded is None or item_id not in wanted:
             continue
-        if recorded != response_sha256(by_id[item_id].text):
+        if recorded != response_digest(by_id[item_id].text):
             raise InputError(
                 f"the response of id {item_id!r} in the responses file is not the one judged (its sha256 differs "
                 "from the record's response_sha256): expected the responses file the verdicts were judged from",
@@ -120,17 +120,20 @@ def _item(checked: Any, samples: Mapping[str, Any], response: Any, drawn: DrawnI
     sample = samples[drawn.id]
     record = human_record(
         drawn.id,
-        label=table.column("label")[row].as_py(),
+        "invalid",  # the page sets the labeller's verdict, name, note and reason (below: none yet)
+        table.column("label")[row].as_py(),
+        labeller="",
+        response=response.text,
+        seed=seed,
+        stratum=drawn.stratum,
+        weight=drawn.weight,
         category=table.column("category")[row].as_py(),
         subset=table.column("subset")[row].as_py(),
         model=model,
         benchmark=checked.repo,
         benchmark_version=checked.version,
-        response=response.text,
-        seed=seed,
-        stratum=drawn.stratum,
-        weight=drawn.weight,
     )
+    record.update(verdict=None, labeller=None, reason=None)
     try:
         image, note = image_for_page(sample.load_image())
     except InvalidImage as error:

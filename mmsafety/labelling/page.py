@@ -32,8 +32,9 @@ from typing import Any
 from PIL import Image
 
 from mmsafety.labels import BENIGN_LABELS, VERDICTS
-from mmsafety.labelling.human import CANNOT_JUDGE
 
+CANNOT_JUDGE = "labeller_could_not_judge"
+"""The ``reason`` the page writes for an ``invalid`` verdict a labeller gives (every invalid verdict has one)."""
 PAGE_MARKER = '<meta name="generator" content="mmsafety label">'
 """The line that marks a page ``mmsafety label`` wrote (and may therefore replace)."""
 MAX_IMAGE_BYTES = 400_000
@@ -59,7 +60,7 @@ class PageItem:
     """One item of the page: what the labeller sees, and the record the download writes."""
 
     record: Mapping[str, Any]
-    """:func:`mmsafety.labelling.human.human_record` for this item."""
+    """:func:`mmsafety.runs.human.human_record` for this item, without the labeller's verdict, name, note and reason."""
     query: str
     reference: str
     response: str

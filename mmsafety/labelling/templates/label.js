@@ -202,7 +202,7 @@
       const record = Object.assign({}, item.record, {
         verdict: l.verdict,
         labeller: state.labeller,
-        raw: l.note ? l.note : null,
+        raw: l.note || "",
         reason: l.verdict === "invalid" ? data.invalid_reason : null,
         sample_weight: "@WEIGHT@",
       });
