@@ -31,7 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
         description="Draw a random sample of one run's responses, stratified by label, subset and the judge's verdict "
         "(proportional allocation; each item's weight = stratum size / items drawn from it), and write it as one "
         "self-contained HTML page: the image, the query and the response, buttons and keys 1-5 for the verdicts the "
-        "benchmark allows, a note, progress. Labels are kept in the browser's storage; the page's button downloads "
+        "benchmark allows, a note, progress. The texts come from --responses, the responses file the run was judged "
+        "from (the verdicts do not hold them; where the verdicts hold each response's sha256, it must match). Labels are kept in the browser's storage; the page's button downloads "
         "them as a verdicts file (judge \"human\") that `mmsafety score`, `report` and `agree` read. The judge's "
         "verdict is not shown.",
     )
@@ -41,13 +42,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     label.add_argument("--seed", type=int, metavar="N", help="seed of the draw (default: a random one, printed and written into the labels)")
     label.add_argument("--out", required=True, metavar="FILE", help="the HTML page to write (a page this command wrote is replaced; any other file is refused)")
     label.add_argument("--benchmark", metavar="NAME", help="the benchmark, for verdicts that do not say it (written by other tools)")
+    label.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_json_option(label, "the page written, the sample's key, seed and strata (run size and items drawn)")
     label.set_defaults(func=run_label)
 
 
 def run_label(args: argparse.Namespace) -> int:
     """``mmsafety label``: check the run, draw the sample, write the page."""
-    from mmsafety.commands.common import quiet_datasets
+    from mmsafety.commands.common import progress_bar, quiet_datasets
     from mmsafety.labelling.items import sample_run
     from mmsafety.labelling.page import render_page
     from mmsafety.runs.response_formats import parse_map, read_response_file
@@ -67,7 +69,8 @@ def run_label(args: argparse.Namespace) -> int:
     mapping = parse_map(args.map) if args.map else None
     responses = read_response_file(args.responses, built.samples, benchmark=checked.name, mapping=mapping)
     seed = secrets.randbelow(2**31) if args.seed is None else args.seed
-    sample = sample_run(checked, responses, built.samples, size=args.sample, seed=seed)
+    with progress_bar(min(args.sample, checked.table.num_rows), "reading the sample's images", "item", args) as bar:
+        sample = sample_run(checked, responses, built.samples, size=args.sample, seed=seed, on_item=lambda: bar.update(1))
     write_page(out, render_page(sample.items, key=sample.key, run=sample.run))
     if args.json:
         print_json({

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,10 +60,13 @@ def _texts(table: Any, name: str) -> list[str]:
     return ["" if value is None else value for value in table.column(name).to_pylist()]
 
 
-def sample_run(checked: Any, responses: list[Any], samples: Mapping[str, Any], *, size: int, seed: int) -> LabellingSample:
+def sample_run(
+    checked: Any, responses: list[Any], samples: Mapping[str, Any], *, size: int, seed: int, on_item: Callable[[], object] | None = None
+) -> LabellingSample:
     """The sample of a checked verdicts file (:class:`~mmsafety.runs.checks.CheckedVerdicts`),
     with the texts of ``responses`` (every id of the run must have one; a record's own
-    ``response_sha256``, where it has one, must match) and the built set's ``samples``."""
+    ``response_sha256``, where it has one, must match) and the built set's ``samples``;
+    ``on_item`` is called once per item made ready (its image read), for a progress bar."""
     table = checked.table
     ids = _texts(table, "id")
     by_id = {response.id: response for response in responses}
@@ -80,7 +83,11 @@ def sample_run(checked: Any, responses: list[Any], samples: Mapping[str, Any], *
     row_of = {item_id: row for row, item_id in enumerate(ids)}
     models = table.column("model").to_pylist()
     judges = sorted({f"{judge or '?'}" for judge in table.column("judge").to_pylist()})
-    items = [_item(checked, samples, by_id[d.id], d, row_of[d.id], models[row_of[d.id]], seed) for d in drawn]
+    items = []
+    for d in drawn:
+        items.append(_item(checked, samples, by_id[d.id], d, row_of[d.id], models[row_of[d.id]], seed))
+        if on_item is not None:
+            on_item()
     sizes: dict[str, list[int]] = {}
     for stratum in strata:
         sizes.setdefault(stratum, [0, 0])[0] += 1
