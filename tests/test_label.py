@@ -249,3 +249,27 @@ def test_bad_numbers_are_refused(hf_cache: Path, tmp_path: Path, capsys: pytest.
     verdicts, responses, _ = judged_run(hf_cache, tmp_path, count=4)
     code, _, err = run(capsys, "label", verdicts, "--responses", responses, option, value, "--out", tmp_path / "p.html")
     assert code == 2 and message in err
+
+
+def test_verdicts_of_another_tool_name_their_benchmark_with_an_option(hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    verdicts, responses, _ = judged_run(hf_cache, tmp_path, count=6)
+    bare = [{k: v for k, v in record.items() if k not in ("benchmark", "benchmark_version")} for record in read_jsonl(verdicts)]
+    verdicts.write_text("".join(json.dumps(record) + "\n" for record in bare))
+    code, _, err = run(capsys, "label", verdicts, "--responses", responses, "--out", tmp_path / "p.html")
+    assert code == 2 and "do not say which benchmark they judged" in err and "--benchmark NAME" in err
+    code, _, err = run(capsys, "label", verdicts, "--responses", responses, "--benchmark", "salad", "--seed", 0, "--out", tmp_path / "p.html")
+    assert code == 0, err
+    assert {item["record"]["benchmark"] for item in page_data(tmp_path / "p.html")["items"]} == {"mmsafety/salad"}
+
+
+def test_a_response_the_model_never_gave_is_shown_as_such(hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = fixture_rows("salad", 2)
+    verdicts, responses, _ = judged_run(hf_cache, tmp_path, rows=rows, responses=[("1", "Sure."), ("2", "")])
+    records = read_jsonl(responses)
+    records[1] = {"id": "2", "response": None, "error": "model_timeout", "error_detail": "no answer in 30 s"}
+    responses.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert run(capsys, "label", verdicts, "--responses", responses, "--seed", 0, "--out", tmp_path / "p.html")[0] == 0
+    shown = {item["record"]["id"]: item for item in page_data(tmp_path / "p.html")["items"]}
+    assert shown["2"]["response_shown"] == "(no response: model_timeout — no answer in 30 s)" and shown["2"]["response_missing"]
+    assert shown["1"]["response_shown"] == "Sure." and not shown["1"]["response_missing"]
+    assert shown["2"]["record"]["response_sha256"] == response_digest("")
