@@ -224,13 +224,18 @@ def test_the_page_shows_the_image(hf_cache: Path, tmp_path: Path, context: Any) 
     image = page.locator("#image")
     assert image.evaluate("img => img.complete && img.naturalWidth") == 240
     box = image.bounding_box()
-    assert box is not None and box["width"] > 100 and box["height"] > 60
+    assert box is not None
+    # where the picture is drawn inside the element (object-fit: contain centres it at the largest scale that fits)
+    fit = min(box["width"] / 240, box["height"] / 160)
+    width, height = 240 * fit, 160 * fit
+    left, top = box["x"] + (box["width"] - width) / 2, box["y"] + (box["height"] - height) / 2
+    assert width > 200 and height > 130  # shown large enough to judge
     shot = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
     scale = shot.width / 1440
-    for fx, fy in ((0.5, 0.5), (0.15, 0.2), (0.85, 0.8)):
-        x, y = int((box["x"] + fx * box["width"]) * scale), int((box["y"] + fy * box["height"]) * scale)
-        assert shot.getpixel((x, y)) == colour
-    outside = shot.getpixel((int((box["x"] - 8) * scale), int((box["y"] + box["height"] / 2) * scale)))
+    for fx, fy in ((0.5, 0.5), (0.1, 0.1), (0.9, 0.9), (0.1, 0.9)):
+        x, y = int((left + fx * width) * scale), int((top + fy * height) * scale)
+        assert shot.getpixel((x, y)) == colour, (fx, fy)
+    outside = shot.getpixel((int((left - 6) * scale), int((top + height / 2) * scale)))
     assert outside != colour
     page.screenshot(path=str(tmp_path / "page.png"))
     assert problems == []
