@@ -215,7 +215,7 @@ def test_responses_that_miss_ids_of_the_run_are_refused(hf_cache: Path, tmp_path
     short.write_text("".join(line + "\n" for line in responses.read_text().splitlines()[:4]))
     code, _, err = run(capsys, "label", verdicts, "--responses", short, "--out", tmp_path / "p.html")
     assert code == 2
-    assert "2 id(s) of the run have no response in the responses file: 5, 6" in err
+    assert f"{short}: 2 id(s) of the run have no response in the responses file: 5, 6" in err
     assert not (tmp_path / "p.html").exists()
 
 

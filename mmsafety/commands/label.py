@@ -70,7 +70,7 @@ def run_label(args: argparse.Namespace) -> int:
     responses = read_response_file(args.responses, built.samples, benchmark=checked.name, mapping=mapping)
     seed = secrets.randbelow(2**31) if args.seed is None else args.seed
     with progress_bar(min(args.sample, checked.table.num_rows), "reading the sample's images", "item", args) as bar:
-        sample = sample_run(checked, responses, built.samples, size=args.sample, seed=seed, on_item=lambda: bar.update(1))
+        sample = sample_run(checked, responses, built.samples, size=args.sample, seed=seed, responses_file=args.responses, on_item=lambda: bar.update(1))
     write_page(out, render_page(sample.items, key=sample.key, run=sample.run))
     if args.json:
         print_json({

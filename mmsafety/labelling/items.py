@@ -61,12 +61,19 @@ def _texts(table: Any, name: str) -> list[str]:
 
 
 def sample_run(
-    checked: Any, responses: list[Any], samples: Mapping[str, Any], *, size: int, seed: int, on_item: Callable[[], object] | None = None
+    checked: Any,
+    responses: list[Any],
+    samples: Mapping[str, Any],
+    *,
+    size: int,
+    seed: int,
+    responses_file: str | Path | None = None,
+    on_item: Callable[[], object] | None = None,
 ) -> LabellingSample:
     """The sample of a checked verdicts file (:class:`~mmsafety.runs.checks.CheckedVerdicts`),
     with the texts of ``responses`` (every id of the run must have one; a record's own
     ``response_sha256``, where it has one, must match) and the built set's ``samples``;
-    ``on_item`` is called once per item made ready (its image read), for a progress bar."""
+    ``responses_file`` names the responses in errors; ``on_item`` is called once per item made ready (its image read), for a progress bar."""
     table = checked.table
     ids = _texts(table, "id")
     by_id = {response.id: response for response in responses}
@@ -75,6 +82,7 @@ def sample_run(
         raise InputError(
             f"{len(missing)} id(s) of the run have no response in the responses file: {list_ids(missing)}; "
             f"expected the responses file that {checked.path} judged",
+            file=responses_file,
         )
     _check_hashes(checked.path, ids, by_id)
     verdicts, labels, subsets = _texts(table, "verdict"), _texts(table, "label"), _texts(table, "subset")
