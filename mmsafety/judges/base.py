@@ -30,7 +30,7 @@ from typing import ClassVar
 
 from mmsafety.errors import InputError
 from mmsafety.labels import VERDICTS
-from mmsafety.runs.records import EMPTY_RESPONSE, Response, RunStats, Sample, Verdict, by_count
+from mmsafety.runs.records import EMPTY_RESPONSE, Response, RunStats, Sample, Verdict, by_count, response_digest
 
 
 class JudgeConfigError(InputError):
@@ -118,6 +118,7 @@ class Judge(abc.ABC):
             heuristic=self.heuristic,
             cached=cached,
             blind=response.blind,
+            response_sha256=response_digest(response.text),
         )
 
     def empty_verdict(self, sample: Sample, response: Response) -> Verdict | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from hashlib import sha256
 from typing import Any
 
 from mmsafety.labels import BENIGN_LABELS, LABELS, VERDICTS
@@ -114,6 +115,8 @@ class Verdict:
     heuristic: bool = False
     cached: bool = field(default=False, compare=False)
     blind: bool = False
+    response_sha256: str | None = None
+    """:func:`response_digest` of the response judged: files that judge the same responses agree on it."""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -148,7 +151,18 @@ class Verdict:
             record["rubric"] = self.rubric
         if self.blind:
             record["blind"] = True
+        if self.response_sha256 is not None:
+            record["response_sha256"] = self.response_sha256
         return record
+
+
+def response_digest(text: str) -> str:
+    """The ``response_sha256`` of a response: the SHA-256 of its text in UTF-8, in hex.
+
+    >>> response_digest("")[:12]
+    'e3b0c44298fc'
+    """
+    return sha256(text.encode("utf-8")).hexdigest()
 
 
 @dataclass
