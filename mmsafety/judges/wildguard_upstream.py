@@ -30,7 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from mmsafety.data.sources import PinnedFile, Source, read_checksums, sha256_file
+from mmsafety.data.sources import PinnedFile, read_checksums, read_pinned
 from mmsafety.errors import ChecksumError, InputError
 from mmsafety.judges.guard_answers import GuardReading, read_wildguard
 from mmsafety.labels import LABELS
@@ -74,34 +74,17 @@ def authors_bytes(
     ``download_dir``).
     """
     pinned = pin(checksums)
-    if source is not None and Path(source).is_file():
-        path = Path(source)
-        digest = sha256_file(path)
-        if digest != pinned.sha256:
-            raise ChecksumError(
-                f"expected WildGuard's {AUTHORS_FILE} with sha256 {pinned.sha256} (pinned at {pinned.url}), found {digest}; "
-                "if this is a deliberate newer upstream, pass --checksums FILE (from `mmsafety checksums`)",
-                file=path,
-            )
-        return path.read_bytes(), str(path), pinned
-    if download_dir is None:
-        from mmsafety.data.catalog import cache_root
-
-        download_dir = cache_root() / "downloads" / "mmsafety"
-    folder = Path(source) if source is not None else None
-    try:
-        data = Source({AUTHORS_FILE: pinned}, source_dir=folder, download_dir=download_dir).read_bytes(AUTHORS_FILE)
-    except ChecksumError:
-        raise
-    except InputError as error:
-        if folder is not None:
-            raise
-        raise InputError(
-            f"{error.detail}; WildGuard's input format is read from its authors' {AUTHORS_FILE}: pass --source-dir "
-            f"with a checkout of {REPOSITORY} at the pinned commit (or the file itself)",
-            file=error.file,
-        ) from None
-    return data, str(folder / AUTHORS_FILE) if folder is not None else pinned.url, pinned
+    data, where = read_pinned(
+        AUTHORS_FILE,
+        pinned,
+        source,
+        download_dir=download_dir,
+        what=f"WildGuard's {AUTHORS_FILE}",
+        newer="; if this is a deliberate newer upstream, pass --checksums FILE (from `mmsafety checksums`)",
+        hint=f"WildGuard's input format is read from its authors' {AUTHORS_FILE}: pass --source-dir with a checkout of "
+        f"{REPOSITORY} at the pinned commit (or the file itself)",
+    )
+    return data, where, pinned
 
 
 def parse_template(data: bytes, *, file: str = AUTHORS_FILE) -> str:
