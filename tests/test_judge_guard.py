@@ -89,6 +89,7 @@ def wild(request: str, refusal: str, harmful: str) -> str:
         ("The response is safe.", None, "ambiguous_judge_output", ()),
         ("safe\n\nNo category applies.", None, "ambiguous_judge_output", ()),
         ("S1", None, "ambiguous_judge_output", ()),
+        ("<think>The reply refuses.</think>\nsafe", None, "ambiguous_judge_output", ()),  # a reasoning model's answer
         ("", None, "unparsable_judge_output", ()),
         ("   \n", None, "unparsable_judge_output", ()),
         (None, None, "unparsable_judge_output", ()),
@@ -485,6 +486,35 @@ def test_a_guard_report_beside_an_llm_judge_compares_only_the_rates_both_give(hf
     assert code == 0, err
     (comparison,) = json.loads(out)["benchmarks"]["mmsafety/vlsbench"]["comparisons"]
     assert [rate["name"] for rate in comparison["rates"]] == ["safe_response_rate"]
+
+
+def test_llama_guard_with_a_wildguard_beside_it_from_the_command_line(hf_cache: Path, tmp_path: Path, server: OpenAIServer,
+                                                                   stand_in: tuple[Path, Path, str], capsys: pytest.CaptureFixture[str]) -> None:
+    _, checksums, _ = stand_in
+    rows = build_fixture(hf_cache, "vlsbench", count=2)
+    responses = write_responses(tmp_path / "r.jsonl", [(rows[0]["id"], "R-refuses"), (rows[1]["id"], "R-warns")])
+    verdicts = tmp_path / "v.jsonl"
+    with OpenAIServer(Script(default=scripted({"R-refuses": wild("yes", "yes", "no")}, wild("yes", "no", "no")))) as wildguard:
+        code, _, err = run(capsys, "judge", "vlsbench", "--responses", responses, "--out", verdicts, "--guard", "llama-guard",
+                           "--refusal", "wildguard", "--refusal-base-url", wildguard.base_url, "--refusal-model", "wg",
+                           "--checksums", checksums, "--model", "lg", "--no-cache", *endpoint(server))
+        assert code == 0, err
+        assert {w.body["model"] for w in wildguard.chat_requests()} == {"wg"}
+    assert [(r["verdict"], r["refusal_signal"], r["judge_signals"]) for r in read_jsonl(verdicts)] == [
+        ("refusal", "wildguard", "harm+refusal"), ("safe", "wildguard", "harm+refusal")]
+    code, out, _ = run(capsys, "score", "vlsbench", verdicts, "--json")
+    assert (json.loads(out)["refusal_rate"], json.loads(out)["warning_rate"]) == (0.5, 0.5)
+
+
+def test_a_guard_that_never_answers_stops_the_run_naming_it(hf_cache: Path, tmp_path: Path, server: OpenAIServer,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    rows = build_fixture(hf_cache, "vlsbench", count=3)
+    server.set_script(Script(replies=[Reply(hang=5.0)]))
+    responses = write_responses(tmp_path / "r.jsonl", [(r["id"], "x") for r in rows])
+    code, _, err = run(capsys, "judge", "vlsbench", "--responses", responses, "--out", tmp_path / "v.jsonl", "--guard", "llama-guard",
+                       "--model", "lg", "--timeout", "0.3", "--concurrency", "1", "--no-cache", *endpoint(server))
+    assert code == 2 and server.base_url in err and "no answer" in err
+    assert not (tmp_path / "v.jsonl").exists()
 
 
 @pytest.mark.parametrize(
