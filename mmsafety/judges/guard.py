@@ -49,6 +49,8 @@ from mmsafety.judges.guard_answers import GUARDS, REFUSAL_SIGNALS, WILDGUARD_MOD
 from mmsafety.judges.llm import LLMJudge
 from mmsafety.judges.rubric import RubricSet
 from mmsafety.judges.rules import RuleJudge
+from mmsafety.judges.wildguard_upstream import SETTINGS as WILDGUARD_SETTINGS
+from mmsafety.judges.wildguard_upstream import load_format
 from mmsafety.labels import LABELS
 from mmsafety.runs.ask import Asked
 from mmsafety.runs.cache import AnswerCache, sha256_text
@@ -149,7 +151,7 @@ class GuardJudge(LLMJudge):
     ) -> None:
         if guard not in GUARDS:
             raise JudgeConfigError(f"unknown guard {guard!r}: expected one of {', '.join(GUARDS)}")
-        settings = LLAMA_GUARD_SETTINGS if guard == "llama-guard" else {"temperature": 0.0, "max_tokens": 128}
+        settings = LLAMA_GUARD_SETTINGS if guard == "llama-guard" else WILDGUARD_SETTINGS
         llm.setdefault("temperature", settings["temperature"])
         llm.setdefault("max_tokens", settings["max_tokens"])
         super().__init__(model=model, rubrics=RubricSet((request,)), **llm)
@@ -218,17 +220,19 @@ class GuardJudge(LLMJudge):
     ) -> list[Verdict]:
         """Judge every pair (with the refusal judge beside it, concurrently, when there is one)."""
         pairs = list(pairs)
+        positions = {sample.id: n for n, (sample, _) in enumerate(pairs)}  # ids are unique within a run
         if self.refusal_judge is None:
             if self.rules is None:
                 return await super().ajudge_many(pairs, on_verdict=on_verdict)
-            harms = await super().ajudge_many(pairs)
-            verdicts = [self.with_refusal(s, r, v, None) for (s, r), v in zip(pairs, harms)]
-            for verdict in verdicts:
+
+            def cued(verdict: Verdict) -> None:
                 if on_verdict is not None:
-                    on_verdict(verdict)
-            return verdicts
+                    sample, response = pairs[positions[verdict.id]]
+                    on_verdict(self.with_refusal(sample, response, verdict, None))
+
+            harms = await super().ajudge_many(pairs, on_verdict=cued)
+            return [self.with_refusal(s, r, v, None) for (s, r), v in zip(pairs, harms)]
         start = time.perf_counter()
-        positions = {sample.id: n for n, (sample, _) in enumerate(pairs)}  # ids are unique within a run
         halves: tuple[dict[int, Verdict], dict[int, Verdict]] = ({}, {})
 
         def note(half: int) -> ProgressCallback:
@@ -296,8 +300,6 @@ def guard_judge(
     :class:`~mmsafety.judges.llm.LLMJudge`'s keyword arguments (``base_url``, ``concurrency``...);
     both guards share the one answer ``cache``.
     """
-    from mmsafety.judges.wildguard_upstream import load_format
-
     if guard not in GUARDS:
         raise JudgeConfigError(f"unknown guard {guard!r}: expected one of {', '.join(GUARDS)}")
     if refusal is not None and refusal not in REFUSAL_SIGNALS:
