@@ -34,8 +34,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from mmsafety.data.sources import PinnedFile, Source, read_checksums, sha256_file
-from mmsafety.errors import ChecksumError, InputError
+from mmsafety.data.sources import PinnedFile, read_checksums, read_pinned
+from mmsafety.errors import InputError
 from mmsafety.judges.verdict_line import strip_reasoning
 from mmsafety.labels import LABELS
 from mmsafety.transport.cache import sha256_text
@@ -63,34 +63,15 @@ def authors_bytes(source: str | Path | None = None, *, download_dir: Path | None
     ``source``: a folder holding the file, or the file itself; ``None`` downloads it (once:
     later runs reuse the checked copy in ``download_dir``).
     """
-    pinned = pin()
-    if source is not None and Path(source).is_file():
-        path = Path(source)
-        digest = sha256_file(path)
-        if digest != pinned.sha256:
-            raise ChecksumError(
-                f"expected the authors' {AUTHORS_FILE} with sha256 {pinned.sha256} (pinned at {pinned.url}), found {digest}",
-                file=path,
-            )
-        return path.read_bytes(), str(path)
-    if download_dir is None:
-        from mmsafety.data.catalog import cache_root
-
-        download_dir = cache_root() / "downloads" / "mmsafety"
-    folder = Path(source) if source is not None else None
-    try:
-        data = Source({AUTHORS_FILE: pinned}, source_dir=folder, download_dir=download_dir).read_bytes(AUTHORS_FILE)
-    except ChecksumError:
-        raise
-    except InputError as error:
-        if folder is not None:
-            raise
-        raise InputError(
-            f"{error.detail}; the authors' judge request is read from their {AUTHORS_FILE}: "
-            "pass --source-dir with a copy of it (github.com/AI45Lab/VLSBench at the pinned commit), or --protocol rubric",
-            file=error.file,
-        ) from None
-    return data, str(folder / AUTHORS_FILE) if folder is not None else pinned.url
+    return read_pinned(
+        AUTHORS_FILE,
+        pin(),
+        source,
+        download_dir=download_dir,
+        what=f"the authors' {AUTHORS_FILE}",
+        hint=f"the authors' judge request is read from their {AUTHORS_FILE}: pass --source-dir with a copy of it "
+        "(github.com/AI45Lab/VLSBench at the pinned commit), or --protocol rubric",
+    )
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mmsafety import benchmarks
+from mmsafety.commands.guard import GUARD_JUDGE, add_guard_options, check_guard_options, make_guard_judge
 from mmsafety.errors import InputError
 from mmsafety.judges import JUDGE_NAMES
 from mmsafety.judges.base import Judge
@@ -25,7 +26,8 @@ from mmsafety.scoring.policies import POLICY_NAMES
 LLM_OPTIONS = ("base_url", "model", "api_key_env", "concurrency", "timeout", "cache", "rubric", "max_attempts", "temperature", "max_tokens", "no_cache", "protocol", "source_dir")
 JUDGES_EPILOG = (
     "judges: yesno (MMSafeAware's Yes/No reader; --compat for the authors' script), rules (offline "
-    "refusal/warning cues, a heuristic), llm (any OpenAI-compatible endpoint). Default: llm when --model "
+    "refusal/warning cues, a heuristic), llm (any OpenAI-compatible endpoint), guard (Llama Guard or WildGuard behind one; "
+    "see docs/guard-judges.md). Default: guard when --guard is given, llm when --model "
     "or --base-url is given, else the benchmark's offline judge. The llm judge follows --protocol: upstream (the "
     "benchmark authors' own request, read from their pinned evaluation code; the default for VLSBench) or rubric "
     "(mmsafety's rubrics; the default elsewhere; also spelled mmsafety)."
@@ -49,7 +51,7 @@ def add_responses_options(parser: argparse.ArgumentParser) -> None:
 
 def add_judge_options(parser: argparse.ArgumentParser) -> None:
     """The options that choose and configure a judge (shared by ``judge`` and ``evaluate``)."""
-    parser.add_argument("--judge", choices=JUDGE_NAMES, help="which judge (default: see below)")
+    parser.add_argument("--judge", choices=(*JUDGE_NAMES, GUARD_JUDGE), help="which judge (default: see below)")
     parser.add_argument("--compat", action="store_true", help="yesno: reproduce the MMSafeAware authors' substring scoring exactly")
     llm = parser.add_argument_group("llm judge")
     llm.add_argument("--base-url", metavar="URL", help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1 (default: OpenAI)")
@@ -68,18 +70,21 @@ def add_judge_options(parser: argparse.ArgumentParser) -> None:
         choices=PROTOCOL_CHOICES,
         help="upstream: the benchmark authors' own judge request (default for VLSBench); rubric (or mmsafety, its earlier name): mmsafety's rubrics (default elsewhere)",
     )
-    llm.add_argument("--source-dir", metavar="PATH", help="--protocol upstream: a folder holding the authors' evaluation code, or the file (default: download it at the pinned commit)")
+    llm.add_argument("--source-dir", metavar="PATH", help="--protocol upstream: a folder holding the authors' evaluation code, or the file; --judge guard: a checkout of "
+                     "WildGuard's repository, or its wildguard/utils.py (default: download it at the pinned commit)")
+    add_guard_options(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def choose_judge(benchmark: str, args: argparse.Namespace) -> str:
-    """The judge to run: ``--judge``, else ``llm`` if an endpoint or model is named, else the
+    """The judge to run: ``--judge``, else ``guard`` if ``--guard`` is given, ``llm`` if an endpoint or model is named, else the
     benchmark's offline judge. Conflicting options are bad input."""
     llm_given = [name for name in LLM_OPTIONS if getattr(args, name) not in (None, False)]
-    name = args.judge or ("llm" if args.base_url or args.model else benchmarks.judging(benchmark).offline_judge)
+    name = args.judge or (GUARD_JUDGE if args.guard else "llm" if args.base_url or args.model else benchmarks.judging(benchmark).offline_judge)
     if args.compat and name != "yesno":
         raise InputError(f"--compat applies to the yesno judge only, not to {name}")
-    if name != "llm" and llm_given:
+    check_guard_options(name, args)
+    if name not in ("llm", GUARD_JUDGE) and llm_given:
         flags = ", ".join("--" + option.replace("_", "-") for option in llm_given)
         raise InputError(f"{flags}: options of the llm judge, but the {name} judge was chosen")
     if name == "llm" and not args.model:
@@ -89,29 +94,33 @@ def choose_judge(benchmark: str, args: argparse.Namespace) -> str:
 
 def make_judge(name: str, args: argparse.Namespace, benchmark: Any) -> Judge:
     """Construct the named judge from command-line options."""
-    if name != "llm":
+    if name not in ("llm", GUARD_JUDGE):
         from mmsafety.integrations.common import named_judge
 
         return named_judge(name, compat=args.compat)
     from mmsafety.judges.llm import DEFAULT_API_KEY_ENV, DEFAULT_TIMEOUT, LLMJudge, RetryPolicy
     from mmsafety.judges.protocols import judge_request
 
-    protocol = judge_request(benchmark.name, args.protocol, rubric_files=args.rubric, source=args.source_dir)
-    rubrics = protocol.rubrics
-    cache = None if args.no_cache else Path(args.cache) if args.cache else default_cache_path()
-    return LLMJudge(
-        model=args.model,
-        rubrics=rubrics,
+    endpoint = dict(
         base_url=args.base_url,
         api_key_env=args.api_key_env or DEFAULT_API_KEY_ENV,
         concurrency=16 if args.concurrency is None else args.concurrency,
         timeout=DEFAULT_TIMEOUT if args.timeout is None else args.timeout,
-        cache=cache,
-        temperature=protocol.settings.get("temperature", 0.0) if args.temperature is None else args.temperature,
-        max_tokens=protocol.settings.get("max_tokens", JUDGE_MAX_TOKENS) if args.max_tokens is None else args.max_tokens,
+        cache=None if args.no_cache else Path(args.cache) if args.cache else default_cache_path(),
         retry=RetryPolicy(max_attempts=6 if args.max_attempts is None else args.max_attempts),
         benchmark=benchmark.repo,
         benchmark_version=benchmark.version,
+    )
+    if name == GUARD_JUDGE:  # a guard's own settings unless given
+        given = {key: value for key, value in (("temperature", args.temperature), ("max_tokens", args.max_tokens)) if value is not None}
+        return make_guard_judge(args, benchmark, {**endpoint, **given})
+    protocol = judge_request(benchmark.name, args.protocol, rubric_files=args.rubric, source=args.source_dir)
+    return LLMJudge(
+        model=args.model,
+        rubrics=protocol.rubrics,
+        temperature=protocol.settings.get("temperature", 0.0) if args.temperature is None else args.temperature,
+        max_tokens=protocol.settings.get("max_tokens", JUDGE_MAX_TOKENS) if args.max_tokens is None else args.max_tokens,
+        **endpoint,  # type: ignore[arg-type]
     )
 
 
@@ -139,7 +148,7 @@ def judge_responses(args: argparse.Namespace, name: str) -> JudgeRun:
         raise InputError(f"expected --concurrency of at least 1, found {args.concurrency}")
     if args.max_attempts is not None and args.max_attempts < 1:
         raise InputError(f"expected --max-attempts of at least 1, found {args.max_attempts}")
-    if judge_name == "llm" and args.api_key_env and not os.environ.get(args.api_key_env):
+    if judge_name in ("llm", GUARD_JUDGE) and args.api_key_env and not os.environ.get(args.api_key_env):
         raise InputError(f"--api-key-env {args.api_key_env}: that environment variable is not set (expected the judge's API key in it)")
     mapping = parse_map(args.map) if args.map else None
     benchmark = load_samples(name)
@@ -171,6 +180,7 @@ def judge_summary(run: JudgeRun, out: str | Path) -> str:
             "note: the rules judge is a heuristic (refusal and warning cues; limits in mmsafety/judges/rules_cues.json); "
             "use --judge llm for the papers' protocols"
         )
+    lines += getattr(judge, "notes", list)()
     if judge.stats.structured_output is False:
         lines.append("note: the endpoint rejected structured output (response_format); answers were asked for in plain text")
     return "\n".join(lines)

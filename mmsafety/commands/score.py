@@ -22,7 +22,9 @@ from mmsafety.commands.common import (
 )
 from mmsafety.errors import InputError
 from mmsafety.labels import BENIGN_LABELS
+from mmsafety.scoring.policies import get_policy
 from mmsafety.scoring.result import Group, RateValue, Score
+from mmsafety.scoring.signals import refused_rates, withhold
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -116,12 +118,18 @@ def run_score(args: argparse.Namespace) -> int:
         position = re.match(r"\w+\[(\d+)\]", str(error))
         record = f"id {table.column('id')[int(position[1])].as_py()}" if position else None
         raise InputError(str(error), file=args.verdicts, record=record) from None
+    refused = refused_rates(get_policy(policy), table.column("judge_signals").unique().to_pylist())
+    result = withhold(result, refused)
     coverage = checked.coverage
     if args.json:
-        print_json({**result.to_flat(), "coverage": coverage.to_dict()})
+        print_json({**result.to_flat(), **({"refused_rates": refused} if refused else {}), "coverage": coverage.to_dict()})
     else:
         title = f"{name}: {table.num_rows} verdicts ({', '.join(judges(table))}), policy {result.policy}"
         print(format_table(result, title + "\n" + coverage.text()))
+        for rate, why in refused.items():
+            print(f"refused: {rate}: {why}")
+        if "text" in table.column("judge_sees").unique().to_pylist():
+            print("note: the judge read text only: it did not see the images")
         for kind in ("subset", "category"):
             groups = getattr(result, f"by_{kind}")
             if groups:

@@ -235,3 +235,44 @@ def _auth_headers(url: str) -> dict[str, str]:
         if token:
             return {"Authorization": f"Bearer {token}"}
     return {}
+
+
+def read_pinned(
+    relative: str,
+    pinned: PinnedFile,
+    source: str | Path | None,
+    *,
+    download_dir: Path | None = None,
+    what: str,
+    hint: str,
+    newer: str = "",
+) -> tuple[bytes, str]:
+    """The checked bytes of one pinned upstream file a judge reads at run time (an authors'
+    prompt template), and where they came from.
+
+    ``source``: a folder holding ``relative``, or the file itself; ``None`` downloads it (once:
+    later runs reuse the checked copy in ``download_dir``, by default mmsafety's downloads
+    cache). ``what`` names the file in a checksum error, followed by ``newer`` (how to accept
+    a deliberate newer upstream, if there is a way); ``hint`` says, after a failed download,
+    how else to give the file.
+    """
+    if source is not None and Path(source).is_file():
+        path = Path(source)
+        digest = sha256_file(path)
+        if digest != pinned.sha256:
+            raise ChecksumError(f"expected {what} with sha256 {pinned.sha256} (pinned at {pinned.url}), found {digest}{newer}", file=path)
+        return path.read_bytes(), str(path)
+    if download_dir is None:
+        from mmsafety.data.catalog import cache_root
+
+        download_dir = cache_root() / "downloads" / "mmsafety"
+    folder = Path(source) if source is not None else None
+    try:
+        data = Source({relative: pinned}, source_dir=folder, download_dir=download_dir).read_bytes(relative)
+    except ChecksumError:
+        raise
+    except InputError as error:
+        if folder is not None:
+            raise
+        raise InputError(f"{error.detail}; {hint}", file=error.file) from None
+    return data, str(folder / relative) if folder is not None else pinned.url

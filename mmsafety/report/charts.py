@@ -95,7 +95,8 @@ def _bars(axes: Any, rows: Sequence[str], labels: Sequence[str], cell: Callable[
                 refusal, warning, safe = (rates.get(n) for n in STACKED)
                 if not _present(safe):
                     continue
-                left = 100 * refusal.value if _present(refusal) else 0.0
+                split = _present(refusal) and _present(warning)  # else one plain bar: a judge without refusals does not split it
+                left = 100 * refusal.value if split else 100 * safe.value
                 axes.barh(position, left, height=height * 0.92, color=colours[index], label=legend(label))
                 axes.barh(position, 100 * safe.value - left, left=left, height=height * 0.92, color=colours[index], alpha=0.45,
                           hatch="//", edgecolor="white")

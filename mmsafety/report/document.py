@@ -158,6 +158,10 @@ def _results(results: BenchmarkResults, level: int) -> list[Block]:
         blocks.append(Table(["model", "coverage"], [[run.label, coverage_cell(run.coverage)] for run in results.runs]))
     blocks.append(Paragraph("Verdicts per run:"))
     blocks.append(Table(["model", *VERDICTS], [[run.label, *(str(run.score.counts.get(v, 0)) for v in VERDICTS)] for run in results.runs]))
+    refused = [[run.label, rate_title(name), why] for run in results.runs for name, why in run.refused.items()]
+    if refused:
+        blocks.append(Paragraph("Rates refused (the judge cannot give them; never guessed):"))
+        blocks.append(Table(["model", "rate", "why"], refused))
     reasons = [(run.label, reason, count) for run in results.runs for reason, count in sorted(run.invalid_reasons.items())]
     if reasons:
         blocks.append(Paragraph("Invalid verdicts by reason (no verdict could be made; never dropped silently):"))

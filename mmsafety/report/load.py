@@ -20,7 +20,8 @@ from mmsafety import benchmarks
 from mmsafety.errors import InputError
 from mmsafety.report.rate_cells import headline
 from mmsafety.scoring import Score, score
-from mmsafety.scoring.policies import POLICY_NAMES
+from mmsafety.scoring.policies import POLICY_NAMES, get_policy
+from mmsafety.scoring.signals import refused_rates, withhold
 
 DEFAULT_RESAMPLES = 2000
 """Resamples of the paired bootstrap."""
@@ -40,6 +41,8 @@ class RunResult:
     judges: list[str]
     coverage: Any = None
     """How much of the built set the file scores (:class:`~mmsafety.runs.checks.Coverage`), when it was checked."""
+    refused: dict[str, str] = field(default_factory=dict)
+    """Rates its judge cannot give (:func:`mmsafety.scoring.signals.refused_rates`), each with why: left out of ``score``."""
 
     @property
     def invalid_reasons(self) -> Counter[str]:
@@ -137,6 +140,10 @@ def _judges(records: Iterable[dict[str, Any]]) -> list[str]:
         name = f"{r.get('judge', '?')} v{r.get('judge_version', '?')}"
         if r.get("judge_model"):
             name += f" ({r['judge_model']})"
+        if r.get("guard"):
+            name += f", {r['guard']}"
+        if r.get("judge_sees") == "text":
+            name += ", did not see the image"
         if r.get("heuristic"):
             name += ", a heuristic"
         found.add(name)
@@ -228,8 +235,9 @@ def load_safety_report(
         runs = []
         for path, records, _, _ in loaded:
             model, blind = _model(path, records), _blind(path, records)
+            refused = refused_rates(get_policy(chosen), (r.get("judge_signals") for r in records))
             runs.append(RunResult(f"{model} (blind)" if blind else model, model, blind, path, records,
-                                  _score(path, records, chosen, **settings), _judges(records)))
+                                  withhold(_score(path, records, chosen, **settings), refused), _judges(records), refused=refused))
         counts = Counter(run.label for run in runs)
         for run in runs:
             if counts[run.label] > 1:

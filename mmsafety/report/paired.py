@@ -188,7 +188,8 @@ def _rates(results: Any, first: Any, second: Any, pairs: list, *, invalid: str, 
            seed: int) -> list[PairedRate]:
     rng = np.random.default_rng(seed)
     return [paired_rate(name, results.policy, pairs, first.score, second.score, invalid=invalid, confidence=confidence,
-                        resamples=resamples, rng=rng) for name in results.headline]
+                        resamples=resamples, rng=rng) for name in results.headline
+            if name not in first.refused and name not in second.refused]  # a rate a judge cannot give is not compared
 
 
 def compare_runs(results: Any, *, invalid: str, confidence: float, resamples: int, seed: int = 0) -> list[PairedComparison]:

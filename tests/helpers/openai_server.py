@@ -144,6 +144,17 @@ def request_images(body: Any) -> list[bytes]:
     return images
 
 
+def request_turns(body: Any) -> list[tuple[str, list[str], list[bytes]]]:
+    """Each message of a chat request as ``(role, its text parts, its images decoded)``: what a
+    guard's conversation holds turn by turn (a string content is one text part)."""
+    turns: list[tuple[str, list[str], list[bytes]]] = []
+    for message in (body.get("messages", []) if isinstance(body, dict) else []) or []:
+        content = message.get("content")
+        texts = [content] if isinstance(content, str) else [p.get("text", "") for p in content or [] if p.get("type") == "text"]
+        turns.append((str(message.get("role")), texts, request_images({"messages": [message]})))
+    return turns
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
@@ -354,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["IMAGE_REJECTED", "OpenAIServer", "RecordedRequest", "Reply", "Script", "request_images", "request_text"]
+__all__ = ["IMAGE_REJECTED", "OpenAIServer", "RecordedRequest", "Reply", "Script", "request_images", "request_text", "request_turns"]
 
 if __name__ == "__main__":
     sys.exit(main())
