@@ -5,7 +5,8 @@ from mmsafety.builders.demo.demo import (
     DemoSet,
     demo_records,
     draw,
+    label_files,
     response_files,
 )
 
-__all__ = ["REPO_ID", "DemoSet", "demo_records", "draw", "response_files"]
+__all__ = ["REPO_ID", "DemoSet", "demo_records", "draw", "label_files", "response_files"]

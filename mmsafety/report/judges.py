@@ -41,6 +41,8 @@ class JudgedRun:
     model: str
     files: list[Any]
     """The :class:`~mmsafety.report.load.RunResult` of each file (judges first, people after)."""
+    names: list[str] = field(default_factory=list)
+    """Who judged each file (:func:`~mmsafety.runs.judged.judge_name`, the file added where two are alike)."""
     agreement: Agreement | None = None
     paired: list[tuple[str, str, list[PairedRate]]] = field(default_factory=list)
     """(first, second, each headline rate's paired difference) for every two files."""
@@ -52,7 +54,7 @@ class JudgedRun:
 
         return {
             "model": self.model,
-            "files": [{"label": f.label, "judge": judge_name(f.records), "verdicts": str(f.path), "human": is_human(f.records)} for f in self.files],
+            "files": [{"label": f.label, "judge": n, "verdicts": str(f.path), "human": is_human(f.records)} for f, n in zip(self.files, self.names)],
             "agreement": None if self.agreement is None else self.agreement.to_json(),
             "paired": [{"first": a, "second": b, "rates": [asdict(r) for r in rates]} for a, b, rates in self.paired],
             "corrected": {"method": METHOD, "assumption": ASSUMPTION,
@@ -106,21 +108,25 @@ def judged_runs(results: Any, calibration: Sequence[Any] = (), *, invalid: str, 
 
 def _judged_run(results: Any, group: list[Any], *, invalid: str, confidence: float, resamples: int, seed: int) -> JudgedRun:
     names = list(results.headline)
-    judged = JudgedRun(group[0].model, group)
-    judged.agreement = agreement([run.label for run in group], [run.records for run in group], results.policy, names,
+    who = [judge_name(run.records) for run in group]
+    who = [f"{w} [{run.path}]" if who.count(w) > 1 else w for w, run in zip(who, group)]
+    judged = JudgedRun(group[0].model, group, who)
+    judged.agreement = agreement(who, [run.records for run in group], results.policy, names,
                                  invalid=invalid, confidence=confidence, resamples=resamples, seed=seed, groups=False)
     rng = np.random.default_rng(seed)
     for i, first in enumerate(group):
-        for second in group[i + 1:]:
+        for j in range(i + 1, len(group)):
+            second = group[j]
             other = {str(r["id"]): r for r in second.records}
             pairs = [(r, other[str(r["id"])]) for r in first.records if str(r["id"]) in other]
-            judged.paired.append((first.label, second.label, [
+            judged.paired.append((who[i], who[j], [
                 paired_rate(n, results.policy, pairs, first.score, second.score, invalid=invalid, confidence=confidence,
                             resamples=resamples, rng=rng) for n in names]))
-    for judge in (run for run in group if not is_human(run.records)):
-        for human in (run for run in group if is_human(run.records)):
-            judged.corrected.append((judge.label, human.label, corrected_rates(
-                judge.records, human.records, results.policy, names, invalid=invalid, confidence=confidence)))
+    for i, judge in enumerate(group):
+        for j, human in enumerate(group):
+            if not is_human(judge.records) and is_human(human.records):
+                judged.corrected.append((who[i], who[j], corrected_rates(
+                    judge.records, human.records, results.policy, names, invalid=invalid, confidence=confidence)))
     return judged
 
 
@@ -192,7 +198,7 @@ def judges_blocks(results: Any, level: int) -> list[Any]:
         blocks.append(Paragraph("Each headline rate under each judge (a human file's rate is over its labelled items, "
                                 "unweighted), and the paired difference of every two (first minus second, points, over the "
                                 "items both count; paired bootstrap interval; exact McNemar p):"))
-        blocks.append(Table(["rate", *(run.label for run in runs)],
+        blocks.append(Table(["rate", *judged.names],
                             [[rate_title(n), *(rate_cell(run.score.rates.get(n), False) for run in runs)] for n in results.headline]))
         blocks.append(Table(["judges", "rate", "pairs", "difference [interval]", "discordant", "McNemar p"],
                             [[f"{a} − {b}", rate_title(r.name), str(r.items), difference_cell(r), f"{r.first_only} / {r.second_only}",
