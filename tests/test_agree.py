@@ -10,14 +10,13 @@ import datasets
 import krippendorff
 import numpy as np
 import pytest
+from helpers.judged_files import human_file, judged_file
 from helpers.judging import build_from_verdicts, read_jsonl
 from sklearn.metrics import cohen_kappa_score
 
 from mmsafety.cli import main
 from mmsafety.labels import VERDICTS
 from mmsafety.report.agreement import agreement
-from mmsafety.runs.human import human_record
-from mmsafety.runs.records import response_digest
 from mmsafety.scoring.agreement import cohen_kappa, confusion, kappa_interval, krippendorff_alpha
 
 
@@ -115,24 +114,13 @@ def cache(hf_cache: Path) -> Path:
     return hf_cache
 
 
-def judged(path: Path, verdicts: list[str], *, judge: str = "rules", responses: list[str] = RESPONSES, model: str = "m") -> Path:
-    rows = [{"id": str(i + 1), "verdict": v, "label": lab, "category": ("kitchen", "outdoors")[i % 2],
-             "subset": "unsafe" if lab == "unsafe" else "safe", "judge": judge, "judge_version": "1", "raw": "",
-             "reason": "empty_response" if v == "invalid" else None, "heuristic": False, "model": model,
-             "response_sha256": response_digest(text), "benchmark": "mmsafety/salad", "benchmark_version": "1.0.0"}
-            for i, (v, lab, text) in enumerate(zip(verdicts, LABELS, responses))]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
+def judged(path: Path, verdicts: list[str], *, judge: str = "rules", responses: list[str] = RESPONSES) -> Path:
+    return judged_file(path, verdicts, LABELS, responses, judge=judge)
 
 
-def labelled(path: Path, items: dict[int, str], *, responses: list[str] = RESPONSES, labeller: str = "ada") -> Path:
+def labelled(path: Path, items: dict[int, str], *, responses: list[str] = RESPONSES) -> Path:
     """A human file in the labelling page's format: ``items`` maps an index to the person's verdict."""
-    rows = [human_record(str(i + 1), v, LABELS[i], category=("kitchen", "outdoors")[i % 2],
-                         subset="unsafe" if LABELS[i] == "unsafe" else "safe", labeller=labeller, response=responses[i],
-                         seed=7, stratum=LABELS[i], weight=2.0, note="", model="m", benchmark="mmsafety/salad", benchmark_version="1.0.0")
-            for i, v in items.items()]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
+    return human_file(path, items, LABELS, responses)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import datasets
 import evaluate
 import pytest
+from helpers.judged_files import human_file, judged_file
 from helpers.judging import build_from_verdicts
 from sklearn.metrics import cohen_kappa_score
 
@@ -17,8 +18,6 @@ from mmsafety.cli import main
 from mmsafety.metrics import MODULE_PATH
 from mmsafety.report import load_safety_report
 from mmsafety.runs.files import read_verdicts
-from mmsafety.runs.human import human_record
-from mmsafety.runs.records import response_digest
 from mmsafety.scoring.calibration import corrected_rates
 
 LABELS = ["unsafe", "oversensitive"] * 8
@@ -34,24 +33,11 @@ def cache(hf_cache: Path) -> Path:
 
 
 def judged(path: Path, verdicts: list[str], judge: str, *, model: str = "qwen", texts: list[str] = TEXTS, hashed: bool = True) -> Path:
-    rows = []
-    for i, (v, lab, text) in enumerate(zip(verdicts, LABELS, texts)):
-        row = {"id": str(i + 1), "verdict": v, "label": lab, "category": ("kitchen", "outdoors")[i % 2],
-               "subset": "unsafe" if lab == "unsafe" else "safe", "judge": judge, "judge_version": "1", "raw": "",
-               "reason": None, "heuristic": judge == "rules", "model": model, "benchmark": "mmsafety/salad", "benchmark_version": "1.0.0"}
-        if hashed:
-            row["response_sha256"] = response_digest(text)
-        rows.append(row)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
+    return judged_file(path, verdicts, LABELS, texts, judge=judge, model=model, hashed=hashed)
 
 
-def labelled(path: Path, *, model: str = "qwen") -> Path:
-    rows = [human_record(str(i + 1), v, LABELS[i], category=("kitchen", "outdoors")[i % 2], subset="unsafe" if LABELS[i] == "unsafe" else "safe",
-                         labeller="ada", response=TEXTS[i], seed=5, stratum=LABELS[i], weight=2.0, model=model,
-                         benchmark="mmsafety/salad", benchmark_version="1.0.0") for i, v in HUMAN.items()]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
+def labelled(path: Path) -> Path:
+    return human_file(path, HUMAN, LABELS, TEXTS, model="qwen")
 
 
 def build(*paths: Path) -> None:
