@@ -15,6 +15,7 @@ from helpers.judging import build_from_verdicts
 from sklearn.metrics import cohen_kappa_score
 
 from mmsafety.cli import main
+from mmsafety.errors import InputError
 from mmsafety.metrics import MODULE_PATH
 from mmsafety.report import load_safety_report
 from mmsafety.runs.files import read_verdicts
@@ -135,3 +136,18 @@ def test_the_evaluate_module_scores_a_human_file_as_score_does(tmp_path: Path, c
     result = json.loads(capsys.readouterr().out)
     assert computed["safe_response_rate"] == result["safe_response_rate"]
     assert computed["oversensitivity_rate"] == result["oversensitivity_rate"]
+
+
+def test_a_calibration_file_of_another_benchmark_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rules, human = judged(tmp_path / "rules.jsonl", RULES, "rules"), labelled(tmp_path / "human.jsonl")
+    rows = [json.loads(line) for line in human.read_text(encoding="utf-8").splitlines()]
+    human.write_text("".join(json.dumps({**r, "benchmark": "mmsafety/vlsbench"}) + "\n" for r in rows), encoding="utf-8")
+    with pytest.raises(InputError, match="no verdicts file given judged it"):
+        load_safety_report([rules], calibration=[human], resamples=20)
+
+
+def test_a_human_file_that_names_no_model_joins_the_run_by_its_hashes(tmp_path: Path) -> None:
+    rules = judged(tmp_path / "rules.jsonl", RULES, "rules")
+    human = human_file(tmp_path / "human.jsonl", HUMAN, LABELS, TEXTS, model=None)
+    (judged_run,) = load_safety_report([rules], calibration=[human], resamples=20).benchmarks[0].judged_runs
+    assert judged_run.names == ["rules v1", "human (ada)"] and judged_run.corrected

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from mmsafety import benchmarks
 from mmsafety.commands.common import (
+    add_calibration_option,
     add_json_option,
     add_score_options,
     check_confidence,
-    add_calibration_option,
     check_verdict_files,
     incomplete_status,
     print_json,

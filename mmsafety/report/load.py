@@ -263,6 +263,9 @@ def load_safety_report(
         result.image_dependence = image_dependence(result, invalid=invalid, confidence=confidence, resamples=resamples,
                                                    seed=seed, queries=queries or built_queries)
         results.append(result)
+    for path, _, name, _ in humans:
+        if name not in groups:
+            raise InputError(f"labels responses judged on {name}, and no verdicts file given judged it: expected a sample of one of the runs", file=path)
     return add_coverage(SafetyReport(results, invalid, confidence, resamples), coverage or {})
 
 

@@ -147,14 +147,14 @@ def check_same_responses(files: Sequence[JudgedFile]) -> list[str]:
 
 def same_run(first: Sequence[Mapping[str, Any]], second: Sequence[Mapping[str, Any]]) -> bool:
     """Whether two verdict files judge one run: the same model's responses (the ``model`` they
-    name, sighted or blind alike), with the same ``response_sha256`` on every id both judged and
-    at least one such id. Files without hashes are never one run.
+    name, where both name one; sighted or blind alike), with the same ``response_sha256`` on every
+    id both judged and at least one such id. Files without hashes are never one run.
 
     >>> a = [{"id": "1", "model": "m", "response_sha256": "x"}, {"id": "2", "model": "m", "response_sha256": "y"}]
     >>> same_run(a, [{"id": "2", "model": "m", "response_sha256": "y"}]), same_run(a, [{"id": "2", "model": "m", "response_sha256": "z"}])
     (True, False)
     """
-    if model_of(first) != model_of(second):
+    if model_of(first) and model_of(second) and model_of(first) != model_of(second):
         return False
     if {bool(r.get("blind", False)) for r in first} != {bool(r.get("blind", False)) for r in second}:
         return False
