@@ -114,11 +114,8 @@ def krippendorff_alpha(ratings: Sequence[Sequence[str | None]]) -> float | None:
     width = max(len(rater) for rater in ratings)
     if any(len(rater) != width for rater in ratings):
         raise ValueError("expected one value (or None) per item for every rater")
-    per_unit = np.zeros((width, k))
-    for rater in ratings:
-        for unit, value in enumerate(rater):
-            if value is not None:
-                per_unit[unit, index[value]] += 1
+    cells = [unit * k + index[value] for rater in ratings for unit, value in enumerate(rater) if value is not None]
+    per_unit = np.bincount(np.asarray(cells, dtype=np.int64), minlength=width * k).reshape(width, k).astype(float)
     pairable = per_unit.sum(axis=1)
     per_unit = per_unit[pairable >= 2]
     pairable = pairable[pairable >= 2]

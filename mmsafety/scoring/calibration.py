@@ -136,7 +136,7 @@ def _values(records: Sequence[Mapping[str, Any]], part: Any, invalid: str) -> di
     return found
 
 
-def _part(name: str, judge: Mapping[str, float], human: Mapping[str, float], weights: Mapping[str, float],
+def _part(judge: Mapping[str, float], human: Mapping[str, float], weights: Mapping[str, float],
           confidence: float) -> Estimate | None:
     labelled = [i for i in human if i in judge]
     if not labelled or not judge:
@@ -170,7 +170,7 @@ def corrected_rates(judge_records: Sequence[Mapping[str, Any]], human_records: S
     weights = {str(r["id"]): float(r.get("sample_weight", 1.0)) for r in human_records}
     found = []
     for name in names:
-        parts = [_part(p.name, _values(judge_records, p, invalid), _values(human_records, p, invalid), weights, confidence)
+        parts = [_part(_values(judge_records, p, invalid), _values(human_records, p, invalid), weights, confidence)
                  for p in item_rates(resolved, name)]
         if any(p is None for p in parts):
             found.append(CorrectedRate(name, None, 0, None, None, None, 0, None, None, None, None))
