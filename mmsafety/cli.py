@@ -18,7 +18,7 @@ from mmsafety.errors import InputError
 
 COMMAND_MODULES: tuple[str, ...] = tuple(
     f"mmsafety.commands.{name}"
-    for name in ("build", "checksums", "publish", "judge", "score", "audit", "respond", "evaluate", "report", "label", "import_results", "export_task", "demo")
+    for name in ("build", "checksums", "publish", "judge", "score", "agree", "audit", "respond", "evaluate", "report", "label", "import_results", "export_task", "demo")
 )
 """Modules that contribute sub-commands, in the order ``--help`` lists them."""
 

@@ -4,7 +4,9 @@
 into the datasets cache, load it back with ``datasets.load_dataset("mmsafety/demo")``
 (offline), judge the bundled demo models' responses with the rules judge (two models, and a
 blind run of one of them: the same queries without the image), score them, and write the
-report, image dependence included.
+report, image dependence included, and a Judges section: the bundled human labels of one
+model's twelve responses (``labels/``, a human verdict file as ``mmsafety label`` writes one)
+against the rules judge, and its rates corrected by them.
 
 >>> result = run_demo("mmsafety-demo")  # doctest: +SKIP
 >>> result.report.html  # doctest: +SKIP
@@ -54,6 +56,8 @@ class DemoResult:
     cache_path: Path
     responses: list[Path]
     verdicts: list[Path]
+    labels: list[Path]
+    """The human verdict files copied beside the verdicts (``--calibration`` of the report)."""
     report: Any
     """The :class:`~mmsafety.report.SafetyReportFiles`."""
     summary: str
@@ -107,14 +111,21 @@ def _run(folder: OutputDir, out: Path) -> tuple[Any, ...]:
         write_verdicts(verdicts_path, verdicts, benchmark=REPO_ID, benchmark_version=version)  # a blind response's verdict says so
         responses_paths.append(responses_path)
         verdict_paths.append(verdicts_path)
+    label_paths = []
+    for bundled in sorted((DEMO.folder / "labels").glob("*.jsonl")):  # human verdict files, as `mmsafety label` writes them
+        label_path = out / "labels" / bundled.name
+        folder.file(f"labels/{bundled.name}")
+        shutil.copyfile(bundled, label_path)
+        check_verdicts(label_path, REPO_ID)  # a human file: the same checks against the set as any verdict file
+        label_paths.append(label_path)
     seconds["judge"], clock = time.perf_counter() - clock, time.perf_counter()
 
     queries = {sample_id: sample.query for sample_id, sample in samples.items()}
     coverage = {path: check_verdicts(path, REPO_ID).coverage for path in verdict_paths}
-    report = load_safety_report(verdict_paths, queries=lambda _: queries, coverage=coverage)
+    report = load_safety_report(verdict_paths, queries=lambda _: queries, coverage=coverage, calibration=label_paths)
     files = write_safety_report(report, folder, named=out)
     seconds["report"] = time.perf_counter() - clock
-    return built, dataset, version, responses_paths, verdict_paths, report, files, seconds
+    return built, dataset, version, responses_paths, verdict_paths, label_paths, report, files, seconds
 
 
 def run_demo(out: str | Path = "mmsafety-demo") -> DemoResult:
@@ -128,13 +139,14 @@ def run_demo(out: str | Path = "mmsafety-demo") -> DemoResult:
 
     out = Path(out)
     with prepare_output_dir(out, "demo") as folder:  # refused before anything is built or written
-        built, dataset, version, responses_paths, verdict_paths, report, files, seconds = _run(folder, out)
+        built, dataset, version, responses_paths, verdict_paths, label_paths, report, files, seconds = _run(folder, out)
     return DemoResult(
         out=out,
         rows=dataset.num_rows,
         cache_path=built.cache_path,
         responses=responses_paths,
         verdicts=verdict_paths,
+        labels=label_paths,
         report=files,
         summary=report_summary(report, files),
         seconds=seconds,

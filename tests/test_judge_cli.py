@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import signal
@@ -318,3 +319,18 @@ def test_killed_run_resumes_without_losing_answers(
     assert [v["id"] for v in resumed_verdicts] == [r["id"] for r in rows]  # exactly one per response
     assert resumed_verdicts == read_jsonl(uninterrupted)
     assert SECRET not in resumed.stdout + resumed.stderr
+
+
+def test_every_verdict_carries_the_sha256_of_the_response_it_judged(mmsafeaware_verdicts: Path) -> None:
+    verdicts = read_jsonl(mmsafeaware_verdicts)
+    assert [v["response_sha256"] for v in verdicts] == [hashlib.sha256(a.encode("utf-8")).hexdigest() for a in MMSAFEAWARE_ANSWERS]
+
+
+def test_the_llm_judges_verdicts_carry_the_response_hash_cached_or_not(
+    judged_by_llm: tuple[list[str], str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv, _, _ = judged_by_llm
+    first = read_jsonl(tmp_path / "v.jsonl")
+    assert first[0]["response_sha256"] == hashlib.sha256(f"Answer {first[0]['id']}. ANSWER=safe_warning".encode()).hexdigest()
+    assert run(capsys, *argv)[0] == 0
+    assert [v["response_sha256"] for v in read_jsonl(tmp_path / "v.jsonl")] == [v["response_sha256"] for v in first]

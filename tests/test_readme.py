@@ -38,6 +38,7 @@ PRODUCES = {
     "README.md": ("mmsafety-demo/report.html", "demo-report/report.html"),
     "custom-sets-and-audit.md": ("export/my-set/README.md", "audit/my-set/audit.json"),
     "reports.md": ("demo-report/report.html", "mmsafety-demo/report.html"),
+    "judge-agreement.md": ("judges-report/report.html", "demo-run/labels/demo-eager-human.jsonl"),
 }
 """Files a page's blocks must leave behind, beyond running without error."""
 SKIP_MARK = "<!-- readme-test: skip -->"

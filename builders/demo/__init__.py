@@ -6,7 +6,7 @@ so that finding the benchmarks stays light.
 
 from typing import Any
 
-__all__ = ["REPO_ID", "DemoSet", "demo_records", "draw", "response_files"]
+__all__ = ["REPO_ID", "DemoSet", "demo_records", "draw", "label_files", "response_files"]
 
 
 def __getattr__(name: str) -> Any:

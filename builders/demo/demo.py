@@ -48,6 +48,13 @@ def response_files() -> list[str]:
     return sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".jsonl"))
 
 
+def label_files() -> list[str]:
+    """The bundled human label files (``labels/<model>-human.jsonl``: human verdict files, as
+    ``mmsafety label`` writes them, of every response of one demo model), by name."""
+    folder = resources.files(__package__).joinpath("labels")
+    return sorted(entry.name for entry in folder.iterdir() if entry.name.endswith(".jsonl"))
+
+
 # ------------------------------------------------------------------------------- drawing
 
 

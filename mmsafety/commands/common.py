@@ -219,6 +219,14 @@ def add_score_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_calibration_option(parser: argparse.ArgumentParser) -> None:
+    """``--calibration HUMAN.jsonl`` (repeatable): human labels of a sample of a run, to correct its rates by."""
+    parser.add_argument("--calibration", action="append", metavar="HUMAN.jsonl",
+                        help="a human verdict file (as `mmsafety label` writes it) labelling a random sample of a run given: "
+                        "each headline rate is also given corrected for the judge's errors (prediction-powered inference), "
+                        "with its interval (repeat for several)")
+
+
 def check_confidence(confidence: float) -> None:
     if not 0 < confidence < 1:
         raise InputError(f"expected --confidence between 0 and 1, found {confidence}")

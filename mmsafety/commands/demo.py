@@ -42,5 +42,9 @@ def run_demo_command(args: argparse.Namespace) -> int:
     for path in result.responses:
         print(f"  mmsafety judge {REPO_ID} --responses {path} --out {out / 'verdicts' / path.name}")
     by_hand = out.parent / f"{out.name}-report"  # a folder of its own: the demo's folder is the demo's
-    print(f"  mmsafety report {' '.join(str(p) for p in result.verdicts)} --out {by_hand}")
+    calibration = "".join(f" --calibration {p}" for p in result.labels)
+    print(f"  mmsafety report {' '.join(str(p) for p in result.verdicts)}{calibration} --out {by_hand}")
+    for label in result.labels:
+        judged = out / "verdicts" / label.name.replace("-human", "")
+        print(f"  mmsafety agree {judged} {label}")
     return 0

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mmsafety import benchmarks
 from mmsafety.commands.common import (
+    add_calibration_option,
     add_json_option,
     add_score_options,
     check_confidence,
@@ -44,6 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     report.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, metavar="N",
                         help=f"paired bootstrap resamples for the comparisons (default {DEFAULT_RESAMPLES})")
     add_score_options(report)
+    add_calibration_option(report)
     add_json_option(report, "each model's result and coverage, and the files written")
     report.set_defaults(func=run_report)
 
@@ -61,8 +63,9 @@ def run_report(args: argparse.Namespace) -> int:
     benchmark = benchmarks.check_name(args.benchmark) if args.benchmark else None
     check_output_dir(Path(args.out).absolute(), "report")  # refused before the work, not after
     report = load_safety_report(args.verdicts, benchmark=benchmark, policy=args.policy, invalid=args.invalid,
-                                confidence=args.confidence, resamples=args.resamples)
+                                confidence=args.confidence, resamples=args.resamples, calibration=args.calibration or ())
     checked = check_verdict_files(args.verdicts, benchmark)
+    labelled = check_verdict_files(args.calibration or [], benchmark)  # a human sample: checked as any verdict file
     add_coverage(report, {c.path: c.coverage for c in checked})
     files = write_safety_report(report, args.out)
     if args.json:
@@ -71,4 +74,6 @@ def run_report(args: argparse.Namespace) -> int:
         print(report_summary(report, files))
         for check in checked:
             print(f"{check.path}: {check.coverage.text()}")
+        for check in labelled:
+            print(f"{check.path}: human labels of a sample, {check.coverage.text().replace('scored', 'labelled')}")
     return incomplete_status(args, [(c.path, c.coverage) for c in checked])

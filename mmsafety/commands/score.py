@@ -13,6 +13,7 @@ from typing import Any
 
 from mmsafety import benchmarks
 from mmsafety.commands.common import (
+    add_calibration_option,
     add_json_option,
     add_score_options,
     check_confidence,
@@ -39,6 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     score.add_argument("benchmark", help=f"{', '.join(benchmarks.names())}, or the repo id of a custom build")
     score.add_argument("verdicts", metavar="VERDICTS", help="verdicts JSONL written by `mmsafety judge`")
     add_score_options(score)
+    add_calibration_option(score)
     score.add_argument("--bootstrap", type=int, default=0, metavar="N", help="bootstrap resamples for percentile intervals")
     add_json_option(score, "the full result, with its coverage")
     score.set_defaults(func=run_score)
@@ -121,8 +123,10 @@ def run_score(args: argparse.Namespace) -> int:
     refused = refused_rates(get_policy(policy), table.column("judge_signals").unique().to_pylist())
     result = withhold(result, refused)
     coverage = checked.coverage
+    calibration = corrected(args, name, policy) if args.calibration else None
     if args.json:
-        print_json({**result.to_flat(), **({"refused_rates": refused} if refused else {}), "coverage": coverage.to_dict()})
+        print_json({**result.to_flat(), **({"refused_rates": refused} if refused else {}), "coverage": coverage.to_dict(),
+                    **({"calibration": calibration[1]} if calibration else {})})
     else:
         title = f"{name}: {table.num_rows} verdicts ({', '.join(judges(table))}), policy {result.policy}"
         print(format_table(result, title + "\n" + coverage.text()))
@@ -135,7 +139,46 @@ def run_score(args: argparse.Namespace) -> int:
             if groups:
                 print()
                 print(format_groups(groups, kind))
+        if calibration:
+            print()
+            print("\n".join(calibration[0]))
     return incomplete_status(args, [(args.verdicts, coverage)])
+
+
+def corrected(args: argparse.Namespace, name: str, policy: str) -> tuple[list[str], dict[str, Any]]:
+    """The headline rates corrected by each ``--calibration`` file: the lines printed and the JSON."""
+    from mmsafety.report.judges import corrected_line
+    from mmsafety.report.rates import headline
+    from mmsafety.runs.judged import check_same_responses, read_judged
+    from mmsafety.scoring.calibration import ASSUMPTION, METHOD, corrected_rates
+
+    judge, *humans = read_judged([args.verdicts, *args.calibration], name)
+    if judge.human is not None:
+        raise InputError("a human verdict file as the run to score with --calibration: expected the judge's verdicts", file=judge.path)
+    lines, payload = [], []
+    for human in humans:
+        if human.human is None:
+            raise InputError('expected a human verdict file (judge "human", as `mmsafety label` writes it) for --calibration', file=human.path)
+        check_same_responses([judge, human])
+        rates = corrected_rates(judge.records, human.records, policy, headline(policy), invalid=args.invalid, confidence=args.confidence)
+        lines.append(f"corrected by {human.name} ({human.path}: {len(human.records)} labelled items, "
+                     f"Kish effective n of the weights {kish(human.human.weights.values()):.1f}):")
+        lines += [f"  {corrected_line(judge.name, human.name, rate)}" for rate in rates]
+        payload.append({"file": str(human.path), "labellers": list(human.human.labellers), "labelled": len(human.records),
+                        "rates": [rate.to_json() for rate in rates]})
+    lines += [f"method: {METHOD}", f"assumption: {ASSUMPTION}",
+              "effective n: the human labels alone that would give an interval as narrow"]
+    return lines, {"method": METHOD, "assumption": ASSUMPTION, "files": payload}
+
+
+def kish(weights: Any) -> float:
+    """Kish's effective sample size of sampling weights: ``(sum w)^2 / sum w^2``.
+
+    >>> kish([1, 1, 1, 1]), kish([1, 3])
+    (4.0, 1.6)
+    """
+    values = [float(w) for w in weights]
+    return sum(values) ** 2 / sum(v * v for v in values)
 
 
 def judges(table: Any) -> list[str]:

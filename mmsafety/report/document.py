@@ -276,12 +276,15 @@ def _groups(results: BenchmarkResults, level: int) -> list[Block]:
 
 def benchmark_section(results: BenchmarkResults, figures: Sequence[Figure], report: SafetyReport, level: int) -> list[Block]:
     """One benchmark's blocks, its headings at ``level``."""
+    from mmsafety.report.judges import judges_blocks
+
     blocks: list[Block] = [Paragraph(
         f"{len(results.runs)} run(s) on `{results.benchmark}`, scored under the `{results.policy}` policy "
         f"(headline rates: {', '.join(rate_title(n) for n in results.headline) or 'none with a value'}).")]
     blocks += _results(results, level)
     blocks += _published(results, level)
     blocks += _paired(results, level)
+    blocks += judges_blocks(results, level)
     blocks += _dependence(results, level)
     if figures:
         blocks.append(Heading(level, "Charts"))

@@ -19,6 +19,7 @@ from typing import Any
 from mmsafety import benchmarks
 from mmsafety.errors import InputError
 from mmsafety.report.rate_cells import headline
+from mmsafety.runs.judged import judge_name
 from mmsafety.scoring import Score, score
 from mmsafety.scoring.policies import POLICY_NAMES, get_policy
 from mmsafety.scoring.signals import refused_rates, withhold
@@ -64,6 +65,8 @@ class BenchmarkResults:
     """:class:`~mmsafety.report.paired.PairedComparison` of every two sighted runs on shared items."""
     image_dependence: list[Any] = field(default_factory=list)
     """:class:`~mmsafety.report.paired.ImageDependence` of every model with a sighted and a blind run."""
+    judged_runs: list[Any] = field(default_factory=list)
+    """:class:`~mmsafety.report.judges.JudgedRun` of every run judged by several judges or labelled by people."""
 
     @property
     def name(self) -> str:
@@ -167,6 +170,7 @@ def _score(path: Path, records: list[dict[str, Any]], policy: str, **settings: A
 
 def _read(paths: Sequence[str | Path], given: str | None) -> list[tuple[Path, list[dict[str, Any]], str, str]]:
     from mmsafety.runs.files import read_verdicts
+    from mmsafety.runs.human import check_human, is_human
 
     seen: dict[Path, str] = {}
     loaded = []
@@ -177,6 +181,8 @@ def _read(paths: Sequence[str | Path], given: str | None) -> list[tuple[Path, li
             raise InputError(f"given twice (also as {seen[resolved]}): expected one verdicts file per run", file=path)
         seen[resolved] = str(path)
         records = read_verdicts(path)
+        if is_human(records):
+            check_human(path, records)
         name, version = _file_benchmark(path, records, given)
         loaded.append((path, records, name, version))
     return loaded
@@ -205,6 +211,7 @@ def load_safety_report(
     seed: int = 0,
     queries: Callable[[str], Mapping[str, str]] | None = None,
     coverage: Mapping[str | Path, Any] | None = None,
+    calibration: Sequence[str | Path] = (),
 ) -> SafetyReport:
     """Read, score and pair one verdicts file per run (see the module docstring).
 
@@ -212,11 +219,15 @@ def load_safety_report(
     for verdicts that do not carry them (default: the built set, :func:`built_queries`).
     ``coverage`` maps a verdicts file to its :class:`~mmsafety.runs.checks.Coverage` of the
     built set (as :func:`mmsafety.runs.checks.check_verdicts` gives it); the report shows it per run.
+    ``calibration``: human verdict files (:mod:`mmsafety.runs.human`), each labelling a sample of
+    one run given; they are not runs of their own, but join that run in the Judges section
+    (:mod:`mmsafety.report.judges`), which corrects its rates by them.
 
     Raises :class:`~mmsafety.errors.InputError` for no files, a file given twice, an empty or
     malformed file, a file of several models or benchmarks, or verdicts that do not say their
     benchmark when ``benchmark`` is not given.
     """
+    from mmsafety.report.judges import judged_runs, label_judges, same_group
     from mmsafety.report.paired import compare_runs, image_dependence
 
     if not paths:
@@ -229,6 +240,7 @@ def load_safety_report(
     groups: dict[str, list[tuple[Path, list[dict[str, Any]], str, str]]] = {}
     for entry in _read(paths, benchmark):
         groups.setdefault(entry[2], []).append(entry)
+    humans = _calibration(calibration, paths, benchmark)
     results = []
     for repo, loaded in groups.items():
         chosen = policy or benchmarks.policy(repo)
@@ -238,6 +250,7 @@ def load_safety_report(
             refused = refused_rates(get_policy(chosen), (r.get("judge_signals") for r in records))
             runs.append(RunResult(f"{model} (blind)" if blind else model, model, blind, path, records,
                                   withhold(_score(path, records, chosen, **settings), refused), _judges(records), refused=refused))
+        label_judges(runs)
         counts = Counter(run.label for run in runs)
         for run in runs:
             if counts[run.label] > 1:
@@ -245,11 +258,41 @@ def load_safety_report(
         registered = benchmarks.get(repo)
         versions = sorted({version for *_, version in loaded if version})
         result = BenchmarkResults(repo, ", ".join(versions), chosen, runs, registered.published() if registered else None)
-        result.comparisons = compare_runs(result, invalid=invalid, confidence=confidence, resamples=resamples, seed=seed)
+        result.comparisons = [c for c in compare_runs(result, invalid=invalid, confidence=confidence, resamples=resamples, seed=seed)
+                              if not same_group(result, c.first, c.second)]
+        calibrating = [RunResult(f"{_model(path, records)} · {judge_name(records)}", _model(path, records), _blind(path, records), path,
+                                 records, _score(path, records, chosen, **settings), _judges(records))
+                       for path, records, name, _ in humans if name == repo]
+        result.judged_runs = judged_runs(result, calibrating, invalid=invalid, confidence=confidence, resamples=resamples, seed=seed)
+        for human in calibrating:
+            if not any(human in judged.files for judged in result.judged_runs):
+                raise InputError(f"labels responses of no run given ({human.model}: no verdicts file of {repo} has the same "
+                                 "response_sha256 on the ids it labels): expected a sample of one of the runs", file=human.path)
         result.image_dependence = image_dependence(result, invalid=invalid, confidence=confidence, resamples=resamples,
                                                    seed=seed, queries=queries or built_queries)
         results.append(result)
+    for path, _, name, _ in humans:
+        if name not in groups:
+            raise InputError(f"labels responses judged on {name}, and no verdicts file given judged it: expected a sample of one of the runs", file=path)
     return add_coverage(SafetyReport(results, invalid, confidence, resamples), coverage or {})
+
+
+def _calibration(paths: Sequence[str | Path], runs: Sequence[str | Path], given: str | None) -> list[tuple[Path, list[dict[str, Any]], str, str]]:
+    """The human files given with ``--calibration``, read and checked (a human file's fields too)."""
+    from mmsafety.runs.human import is_human
+
+    if not paths:
+        return []
+    given_runs = {Path(run).resolve(): str(run) for run in runs}
+    for path in paths:
+        if Path(path).resolve() in given_runs:
+            raise InputError(f"given as a run too ({given_runs[Path(path).resolve()]}): expected a human file as a run or "
+                             "with --calibration, not both", file=path)
+    loaded = _read(paths, given)
+    for path, records, _, _ in loaded:
+        if not is_human(records):
+            raise InputError('expected a human verdict file (judge "human", as `mmsafety label` writes it) for --calibration', file=path)
+    return loaded
 
 
 def add_coverage(report: SafetyReport, coverage: Mapping[str | Path, Any]) -> SafetyReport:

@@ -22,6 +22,7 @@ from mmsafety import __version__
 from mmsafety.data.outdir import OutputDir, prepare_output_dir
 from mmsafety.report.charts import write_charts
 from mmsafety.report.document import build_document, dependence_line, percent, signed
+from mmsafety.report.judges import summary_line
 from mmsafety.report.load import SafetyReport
 from mmsafety.report.rate_cells import rate_title
 from mmsafety.report.render import to_html, to_latex, to_markdown
@@ -58,6 +59,7 @@ def report_payload(report: SafetyReport) -> dict[str, Any]:
                            for run in results.runs},
                 "comparisons": [c.to_json() for c in results.comparisons],
                 "image_dependence": [d.to_json() for d in results.image_dependence],
+                "judges": [j.to_json() for j in results.judged_runs],
             }
             for results in report.benchmarks
         },
@@ -110,6 +112,7 @@ def report_summary(report: SafetyReport, files: SafetyReportFiles | None = None)
                              f"[{signed(first.low)}, {signed(first.high)}], McNemar p = {first.p_value:.4g}")
         for dependence in results.image_dependence:
             lines.append(f"  image dependence, {dependence_line(dependence)}")
+        lines += [f"  {summary_line(judged)}" for judged in results.judged_runs]
     if files is not None:
         lines.append(f"report: {files.html}")
         lines.append(f"        {files.markdown}")

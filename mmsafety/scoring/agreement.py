@@ -28,7 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from mmsafety.scoring.rates import Percentiles, chunk_sizes
+from mmsafety.scoring.rates import Percentiles
+
+DRAWS_PER_CHUNK = 1 << 21
+"""Items drawn at once by the bootstrap of κ (resamples x items): about 16 MB of indices."""
 
 
 def _codes(first: Sequence[str], second: Sequence[str], categories: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -86,10 +89,10 @@ def kappa_interval(first: Sequence[str], second: Sequence[str], *, confidence: f
     cells = a * k + b
     rng = np.random.default_rng(seed)
     kept = Percentiles()
-    for size in chunk_sizes(resamples):
-        drawn = cells[rng.integers(0, n, size=(size, n))]
-        counts = np.zeros((size, k * k), dtype=np.int64)
-        np.add.at(counts, (np.repeat(np.arange(size), n), drawn.ravel()), 1)
+    per_chunk = max(1, DRAWS_PER_CHUNK // n)  # memory stays near DRAWS_PER_CHUNK draws, whatever the items
+    for size in (min(per_chunk, resamples - start) for start in range(0, resamples, per_chunk)):
+        drawn = cells[rng.integers(0, n, size=(size, n))] + (k * k) * np.arange(size)[:, None]  # each resample's own cells
+        counts = np.bincount(drawn.ravel(), minlength=size * k * k)
         values = _kappa_of_counts(counts.reshape(size, k, k))
         kept.add(values[~np.isnan(values)])
     return kept.bounds(confidence)
@@ -111,11 +114,8 @@ def krippendorff_alpha(ratings: Sequence[Sequence[str | None]]) -> float | None:
     width = max(len(rater) for rater in ratings)
     if any(len(rater) != width for rater in ratings):
         raise ValueError("expected one value (or None) per item for every rater")
-    per_unit = np.zeros((width, k))
-    for rater in ratings:
-        for unit, value in enumerate(rater):
-            if value is not None:
-                per_unit[unit, index[value]] += 1
+    cells = [unit * k + index[value] for rater in ratings for unit, value in enumerate(rater) if value is not None]
+    per_unit = np.bincount(np.asarray(cells, dtype=np.int64), minlength=width * k).reshape(width, k).astype(float)
     pairable = per_unit.sum(axis=1)
     per_unit = per_unit[pairable >= 2]
     pairable = pairable[pairable >= 2]
