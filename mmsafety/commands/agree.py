@@ -52,7 +52,7 @@ def _percent(value: float | None) -> str:
 
 def table_lines(tables: list[Any], indent: str = "") -> list[str]:
     """One line per pair and one for alpha, for each table (verdicts, then each rate)."""
-    from mmsafety.report.rates import rate_title
+    from mmsafety.report.rate_cells import rate_title
 
     lines = []
     for table in tables:

@@ -148,7 +148,7 @@ def run_score(args: argparse.Namespace) -> int:
 def corrected(args: argparse.Namespace, name: str, policy: str) -> tuple[list[str], dict[str, Any]]:
     """The headline rates corrected by each ``--calibration`` file: the lines printed and the JSON."""
     from mmsafety.report.judges import corrected_line
-    from mmsafety.report.rates import headline
+    from mmsafety.report.rate_cells import headline
     from mmsafety.runs.judged import check_same_responses, read_judged
     from mmsafety.scoring.calibration import ASSUMPTION, METHOD, corrected_rates
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mmsafety.labels import VERDICTS
-from mmsafety.report.rates import item_rates, outcome
+from mmsafety.report.rate_cells import item_rates, outcome
 from mmsafety.scoring.agreement import PairAgreement, krippendorff_alpha, pair_agreement
 from mmsafety.scoring.policies import Policy, get_policy
 
@@ -112,7 +112,7 @@ def agreement(raters: Sequence[str], files: Sequence[Sequence[Mapping[str, Any]]
     """The agreement of ``files`` (one list of verdict records per rater, named by ``raters``)
     under ``policy`` (``headline``: the rates; default the policy's headline), as the module
     docstring says. ``groups=False`` leaves out the per-category and per-subset tables."""
-    from mmsafety.report.rates import headline as policy_headline
+    from mmsafety.report.rate_cells import headline as policy_headline
 
     resolved = policy if isinstance(policy, Policy) else get_policy(policy)
     names = list(headline) if headline is not None else list(policy_headline(resolved))

@@ -137,7 +137,7 @@ def corrected_line(judge: str, human: str, rate: CorrectedRate, decimals: int = 
     safe-response rate: rules 80.00 on 50 items; human (ada) 60.00 on 10 labelled; corrected 65.00 [50.00–80.00] (effective n 12.5)
     """
     from mmsafety.report.document import percent
-    from mmsafety.report.rates import rate_title
+    from mmsafety.report.rate_cells import rate_title
 
     if rate.corrected is None:
         return f"{rate_title(rate.name)}: no labelled item in its denominator"
@@ -151,7 +151,7 @@ def summary_line(judged: JudgedRun) -> str:
     """The one line ``mmsafety report`` and ``mmsafety demo`` print for a judged run: the first
     pair's κ on the verdicts, and the first corrected headline rate."""
     from mmsafety.report.document import percent
-    from mmsafety.report.rates import rate_title
+    from mmsafety.report.rate_cells import rate_title
 
     assert judged.agreement is not None
     pair = judged.agreement.tables[0].pairs[0]
@@ -169,7 +169,7 @@ def summary_line(judged: JudgedRun) -> str:
 def judges_blocks(results: Any, level: int) -> list[Any]:
     """The Judges section of one benchmark (nothing when no run was judged twice or labelled)."""
     from mmsafety.report.document import Heading, Paragraph, Table, difference_cell, p_text, percent, rate_cell
-    from mmsafety.report.rates import rate_title
+    from mmsafety.report.rate_cells import rate_title
 
     judged_list = getattr(results, "judged_runs", [])
     if not judged_list:

@@ -126,7 +126,7 @@ class CorrectedRate:
 
 
 def _values(records: Sequence[Mapping[str, Any]], part: Any, invalid: str) -> dict[str, float]:
-    from mmsafety.report.rates import outcome
+    from mmsafety.report.rate_cells import outcome
 
     found = {}
     for record in records:
@@ -163,7 +163,7 @@ def corrected_rates(judge_records: Sequence[Mapping[str, Any]], human_records: S
     >>> rate.judge, rate.human, round(rate.corrected, 10)
     (0.7, 0.0, 0.2)
     """
-    from mmsafety.report.rates import item_rates
+    from mmsafety.report.rate_cells import item_rates
 
     resolved = policy if isinstance(policy, Policy) else get_policy(policy)
     z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
