@@ -208,10 +208,10 @@ async def grade(sample: Sample, response: Response, protocol: Any, grader: Model
     tag = f"{rubric.name}@{rubric.sha256[:12]}"
     if output.stop_reason == "content_filter":
         return verdict("invalid", output.completion, "judge_content_filter", tag)
-    answer = rubric.read_answer(output.completion)
-    if answer is None:
-        return verdict("invalid", output.completion, "unparsable_judge_output", tag)
-    return verdict(answer, output.completion, rubric=tag)
+    reading = rubric.read(output.completion)
+    if reading.verdict is None:
+        return verdict("invalid", output.completion, reading.reason, tag)
+    return verdict(reading.verdict, output.completion, rubric=tag)
 
 
 @scorer(metrics=[])

@@ -96,7 +96,10 @@ class Verdict:
     matched cues for the rule judge); ``reason`` says why a verdict is ``invalid``;
     ``model`` is the responding model (when the responses name it), ``judge_model`` and
     ``rubric`` (name@hash) say what judged it; ``heuristic`` marks the rule judge's;
-    ``blind`` marks a verdict on a response given without the image (written only when true).
+    ``blind`` marks a verdict on a response given without the image (written only when true);
+    ``label_str_disagrees`` marks a VLSBench verdict whose judge answered a ``label`` and a
+    ``label_str`` naming two labels, counted by ``label`` as the authors' ``eval.py`` counts it
+    (written only when true).
     """
 
     id: str
@@ -114,6 +117,7 @@ class Verdict:
     heuristic: bool = False
     cached: bool = field(default=False, compare=False)
     blind: bool = False
+    label_str_disagrees: bool = False
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -148,6 +152,8 @@ class Verdict:
             record["rubric"] = self.rubric
         if self.blind:
             record["blind"] = True
+        if self.label_str_disagrees:
+            record["label_str_disagrees"] = True
         return record
 
 
