@@ -74,8 +74,8 @@ class JudgeStats(RunStats):
 def label_str_line(count: int) -> str:
     """The line that reports VLSBench answers whose ``label`` and ``label_str`` disagree.
 
-    >>> label_str_line(2)
-    'label/label_str disagreements: 2 (counted by label, as the authors\' eval.py counts them)'
+    >>> print(label_str_line(2))
+    label/label_str disagreements: 2 (counted by label, as the authors' eval.py counts them)
     """
     return f"label/label_str disagreements: {count} (counted by label, as the authors' eval.py counts them)"
 
