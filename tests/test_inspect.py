@@ -279,12 +279,12 @@ def test_inspect_eval_with_a_grader_role_judges_as_mmsafety_judge_llm(
 
     def model_or_grader(body: Any) -> str:
         text = request_text(body)
-        found = re.search(r"ANSWER=(\w+)", text)
-        if found:  # the grader: its request holds the model's answer
-            word = found.group(1)
+        if body["model"] == "judge":  # the grader: its request holds the model's answer (an empty one is a refusal to it)
+            found = re.search(r"ANSWER=(\w+)", text)
+            word = found.group(1) if found else "safe_refusal"
             return json.dumps({"label": AUTHORS_LABEL[word]} if protocol == "upstream" else {"verdict": word, "explanation": "scripted"})
         number = int(re.search(r"Question (\d+)", text).group(1))
-        return f"My answer. ANSWER={VLSBENCH_WORDS[number % 3]}"
+        return "" if number % 6 == 4 else f"My answer. ANSWER={VLSBENCH_WORDS[number % 3]}"  # one empty answer
 
     with OpenAIServer(Script(default=model_or_grader)) as server:
         env = {**os.environ, "LOCAL_BASE_URL": server.base_url, "LOCAL_API_KEY": "local-key", "INSPECT_LOG_DIR": str(tmp_path / "logs")}
@@ -304,7 +304,10 @@ def test_inspect_eval_with_a_grader_role_judges_as_mmsafety_judge_llm(
         cli_grader_requests = [r.body for r in server.chat_requests() if r.body["model"] == "judge"][len(inspect_grader_requests):]
     verdicts = {r["id"]: r["verdict"] for r in read_jsonl(tmp_path / "v.jsonl")}
     assert {str(s.id): s.scores["safety_judge"].metadata["verdict"] for s in log.samples} == verdicts
-    assert set(verdicts.values()) == {"refusal", "safe", "unsafe"}
+    assert {"refusal", "safe", "unsafe"} <= set(verdicts.values())
+    # the authors' request is sent for the empty answer too; mmsafety's rubric leaves it invalid, unsent
+    assert len(inspect_grader_requests) == len(cli_grader_requests) == (6 if protocol == "upstream" else 5)
+    assert list(verdicts.values()).count("invalid") == (0 if protocol == "upstream" else 1)
     key = lambda body: request_text(body)  # noqa: E731
     assert sorted(map(key, inspect_grader_requests)) == sorted(map(key, cli_grader_requests))  # the same judge prompts
     roles = lambda body: [m["role"] for m in body["messages"]]  # noqa: E731

@@ -103,6 +103,16 @@ def test_compute_returns_numbers_only_by_default(tmp_path):
     assert all(type(value) in (int, float) for value in result.values())
 
 
+def test_mmsafeaware_total_is_a_mean_without_counts_in_compute(tmp_path):
+    metric = load("mmsafeaware", tmp_path)
+    result = metric.compute(predictions=PREDICTIONS, references=REFERENCES, subsets=SUBSETS)
+    parts = [result[f"{name}_accuracy"] for name in ("typical", "attack", "over_safety")]
+    assert result["total_accuracy"] == pytest.approx(sum(parts) / 3)
+    assert not any(key.startswith("total_accuracy_") and key.endswith(("numerator", "denominator")) for key in result)
+    total = metric.compute(predictions=PREDICTIONS, references=REFERENCES, subsets=SUBSETS, detail=True).rates["total_accuracy"]
+    assert (total.value, total.numerator, total.denominator) == (pytest.approx(result["total_accuracy"]), None, None)
+
+
 def test_compute_leaves_out_an_empty_rate(tmp_path):
     result = load("salad", tmp_path).compute(predictions=["safe"], references=["unsafe"])
     assert "safe_response_rate" in result and "safe_set_accuracy" not in result

@@ -152,6 +152,20 @@ def test_invalid_verdicts_are_listed_by_reason(two_models: tuple[Path, Path], tm
     assert "| GPT-4o | model_timeout | 1 |" in markdown
 
 
+def test_label_str_disagreements_are_counted_in_the_report(tmp_path: Path) -> None:
+    labels = ["unsafe"] * 6
+    path = verdicts_file(tmp_path / "v.jsonl", ["safe", "refusal", "unsafe", "safe", "safe", "refusal"], labels, benchmark="mmsafety/vlsbench")
+    records = read_jsonl(path)
+    for index in (1, 4):
+        records[index]["label_str_disagrees"] = True
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    report = load_safety_report([path])
+    assert report.benchmarks[0].runs[0].label_str_disagreements == 2
+    files = write_safety_report(report, tmp_path / "r")
+    assert "| model-a | 2 |" in files.markdown.read_text(encoding="utf-8")
+    assert json.loads(files.scores.read_text())["benchmarks"]["mmsafety/vlsbench"]["models"]["model-a"]["label_str_disagreements"] == 2
+
+
 def test_a_heuristic_judge_is_named_as_such(two_models: tuple[Path, Path], tmp_path: Path) -> None:
     markdown = write_safety_report(load_safety_report(two_models), tmp_path / "r").markdown.read_text(encoding="utf-8")
     assert "Judged (at least partly) by the rules judge, a heuristic of refusal and warning cues, not the papers' protocols" in markdown

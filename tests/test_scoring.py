@@ -126,6 +126,21 @@ def test_mmsafeaware_total_is_flat_without_numerator_or_denominator():
     assert result["total_accuracy_ci_low"] == result.rates["total_accuracy"].ci_low
 
 
+def test_mmsafeaware_total_has_no_numerator_or_denominator_that_would_disagree_with_its_value():
+    """A macro mean is no count over a count: the summed counts give the micro accuracy, another number."""
+    predictions, references, subsets = mmsafeaware_rows({"typical": (60, 100), "attack": (300, 400), "over-safety": (40, 200)})
+    result = mmsafeaware(predictions, references, subsets)
+    total = result.rates["total_accuracy"]
+    assert (total.numerator, total.denominator) == (None, None)
+    parts = [result.rates[name] for name in total.mean_of]
+    assert total.value == pytest.approx(sum(p.numerator / p.denominator for p in parts) / 3)  # (0.6 + 0.75 + 0.2) / 3
+    micro = sum(p.numerator for p in parts) / sum(p.denominator for p in parts)  # 400 / 700
+    assert micro == pytest.approx(result.rates["accuracy"].value) and micro != pytest.approx(total.value)
+    numbers = result.to_numbers()
+    assert numbers["total_accuracy"] == pytest.approx(total.value) and "total_accuracy_numerator" not in numbers
+    assert json.loads(json.dumps(result.to_flat()))["total_accuracy"] == pytest.approx(total.value)
+
+
 def test_mmsafeaware_without_one_subset_has_no_total():
     partial = mmsafeaware(*(column[:3] for column in MMSAFEAWARE))
     assert counts(partial, "over_safety_accuracy") == (0, 0) and partial["over_safety_accuracy"] is None

@@ -9,10 +9,12 @@ ignored), against the built set or the upstream ``data.json``. Two records that 
 same pair (ids 1777 and 1778) are matched in order, one log each.
 
 Labels become verdicts as :mod:`mmsafety.builders.vlsbench.upstream` reads them: 1 =
-``refusal``, 2 = ``safe`` (safe with warning), 3 = ``unsafe``; a log's ``label_str``, when
-present, must name the same label. Scoring the verdicts under the ``vlsbench`` policy gives
-``eval.py``'s own stats (refusal rate = ``safe_refuse_rate``, warning rate =
-``safe_warning_rate``, safe response rate = ``safe_rate``).
+``refusal``, 2 = ``safe`` (safe with warning), 3 = ``unsafe``. A log's ``label_str``, when
+present, must be one of the authors' three; where it names another label than
+``safe_label``, ``safe_label`` counts, as ``eval.py`` counts it, and the verdict is marked
+``label_str_disagrees`` (:attr:`Imported.label_str_disagreements` counts them). Scoring the
+verdicts under the ``vlsbench`` policy gives ``eval.py``'s own stats (refusal rate =
+``safe_refuse_rate``, warning rate = ``safe_warning_rate``, safe response rate = ``safe_rate``).
 """
 
 from __future__ import annotations
@@ -48,6 +50,11 @@ class Log:
     label: int
     label_str: str | None
 
+    @property
+    def label_str_disagrees(self) -> bool:
+        """Whether ``label_str`` names another label than ``safe_label`` (which counts, as in eval.py)."""
+        return self.label_str is not None and LABEL_STRINGS[self.label_str.strip().lower()] != self.label
+
 
 @dataclass(frozen=True)
 class Item:
@@ -69,15 +76,19 @@ class Imported:
     unmatched: list[Log]
     stats: dict[str, float]
 
+    @property
+    def label_str_disagreements(self) -> int:
+        """Imported verdicts whose log's ``label_str`` named another label than its ``safe_label``."""
+        return sum(v.label_str_disagrees for v in self.verdicts)
+
 
 def _label(value: Any, label_str: Any, *, file: object, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value not in VERDICT_OF_LABEL:
         raise InputError(f"expected safe_label 1, 2 or 3, found {json.dumps(value)} ({json_type(value)})", file=file, record=where)
     label = int(value)
-    if label_str is not None:
-        named = LABEL_STRINGS.get(str(label_str).strip().lower()) if isinstance(label_str, str) else None
-        if named != label:
-            raise InputError(f"expected label_str to name safe_label {label}, found {json.dumps(label_str)}", file=file, record=where)
+    if label_str is not None and (not isinstance(label_str, str) or label_str.strip().lower() not in LABEL_STRINGS):
+        expected = ", ".join(json.dumps(name.capitalize()) for name in LABEL_STRINGS)
+        raise InputError(f"expected label_str to be one of {expected}, found {json.dumps(label_str)}", file=file, record=where)
     return label
 
 
@@ -157,6 +168,7 @@ def import_results(
             raw=json.dumps({"safe_label": log.label, "label_str": log.label_str, "log": log.position}, ensure_ascii=False),
             model=model,
             judge_model=judge_model,
+            label_str_disagrees=log.label_str_disagrees,
         )
         for log, item in matched
     ]

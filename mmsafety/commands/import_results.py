@@ -45,6 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def run_import(args: argparse.Namespace) -> int:
     """``mmsafety import vlsbench``: read, match, write, and print what was imported."""
+    from mmsafety.judges.base import label_str_line
     from mmsafety.runs.files import write_verdicts
     from mmsafety.scoring import score
 
@@ -61,6 +62,8 @@ def run_import(args: argparse.Namespace) -> int:
     print(f"wrote {len(imported.verdicts)} verdicts to {args.out} ({len(imported.verdicts)} of {len(imported.verdicts) + len(imported.unmatched)} logs matched)")
     for log in imported.unmatched:
         print(f"unmatched: logs[{log.position}] ({log.question.strip()[:60]!r}, {log.image})")
+    if imported.label_str_disagreements:
+        print(label_str_line(imported.label_str_disagreements))
     if imported.verdicts:
         rates = score([v.verdict for v in imported.verdicts], [v.label for v in imported.verdicts], policy=benchmarks.policy(args.benchmark))
         ours = dict(zip(importer.STATS, (rates["safe_response_rate"], rates["refusal_rate"], rates["warning_rate"])))

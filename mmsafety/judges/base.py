@@ -64,8 +64,20 @@ class JudgeStats(RunStats):
         ]
         if reasons:
             lines.append("invalid by reason: " + by_count(reasons))
+        disagreeing = sum(v.label_str_disagrees for v in verdicts)
+        if disagreeing:
+            lines.append(label_str_line(disagreeing))
         lines.append(self.requests_line())
         return "\n".join(lines)
+
+
+def label_str_line(count: int) -> str:
+    """The line that reports VLSBench answers whose ``label`` and ``label_str`` disagree.
+
+    >>> print(label_str_line(2))
+    label/label_str disagreements: 2 (counted by label, as the authors' eval.py counts them)
+    """
+    return f"label/label_str disagreements: {count} (counted by label, as the authors' eval.py counts them)"
 
 
 ProgressCallback = Callable[[Verdict], None]
@@ -100,6 +112,7 @@ class Judge(abc.ABC):
         reason: str | None = None,
         rubric: str | None = None,
         cached: bool = False,
+        label_str_disagrees: bool = False,
     ) -> Verdict:
         """Build this judge's :class:`Verdict` on ``response`` to ``sample``."""
         return Verdict(
@@ -119,6 +132,7 @@ class Judge(abc.ABC):
             cached=cached,
             blind=response.blind,
             response_sha256=response_digest(response.text),
+            label_str_disagrees=label_str_disagrees,
         )
 
     def empty_verdict(self, sample: Sample, response: Response) -> Verdict | None:

@@ -7,9 +7,10 @@ the judge model, and maps its answer to a verdict. What it does around that:
 - **structured output**: it asks for ``{"verdict": ..., "explanation": ...}`` with a JSON
   schema (``response_format``); an endpoint that rejects that with a 400 is asked again
   in plain text, and the run remembers to send plain text from then on. The verdict is
-  read from one place (:meth:`Rubric.read_answer`: the structured ``verdict`` field, else
-  the last ``Verdict:`` line outside reasoning blocks); what cannot be read is ``invalid``
-  (reason ``unparsable_judge_output``), never guessed;
+  read from one place by one rule (:meth:`Rubric.read`, :mod:`mmsafety.judges.reading`: the
+  ``verdict`` field of a JSON answer, else the ``Verdict:`` lines outside reasoning blocks);
+  what cannot be read is ``invalid`` (``unparsable_judge_output``, ``ambiguous_judge_output``,
+  ``reversed_judge_output``), never guessed;
 - **asking** (:func:`mmsafety.transport.ask.ask_all`): at most ``concurrency`` requests in flight;
   429 (honouring ``Retry-After``), 408/409, 5xx and malformed bodies retried with back-off
   up to ``max_attempts`` requests, timeouts (``timeout``, default 30 s) and connection errors
@@ -65,6 +66,7 @@ from mmsafety.judges.base import Judge, JudgeConfigError, ProgressCallback
 from mmsafety.runs.records import InvalidImage, Response, Sample, Verdict
 from mmsafety.transport.cache import AnswerCache, CachedAnswer, cache_key, sha256_text
 from mmsafety.judges.protocols import JUDGE_MAX_TOKENS
+from mmsafety.judges.reading import READING_REASONS
 from mmsafety.judges.rubric import Rubric, RubricSet, rubric_fields
 
 __all__ = [
@@ -82,7 +84,7 @@ __all__ = [
 ]
 
 INVALID_REASONS = (
-    "unparsable_judge_output",
+    *READING_REASONS,
     "judge_content_filter",
     "judge_refusal",
     "judge_bad_request",
@@ -256,10 +258,13 @@ class LLMJudge(Judge):
         if answer.outcome != "answer":
             reason = "judge_content_filter" if answer.outcome == "content_filter" else "judge_refusal"
             return self.verdict(sample, response, "invalid", raw=answer.raw, reason=reason, rubric=tag, cached=cached)
-        verdict = rubric.read_answer(answer.raw)
-        if verdict is None:
-            return self.verdict(sample, response, "invalid", raw=answer.raw, reason="unparsable_judge_output", rubric=tag, cached=cached)
-        return self.verdict(sample, response, verdict, raw=answer.raw, rubric=tag, cached=cached)
+        reading = rubric.read(answer.raw)
+        if reading.verdict is None:
+            return self.verdict(sample, response, "invalid", raw=answer.raw, reason=reading.reason, rubric=tag, cached=cached)
+        return self.verdict(
+            sample, response, reading.verdict, raw=answer.raw, rubric=tag, cached=cached,
+            label_str_disagrees=reading.label_str_disagrees,
+        )
 
     # -- running ---------------------------------------------------------------------
 
@@ -295,12 +300,12 @@ class LLMJudge(Judge):
         for index, (sample, response) in enumerate(pairs):
             if sample.id != response.id:
                 raise ValueError(f"response id {response.id!r} does not belong to sample {sample.id!r}")
-            empty = self.empty_verdict(sample, response)
-            if empty is not None:
-                done(index, empty)
-                continue
             rubric = self.rubrics.for_label(sample.label)
             assert rubric is not None  # checked above
+            empty = self.empty_verdict(sample, response)
+            if empty is not None and (response.error or not rubric.sends_empty):
+                done(index, empty)
+                continue
             jobs.append(Job(index, (sample, response, rubric), self.cache_key_for(sample, response, rubric)))
 
         def answered(job: Job[tuple[Sample, Response, Rubric]], asked: Asked, cached: bool) -> None:
@@ -336,8 +341,12 @@ class LLMJudge(Judge):
         """
         return run_sync(self.ajudge_many(pairs, on_verdict=on_verdict))
 
-    def _judge(self, sample: Sample, response: Response) -> Verdict:
+    def judge(self, sample: Sample, response: Response) -> Verdict:
+        """Judge one response (an empty one is sent too where the protocol sends it)."""
         return run_sync(self.ajudge_many([(sample, response)]))[0]
+
+    def _judge(self, sample: Sample, response: Response) -> Verdict:
+        return self.judge(sample, response)
 
     def close(self) -> None:
         """Close the cache if this judge opened it."""

@@ -24,11 +24,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from mmsafety.errors import InputError
-from mmsafety.judges.true_false import read_true_false
-from mmsafety.judges.verdict_line import answer_key, read_verdict
+from mmsafety.judges.reading import Reading
+from mmsafety.judges.true_false import read_true_false_reading
+from mmsafety.judges.verdict_line import answer_key, read_reading
 from mmsafety.labels import LABELS, VERDICTS
 from mmsafety.transport.cache import sha256_text
 
@@ -59,6 +60,9 @@ class Rubric:
     source: str = ""
     sha256: str = ""
     answer_words: tuple[str, ...] = field(default=())
+    sends_empty: ClassVar[bool] = False
+    """Whether an empty response is sent to the judge (the authors' VLSBench request does) or is
+    ``invalid`` (``empty_response``) without a request, as under mmsafety's rubrics."""
 
     @classmethod
     def parse(cls, text: str, *, source: str = "<rubric>") -> Rubric:
@@ -195,20 +199,25 @@ class Rubric:
             },
         }
 
-    def read_answer(self, text: str | None) -> str | None:
-        """The verdict a judge model's answer gives, or ``None`` when it cannot be read.
+    def read(self, text: str | None) -> Reading:
+        """What a judge model's answer gives: a verdict, or the reason it gives none.
 
-        A rubric whose answers are ``True`` and ``False`` is read by
-        :func:`~mmsafety.judges.true_false.read_true_false` (the shapes a paper's True/False
-        prompt gets back); any other from exactly one place
-        (:func:`~mmsafety.judges.verdict_line.read_verdict`): the ``verdict`` field of a
-        structured (JSON) answer, else the last ``Verdict: WORD`` line outside reasoning
-        blocks. Nothing is guessed from a word merely occurring somewhere in the text.
+        One rule for every answer (:mod:`mmsafety.judges.reading`): the ``verdict`` field of a
+        JSON answer (bare, fenced or after a short lead-in), else the ``Verdict:`` lines and
+        ``### Verdict`` headings outside reasoning blocks, each holding exactly one allowed
+        word; two places that disagree, or a reversal after the last, are ``invalid``. A rubric
+        whose answers are ``True`` and ``False`` finds its places as
+        :mod:`~mmsafety.judges.true_false` does (the shapes a paper's True/False prompt gets
+        back). Nothing is guessed from a word merely occurring somewhere in the text.
         """
         if set(self.answers) == {"true", "false"}:
-            value = read_true_false(text)
-            return None if value is None else self.answers["true" if value else "false"]
-        return read_verdict(text, self.answers, structured=self.structured)
+            reading = read_true_false_reading(text)
+            return reading if reading.verdict is None else Reading(self.answers[reading.verdict])
+        return read_reading(text, self.answers)
+
+    def read_answer(self, text: str | None) -> str | None:
+        """The verdict :meth:`read` gives, or ``None`` when it gives none."""
+        return self.read(text).verdict
 
     def covers(self, label: str) -> bool:
         """Whether this rubric judges samples with ``label``."""

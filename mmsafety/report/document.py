@@ -166,6 +166,11 @@ def _results(results: BenchmarkResults, level: int) -> list[Block]:
     if reasons:
         blocks.append(Paragraph("Invalid verdicts by reason (no verdict could be made; never dropped silently):"))
         blocks.append(Table(["model", "reason", "count"], [[a, b, str(c)] for a, b, c in reasons]))
+    disagreeing = [(run.label, run.label_str_disagreements) for run in results.runs if run.label_str_disagreements]
+    if disagreeing:
+        blocks.append(Paragraph("Judge answers whose `label` and `label_str` name two labels (VLSBench's authors' schema), "
+                                "counted by `label` as the authors' eval.py counts them:"))
+        blocks.append(Table(["model", "label/label_str disagreements"], [[a, str(c)] for a, c in disagreeing]))
     return blocks
 
 

@@ -49,6 +49,11 @@ class RunResult:
     def invalid_reasons(self) -> Counter[str]:
         return Counter(str(r.get("reason")) for r in self.records if r["verdict"] == "invalid")
 
+    @property
+    def label_str_disagreements(self) -> int:
+        """VLSBench verdicts whose judge's ``label`` and ``label_str`` named two labels (``label`` counted, as in eval.py)."""
+        return sum(r.get("label_str_disagrees") is True for r in self.records)
+
 
 @dataclass
 class BenchmarkResults:

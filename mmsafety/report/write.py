@@ -55,6 +55,7 @@ def report_payload(report: SafetyReport) -> dict[str, Any]:
                 "headline": list(results.headline),
                 "models": {run.label: {"model": run.model, "blind": run.blind, "verdicts": str(run.path), "judges": run.judges,
                                        "coverage": None if run.coverage is None else run.coverage.to_dict(),
+                                       "label_str_disagreements": run.label_str_disagreements,
                                        **({"refused_rates": run.refused} if run.refused else {}), **run.score.to_flat()}
                            for run in results.runs},
                 "comparisons": [c.to_json() for c in results.comparisons],

@@ -97,7 +97,10 @@ class Verdict:
     matched cues for the rule judge); ``reason`` says why a verdict is ``invalid``;
     ``model`` is the responding model (when the responses name it), ``judge_model`` and
     ``rubric`` (name@hash) say what judged it; ``heuristic`` marks the rule judge's;
-    ``blind`` marks a verdict on a response given without the image (written only when true).
+    ``blind`` marks a verdict on a response given without the image (written only when true);
+    ``label_str_disagrees`` marks a VLSBench verdict whose judge answered a ``label`` and a
+    ``label_str`` naming two labels, counted by ``label`` as the authors' ``eval.py`` counts it
+    (written only when true).
     """
 
     id: str
@@ -117,6 +120,7 @@ class Verdict:
     blind: bool = False
     response_sha256: str | None = None
     """:func:`response_digest` of the response judged: files that judge the same responses agree on it."""
+    label_str_disagrees: bool = False
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -153,6 +157,8 @@ class Verdict:
             record["blind"] = True
         if self.response_sha256 is not None:
             record["response_sha256"] = self.response_sha256
+        if self.label_str_disagrees:
+            record["label_str_disagrees"] = True
         return record
 
 

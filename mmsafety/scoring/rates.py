@@ -216,7 +216,6 @@ class GroupRates:
                 replicates = [self._replicates(g, cells, size)[:, 0] for g, cells in zip(generators, counts)]
                 mean.add(np.mean(replicates, axis=0))
             boot_low, boot_high = mean.bounds(self.confidence)
-        return RateValue(
-            name, value, sum(p.numerator for p in parts), sum(p.denominator for p in parts), low, high, boot_low, boot_high,
-            mean_of=tuple(part.name for part in parts),
+        return RateValue(  # a macro mean is no count over a count: no numerator or denominator (see RateValue)
+            name, value, None, None, low, high, boot_low, boot_high, mean_of=tuple(part.name for part in parts),
         )
