@@ -307,6 +307,15 @@ def test_the_exact_mcnemar_p_value_equals_scipys_binomial_test(first_only: int, 
     assert mcnemar_exact(first_only, second_only) == pytest.approx(expected, rel=1e-12)
 
 
+def test_the_exact_mcnemar_p_value_equals_scipys_on_a_grid_up_to_a_million_pairs() -> None:
+    """From 1 to 10**6 discordant pairs, balanced to lopsided: scipy's exact binomial test to 1e-12
+    (relative, and absolute where the p-value underflows towards 0)."""
+    for n in (1, 2, 7, 100, 1_001, 40_000, 250_000, 1_000_000):
+        for first_only in sorted({0, 1, n // 3, n // 2 - 1, n // 2, n // 2 + 1, n - 1, n} & set(range(n + 1))):
+            expected = binomtest(first_only, n, 0.5).pvalue
+            assert mcnemar_exact(first_only, n - first_only) == pytest.approx(expected, rel=1e-12, abs=1e-300), (first_only, n)
+
+
 def test_models_on_the_same_items_are_compared_rate_by_rate(aware_pair: tuple[Path, Path]) -> None:
     (comparison,) = load_safety_report(aware_pair).benchmarks[0].comparisons
     assert (comparison.first, comparison.second, comparison.shared) == ("GPT-4o", "LLaVA-1.5-7B", 30)
