@@ -516,7 +516,7 @@ def test_a_file_given_twice_is_refused(tmp_path: Path, capsys: pytest.CaptureFix
 def test_verdicts_that_do_not_name_their_benchmark_need_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     unnamed = verdicts_file(tmp_path / "verdicts.jsonl", CAREFUL, SALAD_LABELS, benchmark="", model=None)
     code, _, err = run(capsys, "report", unnamed, "--out", tmp_path / "r")
-    assert code == 2 and f"{unnamed}: the verdicts do not say which benchmark they judged" in err and "pass --benchmark NAME" in err
+    assert code == 2 and f"{unnamed}: the verdicts do not say which benchmark they judged" in err and "--benchmark NAME" in err
 
 
 def test_the_benchmark_option_names_unnamed_verdicts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -529,7 +529,7 @@ def test_the_benchmark_option_names_unnamed_verdicts(tmp_path: Path, capsys: pyt
 def test_the_benchmark_option_must_match_the_verdicts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     salad = verdicts_file(tmp_path / "salad.jsonl", CAREFUL, SALAD_LABELS)
     code, _, err = run(capsys, "report", salad, "--benchmark", "vlsbench", "--out", tmp_path / "r")
-    assert code == 2 and f"{salad}: these verdicts judged mmsafety/salad, not mmsafety/vlsbench" in err
+    assert code == 2 and f"{salad}: line 1: the record judged benchmark mmsafety/salad, not mmsafety/vlsbench" in err
 
 
 def test_no_file_is_refused() -> None:
@@ -563,7 +563,7 @@ def test_a_file_mixing_blind_and_sighted_records_is_refused(tmp_path: Path) -> N
 
 def test_a_blind_flag_that_is_not_a_boolean_is_refused(tmp_path: Path) -> None:
     path = verdicts_file(tmp_path / "v.jsonl", CAREFUL[:2], SALAD_LABELS[:2], extra={"blind": 1})
-    with pytest.raises(InputError, match=r'v.jsonl: verdict 1: expected "blind" to be true or false, found 1'):
+    with pytest.raises(InputError, match=r'v.jsonl: line 1: expected "blind" to be true or false, found 1'):
         load_safety_report([path])
 
 

@@ -51,7 +51,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 def run_report(args: argparse.Namespace) -> int:
     """``mmsafety report``: verdict files into one report; its summary (or JSON) on stdout."""
     from mmsafety.report import (
-        add_coverage,
         load_safety_report,
         report_summary,
         write_safety_report,
@@ -60,10 +59,10 @@ def run_report(args: argparse.Namespace) -> int:
     check_confidence(args.confidence)
     benchmark = benchmarks.check_name(args.benchmark) if args.benchmark else None
     check_output_dir(Path(args.out).absolute(), "report")  # refused before the work, not after
+    checked = check_verdict_files(args.verdicts, benchmark)  # every file checked against its set before any is scored
     report = load_safety_report(args.verdicts, benchmark=benchmark, policy=args.policy, invalid=args.invalid,
-                                confidence=args.confidence, resamples=args.resamples)
-    checked = check_verdict_files(args.verdicts, benchmark)
-    add_coverage(report, {c.path: c.coverage for c in checked})
+                                confidence=args.confidence, resamples=args.resamples,
+                                coverage={c.path: c.coverage for c in checked}, tables={c.path: c.table for c in checked})
     files = write_safety_report(report, args.out)
     if args.json:
         print_json(report_json(report, files))

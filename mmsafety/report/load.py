@@ -5,16 +5,24 @@ them), groups the files by the benchmark they judged, scores each under its benc
 policy (:func:`mmsafety.scoring.score`), and pairs runs judged on the same items
 (:mod:`mmsafety.report.paired`): two models' sighted runs for the paired comparison, a
 model's sighted and blind run (records with ``"blind": true``) for image dependence.
+
+A run is held in columns (an Arrow table of the fields a report reads, as ``mmsafety score``
+reads a file: :func:`mmsafety.runs.verdict_table.read_verdict_table`), never as a Python
+object per verdict: a report of three models' million verdicts costs about what scoring
+them does. :attr:`RunResult.records` reads the whole records of a file on first use only.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from mmsafety import benchmarks
 from mmsafety.errors import InputError
@@ -34,16 +42,26 @@ class RunResult:
     model: str
     blind: bool
     path: Path
-    records: list[dict[str, Any]]
+    table: pa.Table
+    """The verdicts in columns, in file order (:data:`~mmsafety.runs.verdict_table.VERDICT_SCHEMA`)."""
     score: Score
     """The typed result of :func:`mmsafety.scoring.score` (``.rates[name]``, ``.by_category``)."""
     judges: list[str]
     coverage: Any = None
     """How much of the built set the file scores (:class:`~mmsafety.runs.checks.Coverage`), when it was checked."""
 
+    @cached_property
+    def records(self) -> list[dict[str, Any]]:
+        """Every record of the file with all its fields (read on first use: a report needs only :attr:`table`)."""
+        from mmsafety.runs.files import read_verdicts
+
+        return read_verdicts(self.path)
+
     @property
     def invalid_reasons(self) -> Counter[str]:
-        return Counter(str(r.get("reason")) for r in self.records if r["verdict"] == "invalid")
+        reasons = self.table.filter(pc.equal(self.table.column("verdict"), "invalid")).column("reason")
+        counts = pc.value_counts(reasons.combine_chunks()) if len(reasons) else []
+        return Counter({str(item["values"].as_py()): item["counts"].as_py() for item in counts})
 
 
 @dataclass
@@ -88,12 +106,16 @@ class SafetyReport:
     resamples: int = DEFAULT_RESAMPLES
 
 
-def _file_benchmark(path: Path, records: list[dict[str, Any]], given: str | None) -> tuple[str, str]:
+def _distinct(table: pa.Table, name: str) -> list[Any]:
+    """The distinct non-null values of a column, sorted."""
+    return sorted(pc.drop_null(pc.unique(table.column(name))).to_pylist())
+
+
+def _file_benchmark(path: Path, table: pa.Table, given: str | None) -> tuple[str, str]:
     """The benchmark (repo id) and version a verdicts file says it judged, checked against ``given``."""
-    named = {(r.get("benchmark"), r.get("benchmark_version")) for r in records}
-    named_benchmarks = {b for b, _ in named if b}
+    named_benchmarks = [b for b in _distinct(table, "benchmark") if b]
     if len(named_benchmarks) > 1:
-        raise InputError(f"verdicts of several benchmarks in one file ({', '.join(sorted(named_benchmarks))}): expected one", file=path)
+        raise InputError(f"verdicts of several benchmarks in one file ({', '.join(named_benchmarks)}): expected one", file=path)
     if not named_benchmarks:
         if given is None:
             raise InputError(
@@ -105,12 +127,12 @@ def _file_benchmark(path: Path, records: list[dict[str, Any]], given: str | None
     (benchmark,) = named_benchmarks
     if given is not None and benchmarks.repo_id(given) != benchmark:
         raise InputError(f"these verdicts judged {benchmark}, not {benchmarks.repo_id(given)} (--benchmark)", file=path)
-    versions = sorted({str(v) for b, v in named if v})
+    versions = [str(v) for v in _distinct(table, "benchmark_version") if v]
     return benchmark, versions[-1] if versions else ""
 
 
-def _model(path: Path, records: list[dict[str, Any]]) -> str:
-    models = sorted({str(r["model"]) for r in records if r.get("model")})
+def _model(path: Path, table: pa.Table) -> str:
+    models = [str(m) for m in _distinct(table, "model") if m]
     if len(models) > 1:
         raise InputError(f"verdicts of several models in one file ({', '.join(models)}): expected one model per file", file=path)
     if models:
@@ -118,39 +140,37 @@ def _model(path: Path, records: list[dict[str, Any]]) -> str:
     return path.parent.name if path.stem == "verdicts" and path.parent.name else path.stem
 
 
-def _blind(path: Path, records: list[dict[str, Any]]) -> bool:
-    """Whether the file is a blind run: every record ``"blind": true``, or none."""
-    for number, record in enumerate(records, 1):
-        value = record.get("blind", False)
-        if not isinstance(value, bool):
-            raise InputError(f'expected "blind" to be true or false, found {json.dumps(value)}', file=path, record=f"verdict {number}")
-    flags = {bool(r.get("blind", False)) for r in records}
+def _blind(path: Path, table: pa.Table) -> bool:
+    """Whether the file is a blind run: every record ``"blind": true``, or none (the format's reader
+    refuses a ``blind`` that is not true or false, naming the line)."""
+    flags = {bool(flag) for flag in pc.unique(table.column("blind")).to_pylist()}
     if len(flags) > 1:
         raise InputError('verdicts of a blind and a sighted run in one file ("blind": true on some records only): '
                          "expected one run per file", file=path)
     return flags.pop()
 
 
-def _judges(records: Iterable[dict[str, Any]]) -> list[str]:
+def _judges(table: pa.Table) -> list[str]:
     found: set[str] = set()
-    for r in records:
-        name = f"{r.get('judge', '?')} v{r.get('judge_version', '?')}"
-        if r.get("judge_model"):
-            name += f" ({r['judge_model']})"
-        if r.get("heuristic"):
+    columns = ["judge", "judge_version", "judge_model", "heuristic"]
+    for row in table.select(columns).group_by(columns).aggregate([]).to_pylist():
+        name = f"{row['judge'] or '?'} v{row['judge_version'] or '?'}"
+        if row["judge_model"]:
+            name += f" ({row['judge_model']})"
+        if row["heuristic"]:
             name += ", a heuristic"
         found.add(name)
     return sorted(found)
 
 
-def _score(path: Path, records: list[dict[str, Any]], policy: str, **settings: Any) -> Score:
+def _score(path: Path, table: pa.Table, policy: str, **settings: Any) -> Score:
     try:
         result = score(
-            [r["verdict"] for r in records],
-            [r["label"] for r in records],
+            table.column("verdict"),
+            table.column("label"),
             policy=policy,
-            categories=[r["category"] for r in records],
-            subsets=[r["subset"] for r in records],
+            categories=table.column("category"),
+            subsets=table.column("subset"),
             **settings,
         )
     except ValueError as error:
@@ -158,8 +178,8 @@ def _score(path: Path, records: list[dict[str, Any]], policy: str, **settings: A
     return result
 
 
-def _read(paths: Sequence[str | Path], given: str | None) -> list[tuple[Path, list[dict[str, Any]], str, str]]:
-    from mmsafety.runs.files import read_verdicts
+def _read(paths: Sequence[str | Path], given: str | None, tables: Mapping[Path, pa.Table]) -> list[tuple[Path, pa.Table, str, str]]:
+    from mmsafety.runs.verdict_table import read_verdict_table
 
     seen: dict[Path, str] = {}
     loaded = []
@@ -169,22 +189,45 @@ def _read(paths: Sequence[str | Path], given: str | None) -> list[tuple[Path, li
         if resolved in seen:
             raise InputError(f"given twice (also as {seen[resolved]}): expected one verdicts file per run", file=path)
         seen[resolved] = str(path)
-        records = read_verdicts(path)
-        name, version = _file_benchmark(path, records, given)
-        loaded.append((path, records, name, version))
+        table = tables.get(resolved)
+        if table is None:
+            table = read_verdict_table(path)
+        name, version = _file_benchmark(path, table, given)
+        loaded.append((path, table, name, version))
     return loaded
 
 
+class _Column(Mapping[str, str]):
+    """A read-only ``{id: value}`` over two Arrow columns, looked up in place (a report asks a few ids)."""
+
+    def __init__(self, ids: pa.Array, values: pa.Array) -> None:
+        self._ids, self._values = ids, values
+
+    def __getitem__(self, key: str) -> str:
+        index = pc.index(self._ids, key).as_py()
+        if index < 0:
+            raise KeyError(key)
+        return str(self._values[index].as_py() or "")
+
+    def __iter__(self) -> Any:
+        return iter(self._ids.to_pylist())
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
 def built_queries(repo: str) -> Mapping[str, str]:
-    """Each sample's query from the built set in the local datasets cache (``{}`` when not built)."""
+    """Each sample's query from the built set in the local datasets cache (empty when not built),
+    read from its Arrow columns, not as one Python object per sample."""
+    from mmsafety.data.catalog import load_benchmark
     from mmsafety.errors import NotBuiltError
-    from mmsafety.runs.samples import load_samples
 
     try:
-        built = load_samples(repo)
+        dataset = load_benchmark(repo)
     except (NotBuiltError, InputError):
         return {}
-    return {sample_id: sample.query for sample_id, sample in built.samples.items()}
+    table = dataset.with_format("arrow", columns=["id", "query"])[:]
+    return _Column(pc.cast(table.column("id").combine_chunks(), pa.string()), table.column("query").combine_chunks())
 
 
 def load_safety_report(
@@ -198,6 +241,7 @@ def load_safety_report(
     seed: int = 0,
     queries: Callable[[str], Mapping[str, str]] | None = None,
     coverage: Mapping[str | Path, Any] | None = None,
+    tables: Mapping[str | Path, pa.Table] | None = None,
 ) -> SafetyReport:
     """Read, score and pair one verdicts file per run (see the module docstring).
 
@@ -205,6 +249,8 @@ def load_safety_report(
     for verdicts that do not carry them (default: the built set, :func:`built_queries`).
     ``coverage`` maps a verdicts file to its :class:`~mmsafety.runs.checks.Coverage` of the
     built set (as :func:`mmsafety.runs.checks.check_verdicts` gives it); the report shows it per run.
+    ``tables`` maps a verdicts file to its verdicts already read in columns (the checked table of
+    :func:`~mmsafety.runs.checks.check_verdicts`), so that a checked file is not read twice.
 
     Raises :class:`~mmsafety.errors.InputError` for no files, a file given twice, an empty or
     malformed file, a file of several models or benchmarks, or verdicts that do not say their
@@ -219,17 +265,18 @@ def load_safety_report(
     if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 1:
         raise InputError(f"expected a number of bootstrap resamples >= 1, found {resamples!r}")
     settings = {"invalid": invalid, "confidence": confidence}
-    groups: dict[str, list[tuple[Path, list[dict[str, Any]], str, str]]] = {}
-    for entry in _read(paths, benchmark):
+    groups: dict[str, list[tuple[Path, pa.Table, str, str]]] = {}
+    known = {Path(path).resolve(): table for path, table in (tables or {}).items()}
+    for entry in _read(paths, benchmark, known):
         groups.setdefault(entry[2], []).append(entry)
     results = []
     for repo, loaded in groups.items():
         chosen = policy or benchmarks.policy(repo)
         runs = []
-        for path, records, _, _ in loaded:
-            model, blind = _model(path, records), _blind(path, records)
-            runs.append(RunResult(f"{model} (blind)" if blind else model, model, blind, path, records,
-                                  _score(path, records, chosen, **settings), _judges(records)))
+        for path, table, _, _ in loaded:
+            model, blind = _model(path, table), _blind(path, table)
+            runs.append(RunResult(f"{model} (blind)" if blind else model, model, blind, path, table,
+                                  _score(path, table, chosen, **settings), _judges(table)))
         counts = Counter(run.label for run in runs)
         for run in runs:
             if counts[run.label] > 1:
