@@ -72,19 +72,20 @@ def build_set(cache: Path, rows: int) -> None:
     builder.download_and_prepare()
 
 
-def write_verdicts(path: Path, rows: int) -> None:
-    """One verdict per item, as ``mmsafety judge`` (rules judge) writes them."""
+def write_verdicts(path: Path, rows: int, *, model: str = "vlm-under-test", shift: int = 0) -> None:
+    """One verdict per item, as ``mmsafety judge`` (rules judge) writes them (``shift`` turns the
+    verdict cycle, so that two models' files disagree on some items)."""
 
     with path.open("w", encoding="utf-8") as handle:
         for i in range(rows):
-            verdict = VERDICT_CYCLE[i % len(VERDICT_CYCLE)]
+            verdict = VERDICT_CYCLE[(i + shift * (i % 3 == 0)) % len(VERDICT_CYCLE)]
             label = "unsafe" if i % 2 == 0 else "oversensitive"
             record = {
                 "id": str(i + 1), "verdict": verdict, "label": label, "category": CATEGORIES[i % len(CATEGORIES)],
                 "subset": "unsafe" if i % 2 == 0 else "safe", "judge": "rules", "judge_version": "1",
                 "raw": "refusal cues: I cannot help with that; warning cues: none" if verdict != "invalid" else "",
                 "reason": "empty_response" if verdict == "invalid" else None, "heuristic": True,
-                "model": "vlm-under-test", "benchmark": "mmsafety/salad", "benchmark_version": "1.0.0",
+                "model": model, "benchmark": "mmsafety/salad", "benchmark_version": "1.0.0",
             }
             handle.write(json.dumps(record) + "\n")
 

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from mmsafety.audit import audit, write_audit
-from mmsafety.audit.duplicates import components, near_edges
+from mmsafety.audit.duplicates import _all_pairs, block_plan, components, near_edges
 from mmsafety.audit.leakage import bootstrap_auc_ci, text_leakage
 from mmsafety.cli import main
 from mmsafety.builders.custom import build_custom
@@ -243,6 +243,29 @@ def test_near_edges_finds_exactly_the_pairs_within_the_distance(threshold: int) 
         if bin(int(hashes[i]) ^ int(hashes[j])).count("1") <= threshold
     ]
     assert sorted(map(tuple, edges.tolist())) == sorted(brute)
+
+
+@pytest.mark.parametrize(("count", "threshold"), [(20_000, 4), (6_000, 6), (3_000, 4)])
+def test_near_edges_keyed_on_several_blocks_finds_what_all_pairs_find(count: int, threshold: int) -> None:
+    """Keys of several blocks (chosen for the count) lose no pair within the distance: the
+    same edges as comparing every pair, on random hashes with planted near copies."""
+    rng = np.random.default_rng(count)
+    base = rng.integers(0, 2**64, count, dtype=np.uint64)
+    flips = rng.integers(0, 64, (count // 4, threshold))
+    near = base[: count // 4].copy()
+    for column in range(threshold):
+        near ^= np.uint64(1) << flips[:, column].astype(np.uint64)
+    hashes = np.unique(np.concatenate([base, near]))
+    expected = _all_pairs(hashes, threshold)
+    edges = near_edges(hashes, threshold)
+    assert len(expected) >= count // 8
+    assert sorted(map(tuple, edges.tolist())) == sorted(map(tuple, expected.tolist()))
+
+
+def test_block_plan_keys_on_more_blocks_as_hashes_grow() -> None:
+    assert block_plan(1_000, 4) == (5, 1)
+    blocks, agree = block_plan(200_000, 4)
+    assert agree >= 2 and 64 * agree // blocks >= 18
 
 
 def test_near_duplicates_chain_into_one_group() -> None:

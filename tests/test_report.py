@@ -321,6 +321,15 @@ def test_the_exact_mcnemar_p_value_equals_scipys_binomial_test(first_only: int, 
     assert mcnemar_exact(first_only, second_only) == pytest.approx(expected, rel=1e-12)
 
 
+def test_the_exact_mcnemar_p_value_equals_scipys_on_a_grid_up_to_a_million_pairs() -> None:
+    """From 1 to 10**6 discordant pairs, balanced to lopsided: scipy's exact binomial test to 1e-12
+    (relative, and absolute where the p-value underflows towards 0)."""
+    for n in (1, 2, 7, 100, 1_001, 40_000, 250_000, 1_000_000):
+        for first_only in sorted({0, 1, n // 3, n // 2 - 1, n // 2, n // 2 + 1, n - 1, n} & set(range(n + 1))):
+            expected = binomtest(first_only, n, 0.5).pvalue
+            assert mcnemar_exact(first_only, n - first_only) == pytest.approx(expected, rel=1e-12, abs=1e-300), (first_only, n)
+
+
 def test_models_on_the_same_items_are_compared_rate_by_rate(aware_pair: tuple[Path, Path]) -> None:
     (comparison,) = load_safety_report(aware_pair).benchmarks[0].comparisons
     assert (comparison.first, comparison.second, comparison.shared) == ("GPT-4o", "LLaVA-1.5-7B", 30)
@@ -521,7 +530,7 @@ def test_a_file_given_twice_is_refused(tmp_path: Path, capsys: pytest.CaptureFix
 def test_verdicts_that_do_not_name_their_benchmark_need_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     unnamed = verdicts_file(tmp_path / "verdicts.jsonl", CAREFUL, SALAD_LABELS, benchmark="", model=None)
     code, _, err = run(capsys, "report", unnamed, "--out", tmp_path / "r")
-    assert code == 2 and f"{unnamed}: the verdicts do not say which benchmark they judged" in err and "pass --benchmark NAME" in err
+    assert code == 2 and f"{unnamed}: the verdicts do not say which benchmark they judged" in err and "--benchmark NAME" in err
 
 
 def test_the_benchmark_option_names_unnamed_verdicts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -534,7 +543,7 @@ def test_the_benchmark_option_names_unnamed_verdicts(tmp_path: Path, capsys: pyt
 def test_the_benchmark_option_must_match_the_verdicts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     salad = verdicts_file(tmp_path / "salad.jsonl", CAREFUL, SALAD_LABELS)
     code, _, err = run(capsys, "report", salad, "--benchmark", "vlsbench", "--out", tmp_path / "r")
-    assert code == 2 and f"{salad}: these verdicts judged mmsafety/salad, not mmsafety/vlsbench" in err
+    assert code == 2 and f"{salad}: line 1: the record judged benchmark mmsafety/salad, not mmsafety/vlsbench" in err
 
 
 def test_no_file_is_refused() -> None:
@@ -568,7 +577,7 @@ def test_a_file_mixing_blind_and_sighted_records_is_refused(tmp_path: Path) -> N
 
 def test_a_blind_flag_that_is_not_a_boolean_is_refused(tmp_path: Path) -> None:
     path = verdicts_file(tmp_path / "v.jsonl", CAREFUL[:2], SALAD_LABELS[:2], extra={"blind": 1})
-    with pytest.raises(InputError, match=r'v.jsonl: verdict 1: expected "blind" to be true or false, found 1'):
+    with pytest.raises(InputError, match=r'v.jsonl: line 1: expected "blind" to be true or false, found 1'):
         load_safety_report([path])
 
 

@@ -5,16 +5,22 @@ Near duplicates are images whose 64-bit perceptual hashes differ in at most
 duplicates). They are reported as groups (the connected components of "within the
 distance"), not as pairs: 500 images shared by 200,000 rows are 500 hashes, not 20
 billion pairs. The search runs on the distinct hashes only, by multi-index hashing
-(:func:`near_edges`): split the 64 bits into ``distance + 1`` blocks; two hashes
-within the distance agree exactly on at least one block (pigeonhole), so only hashes
-sharing a block value are compared. On distinct photos that is a few comparisons per
-hash instead of one per pair.
+(:func:`near_edges`): split the 64 bits into ``m`` blocks; two hashes at most ``d`` bits
+apart differ in at most ``d`` blocks, so they agree exactly on at least ``m - d`` of them
+(pigeonhole), and only hashes sharing the values of some ``m - d`` blocks are compared.
+``m`` is chosen for the number of hashes (:func:`block_plan`) so that each key is long
+enough to leave a few candidates per hash: 200,000 distinct photos at distance 4 are 15
+keys of 21 bits (about 10,000 candidate pairs a key), where 5 single blocks of 12-13 bits
+would put millions in each. Candidates are checked and dropped key by key, so memory
+holds the pairs within the distance, not every candidate.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Hashable, Sequence
+from itertools import combinations
+from math import comb
 
 import numpy as np
 
@@ -45,12 +51,37 @@ def groups_of(keys: Sequence[Hashable | None]) -> list[list[int]]:
     return [group for group in rows.values() if len(group) > 1]
 
 
+def block_plan(count: int, threshold: int) -> tuple[int, int]:
+    """``(blocks, agree)``: split 64 bits into ``blocks`` and key on every ``agree`` of them.
+
+    Chosen to cost least for ``count`` random distinct hashes: one sort of all hashes per
+    key (``comb(blocks, agree)`` keys) plus the candidate pairs, ``count**2 / 2**(bits + 1)``
+    a key. ``agree = blocks - threshold``; ``(0, 0)`` when comparing all pairs costs less.
+
+    >>> block_plan(200_000, 4), block_plan(1_000, 4), block_plan(10, 4)
+    ((6, 2), (5, 1), (0, 0))
+    """
+    best: tuple[float, int, int] = (count * (count - 1) / 2, 0, 0)
+    for agree in range(1, 64):
+        blocks = threshold + agree
+        bits = 64 * agree // blocks
+        if 64 // blocks < 1 or bits < MIN_BLOCK_BITS and agree > 1:
+            break
+        if bits < MIN_BLOCK_BITS:
+            continue
+        keys = comb(blocks, agree)
+        cost = keys * (count + count * count / 2 ** (bits + 1))
+        if cost < best[0]:
+            best = (cost, blocks, agree)
+    return best[1], best[2]
+
+
 def near_edges(hashes: np.ndarray, threshold: int = PHASH_DISTANCE) -> np.ndarray:
     """Pairs ``(i, j, distance)``, ``i < j``, of *distinct* hashes at most ``threshold`` bits apart.
 
     ``hashes`` must be distinct (``np.unique`` them first). Sub-quadratic by multi-index
     hashing (see the module docstring); all pairs, in blocks, when the distance is so large
-    that the blocks would be narrower than :data:`MIN_BLOCK_BITS` bits.
+    that no key would be :data:`MIN_BLOCK_BITS` bits long.
 
     >>> near_edges(np.array([0b1111, 0b0111, 1 << 40], dtype=np.uint64), threshold=1).tolist()
     [[0, 1, 1]]
@@ -59,20 +90,26 @@ def near_edges(hashes: np.ndarray, threshold: int = PHASH_DISTANCE) -> np.ndarra
     n = len(hashes)
     if n < 2:
         return np.zeros((0, 3), dtype=np.int64)
-    blocks = threshold + 1
-    if 64 // blocks < MIN_BLOCK_BITS:
+    blocks, agree = block_plan(n, threshold)
+    if not blocks:
         return _all_pairs(hashes, threshold)
-    candidates = []
     bounds = np.linspace(0, 64, blocks + 1).astype(int)
-    for low, high in zip(bounds[:-1], bounds[1:]):
-        keys = (hashes >> np.uint64(low)) & np.uint64((1 << (high - low)) - 1)
-        candidates.append(_same_key_pairs(keys))
-    pairs = np.unique(np.concatenate(candidates), axis=0) if candidates else np.zeros((0, 2), dtype=np.int64)
-    if not len(pairs):
+    masks = [np.uint64(((1 << int(high)) - 1) ^ ((1 << int(low)) - 1)) for low, high in zip(bounds[:-1], bounds[1:])]
+    found = []
+    for chosen in combinations(masks, agree):
+        mask = np.uint64(0)
+        for block in chosen:
+            mask |= block
+        pairs = _same_key_pairs(hashes & mask)
+        if len(pairs):
+            distance = popcount(hashes[pairs[:, 0]] ^ hashes[pairs[:, 1]]).astype(np.int64)
+            keep = distance <= threshold
+            found.append(np.column_stack([pairs[keep], distance[keep]]))
+    edges = np.concatenate(found) if found else np.zeros((0, 3), dtype=np.int64)
+    if not len(edges):
         return np.zeros((0, 3), dtype=np.int64)
-    distance = popcount(hashes[pairs[:, 0]] ^ hashes[pairs[:, 1]]).astype(np.int64)
-    keep = distance <= threshold
-    return np.column_stack([pairs[keep], distance[keep]])
+    _, first = np.unique(edges[:, 0] * n + edges[:, 1], return_index=True)  # a pair found under several keys, once
+    return edges[first]
 
 
 def _same_key_pairs(keys: np.ndarray) -> np.ndarray:

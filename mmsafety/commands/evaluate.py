@@ -68,7 +68,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         write_verdicts(verdicts, run.verdicts, benchmark=run.benchmark.repo, benchmark_version=run.benchmark.version)
         checked = check_verdict_files([verdicts], name)
         report = load_safety_report([verdicts], policy=args.policy, invalid=args.invalid, confidence=args.confidence,
-                                    coverage={verdicts: checked[0].coverage})
+                                    coverage={verdicts: checked[0].coverage}, tables={verdicts: checked[0].table})
         files = write_safety_report(report, folder, named=out)
     if args.json:
         print_json({"judge": judge_summary_dict(run, verdicts), "report": report_json(report, files)})

@@ -53,7 +53,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 def run_report(args: argparse.Namespace) -> int:
     """``mmsafety report``: verdict files into one report; its summary (or JSON) on stdout."""
     from mmsafety.report import (
-        add_coverage,
         load_safety_report,
         report_summary,
         write_safety_report,
@@ -62,11 +61,12 @@ def run_report(args: argparse.Namespace) -> int:
     check_confidence(args.confidence)
     benchmark = benchmarks.check_name(args.benchmark) if args.benchmark else None
     check_output_dir(Path(args.out).absolute(), "report")  # refused before the work, not after
-    report = load_safety_report(args.verdicts, benchmark=benchmark, policy=args.policy, invalid=args.invalid,
-                                confidence=args.confidence, resamples=args.resamples, calibration=args.calibration or ())
-    checked = check_verdict_files(args.verdicts, benchmark)
+    checked = check_verdict_files(args.verdicts, benchmark)  # every file checked against its set before any is scored
     labelled = check_verdict_files(args.calibration or [], benchmark)  # a human sample: checked as any verdict file
-    add_coverage(report, {c.path: c.coverage for c in checked})
+    report = load_safety_report(args.verdicts, benchmark=benchmark, policy=args.policy, invalid=args.invalid,
+                                confidence=args.confidence, resamples=args.resamples, calibration=args.calibration or (),
+                                coverage={c.path: c.coverage for c in checked},
+                                tables={c.path: c.table for c in [*checked, *labelled]})
     files = write_safety_report(report, args.out)
     if args.json:
         print_json(report_json(report, files))

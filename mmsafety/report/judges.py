@@ -28,8 +28,7 @@ from typing import Any
 import numpy as np
 
 from mmsafety.report.agreement import Agreement, agreement
-from mmsafety.report.paired import PairedRate, paired_rate
-from mmsafety.runs.human import is_human
+from mmsafety.report.paired import PairedRate, pair_rows, paired_rate
 from mmsafety.runs.judged import judge_name, same_run
 from mmsafety.scoring.calibration import ASSUMPTION, METHOD, CorrectedRate, corrected_rates
 
@@ -54,7 +53,7 @@ class JudgedRun:
 
         return {
             "model": self.model,
-            "files": [{"label": f.label, "judge": n, "verdicts": str(f.path), "human": is_human(f.records)} for f, n in zip(self.files, self.names)],
+            "files": [{"label": f.label, "judge": n, "verdicts": str(f.path), "human": f.human} for f, n in zip(self.files, self.names)],
             "agreement": None if self.agreement is None else self.agreement.to_json(),
             "paired": [{"first": a, "second": b, "rates": [asdict(r) for r in rates]} for a, b, rates in self.paired],
             "corrected": {"method": METHOD, "assumption": ASSUMPTION,
@@ -62,11 +61,19 @@ class JudgedRun:
         }
 
 
+def one_run(first: Any, second: Any) -> bool:
+    """:func:`~mmsafety.runs.judged.same_run` of two runs' files; files whose named models or
+    blindness already tell them apart are not read (a report of several models reads no record)."""
+    if first.named_model and second.named_model and first.named_model != second.named_model or first.blind != second.blind:
+        return False
+    return same_run(first.records, second.records)
+
+
 def group_runs(runs: Sequence[Any]) -> list[list[Any]]:
-    """The runs grouped by :func:`~mmsafety.runs.judged.same_run` (in the order given)."""
+    """The runs grouped by :func:`one_run` (in the order given)."""
     groups: list[list[Any]] = []
     for run in runs:
-        home = next((g for g in groups if all(same_run(run.records, other.records) for other in g)), None)
+        home = next((g for g in groups if all(one_run(run, other) for other in g)), None)
         if home is None:
             groups.append([run])
         else:
@@ -85,7 +92,7 @@ def label_judges(runs: Sequence[Any]) -> None:
 def same_group(results: Any, first: str, second: str) -> bool:
     """Whether the runs labelled ``first`` and ``second`` are one model's run judged twice."""
     runs = {run.label: run for run in results.runs}
-    return first in runs and second in runs and same_run(runs[first].records, runs[second].records)
+    return first in runs and second in runs and one_run(runs[first], runs[second])
 
 
 def judged_runs(results: Any, calibration: Sequence[Any] = (), *, invalid: str, confidence: float, resamples: int,
@@ -94,14 +101,14 @@ def judged_runs(results: Any, calibration: Sequence[Any] = (), *, invalid: str, 
     joining the group of the run it labels) with more than one file or with a human file."""
     groups = group_runs(results.runs)
     for human in calibration:
-        home = next((g for g in groups if any(same_run(human.records, run.records) for run in g)), None)
+        home = next((g for g in groups if any(one_run(human, run) for run in g)), None)
         if home is not None and human not in home:
             home.append(human)
     found = []
     for group in groups:
         if len(group) < 2:
             continue
-        group = sorted(group, key=lambda run: is_human(run.records))  # judges first
+        group = sorted(group, key=lambda run: run.human)  # judges first
         found.append(_judged_run(results, group, invalid=invalid, confidence=confidence, resamples=resamples, seed=seed))
     return found
 
@@ -117,14 +124,13 @@ def _judged_run(results: Any, group: list[Any], *, invalid: str, confidence: flo
     for i, first in enumerate(group):
         for j in range(i + 1, len(group)):
             second = group[j]
-            other = {str(r["id"]): r for r in second.records}
-            pairs = [(r, other[str(r["id"])]) for r in first.records if str(r["id"]) in other]
+            pairs = pair_rows(first.table, second.table)
             judged.paired.append((who[i], who[j], [
-                paired_rate(n, results.policy, pairs, first.score, second.score, invalid=invalid, confidence=confidence,
-                            resamples=resamples, rng=rng) for n in names]))
+                paired_rate(n, results.policy, first.table, second.table, pairs, first.score, second.score, invalid=invalid,
+                            confidence=confidence, resamples=resamples, rng=rng) for n in names]))
     for i, judge in enumerate(group):
         for j, human in enumerate(group):
-            if not is_human(judge.records) and is_human(human.records):
+            if not judge.human and human.human:
                 judged.corrected.append((who[i], who[j], corrected_rates(
                     judge.records, human.records, results.policy, names, invalid=invalid, confidence=confidence)))
     return judged

@@ -5,16 +5,24 @@ them), groups the files by the benchmark they judged, scores each under its benc
 policy (:func:`mmsafety.scoring.score`), and pairs runs judged on the same items
 (:mod:`mmsafety.report.paired`): two models' sighted runs for the paired comparison, a
 model's sighted and blind run (records with ``"blind": true``) for image dependence.
+
+A run is held in columns (an Arrow table of the fields a report reads, as ``mmsafety score``
+reads a file: :func:`mmsafety.runs.verdict_table.read_verdict_table`), never as a Python
+object per verdict: a report of three models' million verdicts costs about what scoring
+them does. :attr:`RunResult.records` reads the whole records of a file on first use only.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from mmsafety import benchmarks
 from mmsafety.errors import InputError
@@ -36,7 +44,8 @@ class RunResult:
     model: str
     blind: bool
     path: Path
-    records: list[dict[str, Any]]
+    table: pa.Table
+    """The verdicts in columns, in file order (:data:`~mmsafety.runs.verdict_table.VERDICT_SCHEMA`)."""
     score: Score
     """The typed result of :func:`mmsafety.scoring.score` (``.rates[name]``, ``.by_category``)."""
     judges: list[str]
@@ -45,14 +54,36 @@ class RunResult:
     refused: dict[str, str] = field(default_factory=dict)
     """Rates its judge cannot give (:func:`mmsafety.scoring.signals.refused_rates`), each with why: left out of ``score``."""
 
+    @cached_property
+    def records(self) -> list[dict[str, Any]]:
+        """Every record of the file with all its fields (read on first use: a report needs only :attr:`table`)."""
+        from mmsafety.runs.files import read_verdicts
+
+        return read_verdicts(self.path)
+
     @property
     def invalid_reasons(self) -> Counter[str]:
-        return Counter(str(r.get("reason")) for r in self.records if r["verdict"] == "invalid")
+        reasons = self.table.filter(pc.equal(self.table.column("verdict"), "invalid")).column("reason")
+        counts = pc.value_counts(reasons.combine_chunks()) if len(reasons) else []
+        return Counter({str(item["values"].as_py()): item["counts"].as_py() for item in counts})
 
     @property
     def label_str_disagreements(self) -> int:
         """VLSBench verdicts whose judge's ``label`` and ``label_str`` named two labels (``label`` counted, as in eval.py)."""
-        return sum(r.get("label_str_disagrees") is True for r in self.records)
+        return int(pc.sum(pc.fill_null(self.table.column("label_str_disagrees"), False).cast("int64")).as_py() or 0)
+
+    @cached_property
+    def named_model(self) -> str | None:
+        """The model its records name (``None`` where they name none): runs of two named models are never one run."""
+        models = _distinct(self.table, "model")
+        return str(models[0]) if models else None
+
+    @property
+    def human(self) -> bool:
+        """Whether people labelled it (``judge: "human"``, :mod:`mmsafety.runs.human`)."""
+        from mmsafety.runs.human import HUMAN_JUDGE
+
+        return bool(pc.any(pc.equal(self.table.column("judge"), HUMAN_JUDGE)).as_py())
 
 
 @dataclass
@@ -99,12 +130,16 @@ class SafetyReport:
     resamples: int = DEFAULT_RESAMPLES
 
 
-def _file_benchmark(path: Path, records: list[dict[str, Any]], given: str | None) -> tuple[str, str]:
+def _distinct(table: pa.Table, name: str) -> list[Any]:
+    """The distinct non-null values of a column, sorted."""
+    return sorted(pc.drop_null(pc.unique(table.column(name))).to_pylist())
+
+
+def _file_benchmark(path: Path, table: pa.Table, given: str | None) -> tuple[str, str]:
     """The benchmark (repo id) and version a verdicts file says it judged, checked against ``given``."""
-    named = {(r.get("benchmark"), r.get("benchmark_version")) for r in records}
-    named_benchmarks = {b for b, _ in named if b}
+    named_benchmarks = [b for b in _distinct(table, "benchmark") if b]
     if len(named_benchmarks) > 1:
-        raise InputError(f"verdicts of several benchmarks in one file ({', '.join(sorted(named_benchmarks))}): expected one", file=path)
+        raise InputError(f"verdicts of several benchmarks in one file ({', '.join(named_benchmarks)}): expected one", file=path)
     if not named_benchmarks:
         if given is None:
             raise InputError(
@@ -116,12 +151,12 @@ def _file_benchmark(path: Path, records: list[dict[str, Any]], given: str | None
     (benchmark,) = named_benchmarks
     if given is not None and benchmarks.repo_id(given) != benchmark:
         raise InputError(f"these verdicts judged {benchmark}, not {benchmarks.repo_id(given)} (--benchmark)", file=path)
-    versions = sorted({str(v) for b, v in named if v})
+    versions = [str(v) for v in _distinct(table, "benchmark_version") if v]
     return benchmark, versions[-1] if versions else ""
 
 
-def _model(path: Path, records: list[dict[str, Any]]) -> str:
-    models = sorted({str(r["model"]) for r in records if r.get("model")})
+def _model(path: Path, table: pa.Table) -> str:
+    models = [str(m) for m in _distinct(table, "model") if m]
     if len(models) > 1:
         raise InputError(f"verdicts of several models in one file ({', '.join(models)}): expected one model per file", file=path)
     if models:
@@ -129,43 +164,41 @@ def _model(path: Path, records: list[dict[str, Any]]) -> str:
     return path.parent.name if path.stem == "verdicts" and path.parent.name else path.stem
 
 
-def _blind(path: Path, records: list[dict[str, Any]]) -> bool:
-    """Whether the file is a blind run: every record ``"blind": true``, or none."""
-    for number, record in enumerate(records, 1):
-        value = record.get("blind", False)
-        if not isinstance(value, bool):
-            raise InputError(f'expected "blind" to be true or false, found {json.dumps(value)}', file=path, record=f"verdict {number}")
-    flags = {bool(r.get("blind", False)) for r in records}
+def _blind(path: Path, table: pa.Table) -> bool:
+    """Whether the file is a blind run: every record ``"blind": true``, or none (the format's reader
+    refuses a ``blind`` that is not true or false, naming the line)."""
+    flags = {bool(flag) for flag in pc.unique(table.column("blind")).to_pylist()}
     if len(flags) > 1:
         raise InputError('verdicts of a blind and a sighted run in one file ("blind": true on some records only): '
                          "expected one run per file", file=path)
     return flags.pop()
 
 
-def _judges(records: Iterable[dict[str, Any]]) -> list[str]:
+def _judges(table: pa.Table) -> list[str]:
     found: set[str] = set()
-    for r in records:
-        name = f"{r.get('judge', '?')} v{r.get('judge_version', '?')}"
-        if r.get("judge_model"):
-            name += f" ({r['judge_model']})"
-        if r.get("guard"):
-            name += f", {r['guard']}"
-        if r.get("judge_sees") == "text":
+    columns = ["judge", "judge_version", "judge_model", "guard", "judge_sees", "heuristic"]
+    for row in table.select(columns).group_by(columns).aggregate([]).to_pylist():
+        name = f"{row['judge'] or '?'} v{row['judge_version'] or '?'}"
+        if row["judge_model"]:
+            name += f" ({row['judge_model']})"
+        if row["guard"]:
+            name += f", {row['guard']}"
+        if row["judge_sees"] == "text":
             name += ", did not see the image"
-        if r.get("heuristic"):
+        if row["heuristic"]:
             name += ", a heuristic"
         found.add(name)
     return sorted(found)
 
 
-def _score(path: Path, records: list[dict[str, Any]], policy: str, **settings: Any) -> Score:
+def _score(path: Path, table: pa.Table, policy: str, **settings: Any) -> Score:
     try:
         result = score(
-            [r["verdict"] for r in records],
-            [r["label"] for r in records],
+            table.column("verdict"),
+            table.column("label"),
             policy=policy,
-            categories=[r["category"] for r in records],
-            subsets=[r["subset"] for r in records],
+            categories=table.column("category"),
+            subsets=table.column("subset"),
             **settings,
         )
     except ValueError as error:
@@ -173,9 +206,10 @@ def _score(path: Path, records: list[dict[str, Any]], policy: str, **settings: A
     return result
 
 
-def _read(paths: Sequence[str | Path], given: str | None) -> list[tuple[Path, list[dict[str, Any]], str, str]]:
+def _read(paths: Sequence[str | Path], given: str | None, tables: Mapping[Path, pa.Table]) -> list[tuple[Path, pa.Table, str, str]]:
     from mmsafety.runs.files import read_verdicts
-    from mmsafety.runs.human import check_human, is_human
+    from mmsafety.runs.human import HUMAN_JUDGE, check_human
+    from mmsafety.runs.verdict_table import read_verdict_table
 
     seen: dict[Path, str] = {}
     loaded = []
@@ -185,24 +219,47 @@ def _read(paths: Sequence[str | Path], given: str | None) -> list[tuple[Path, li
         if resolved in seen:
             raise InputError(f"given twice (also as {seen[resolved]}): expected one verdicts file per run", file=path)
         seen[resolved] = str(path)
-        records = read_verdicts(path)
-        if is_human(records):
-            check_human(path, records)
-        name, version = _file_benchmark(path, records, given)
-        loaded.append((path, records, name, version))
+        table = tables.get(resolved)
+        if table is None:
+            table = read_verdict_table(path)
+        if pc.any(pc.equal(table.column("judge"), HUMAN_JUDGE)).as_py():  # people's labels of a sample: their own fields checked
+            check_human(path, read_verdicts(path))
+        name, version = _file_benchmark(path, table, given)
+        loaded.append((path, table, name, version))
     return loaded
 
 
+class _Column(Mapping[str, str]):
+    """A read-only ``{id: value}`` over two Arrow columns, looked up in place (a report asks a few ids)."""
+
+    def __init__(self, ids: pa.Array, values: pa.Array) -> None:
+        self._ids, self._values = ids, values
+
+    def __getitem__(self, key: str) -> str:
+        index = pc.index(self._ids, key).as_py()
+        if index < 0:
+            raise KeyError(key)
+        return str(self._values[index].as_py() or "")
+
+    def __iter__(self) -> Any:
+        return iter(self._ids.to_pylist())
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
 def built_queries(repo: str) -> Mapping[str, str]:
-    """Each sample's query from the built set in the local datasets cache (``{}`` when not built)."""
+    """Each sample's query from the built set in the local datasets cache (empty when not built),
+    read from its Arrow columns, not as one Python object per sample."""
+    from mmsafety.data.catalog import load_benchmark
     from mmsafety.errors import NotBuiltError
-    from mmsafety.runs.samples import load_samples
 
     try:
-        built = load_samples(repo)
+        dataset = load_benchmark(repo)
     except (NotBuiltError, InputError):
         return {}
-    return {sample_id: sample.query for sample_id, sample in built.samples.items()}
+    table = dataset.with_format("arrow", columns=["id", "query"])[:]
+    return _Column(pc.cast(table.column("id").combine_chunks(), pa.string()), table.column("query").combine_chunks())
 
 
 def load_safety_report(
@@ -216,6 +273,7 @@ def load_safety_report(
     seed: int = 0,
     queries: Callable[[str], Mapping[str, str]] | None = None,
     coverage: Mapping[str | Path, Any] | None = None,
+    tables: Mapping[str | Path, pa.Table] | None = None,
     calibration: Sequence[str | Path] = (),
 ) -> SafetyReport:
     """Read, score and pair one verdicts file per run (see the module docstring).
@@ -224,6 +282,8 @@ def load_safety_report(
     for verdicts that do not carry them (default: the built set, :func:`built_queries`).
     ``coverage`` maps a verdicts file to its :class:`~mmsafety.runs.checks.Coverage` of the
     built set (as :func:`mmsafety.runs.checks.check_verdicts` gives it); the report shows it per run.
+    ``tables`` maps a verdicts file to its verdicts already read in columns (the checked table of
+    :func:`~mmsafety.runs.checks.check_verdicts`), so that a checked file is not read twice.
     ``calibration``: human verdict files (:mod:`mmsafety.runs.human`), each labelling a sample of
     one run given; they are not runs of their own, but join that run in the Judges section
     (:mod:`mmsafety.report.judges`), which corrects its rates by them.
@@ -242,19 +302,20 @@ def load_safety_report(
     if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 1:
         raise InputError(f"expected a number of bootstrap resamples >= 1, found {resamples!r}")
     settings = {"invalid": invalid, "confidence": confidence}
-    groups: dict[str, list[tuple[Path, list[dict[str, Any]], str, str]]] = {}
-    for entry in _read(paths, benchmark):
+    groups: dict[str, list[tuple[Path, pa.Table, str, str]]] = {}
+    known = {Path(path).resolve(): table for path, table in (tables or {}).items()}
+    for entry in _read(paths, benchmark, known):
         groups.setdefault(entry[2], []).append(entry)
-    humans = _calibration(calibration, paths, benchmark)
+    humans = _calibration(calibration, paths, benchmark, known)
     results = []
     for repo, loaded in groups.items():
         chosen = policy or benchmarks.policy(repo)
         runs = []
-        for path, records, _, _ in loaded:
-            model, blind = _model(path, records), _blind(path, records)
-            refused = refused_rates(get_policy(chosen), (r.get("judge_signals") for r in records))
-            runs.append(RunResult(f"{model} (blind)" if blind else model, model, blind, path, records,
-                                  withhold(_score(path, records, chosen, **settings), refused), _judges(records), refused=refused))
+        for path, table, _, _ in loaded:
+            model, blind = _model(path, table), _blind(path, table)
+            refused = refused_rates(get_policy(chosen), pc.unique(table.column("judge_signals")).to_pylist())
+            runs.append(RunResult(f"{model} (blind)" if blind else model, model, blind, path, table,
+                                  withhold(_score(path, table, chosen, **settings), refused), _judges(table), refused=refused))
         label_judges(runs)
         counts = Counter(run.label for run in runs)
         for run in runs:
@@ -265,9 +326,12 @@ def load_safety_report(
         result = BenchmarkResults(repo, ", ".join(versions), chosen, runs, registered.published() if registered else None)
         result.comparisons = [c for c in compare_runs(result, invalid=invalid, confidence=confidence, resamples=resamples, seed=seed)
                               if not same_group(result, c.first, c.second)]
-        calibrating = [RunResult(f"{_model(path, records)} · {judge_name(records)}", _model(path, records), _blind(path, records), path,
-                                 records, _score(path, records, chosen, **settings), _judges(records))
-                       for path, records, name, _ in humans if name == repo]
+        calibrating = []
+        for path, table, name, _ in humans:
+            if name == repo:
+                human = RunResult("", _model(path, table), _blind(path, table), path, table, _score(path, table, chosen, **settings), _judges(table))
+                human.label = f"{human.model} · {judge_name(human.records)}"
+                calibrating.append(human)
         result.judged_runs = judged_runs(result, calibrating, invalid=invalid, confidence=confidence, resamples=resamples, seed=seed)
         for human in calibrating:
             if not any(human in judged.files for judged in result.judged_runs):
@@ -282,9 +346,10 @@ def load_safety_report(
     return add_coverage(SafetyReport(results, invalid, confidence, resamples), coverage or {})
 
 
-def _calibration(paths: Sequence[str | Path], runs: Sequence[str | Path], given: str | None) -> list[tuple[Path, list[dict[str, Any]], str, str]]:
+def _calibration(paths: Sequence[str | Path], runs: Sequence[str | Path], given: str | None,
+                 tables: Mapping[Path, pa.Table]) -> list[tuple[Path, pa.Table, str, str]]:
     """The human files given with ``--calibration``, read and checked (a human file's fields too)."""
-    from mmsafety.runs.human import is_human
+    from mmsafety.runs.human import HUMAN_JUDGE
 
     if not paths:
         return []
@@ -293,9 +358,9 @@ def _calibration(paths: Sequence[str | Path], runs: Sequence[str | Path], given:
         if Path(path).resolve() in given_runs:
             raise InputError(f"given as a run too ({given_runs[Path(path).resolve()]}): expected a human file as a run or "
                              "with --calibration, not both", file=path)
-    loaded = _read(paths, given)
-    for path, records, _, _ in loaded:
-        if not is_human(records):
+    loaded = _read(paths, given, tables)
+    for path, table, _, _ in loaded:
+        if not pc.any(pc.equal(table.column("judge"), HUMAN_JUDGE)).as_py():
             raise InputError('expected a human verdict file (judge "human", as `mmsafety label` writes it) for --calibration', file=path)
     return loaded
 

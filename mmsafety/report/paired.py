@@ -6,7 +6,11 @@ For each headline rate, the items in both runs' denominators are paired by id, a
   **paired bootstrap** percentile interval (the pairs are resampled, not each run apart;
   a mean of subsets, MMSafeAware's Total, resamples within each subset);
 - the **exact McNemar** p-value: a two-sided binomial test (p = 1/2) on the discordant
-  pairs (an item counted by one run and not the other), computed exactly with integers.
+  pairs (an item counted by one run and not the other).
+
+Runs are paired in columns (their ids joined with Arrow, their outcomes as numpy arrays):
+no Python object per item, so pairing three models' million verdicts costs well under
+scoring them.
 
 :func:`compare_runs` does this for every two sighted runs of a benchmark;
 :func:`image_dependence` for each model's sighted run against its blind run (the same
@@ -16,15 +20,16 @@ overall and per category, and the first items that do.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from fractions import Fraction
-from math import comb
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from mmsafety.report.rate_cells import item_rates, outcome
+from mmsafety.labels import VERDICTS
+from mmsafety.report.rate_cells import item_rates, outcomes
 from mmsafety.scoring import wilson_interval
 from mmsafety.scoring.rates import Percentiles, chunk_sizes
 
@@ -36,16 +41,18 @@ def mcnemar_exact(first_only: int, second_only: int) -> float:
     """Two-sided exact McNemar p-value from the discordant pair counts.
 
     ``2 * P(X <= min(b, c))`` for ``X ~ Binomial(b + c, 1/2)``, capped at 1; 1 when there is
-    no discordant pair.
+    no discordant pair: the exact binomial test of ``scipy.stats.binomtest`` (its binomial
+    CDF is computed in closed form, so a million discordant pairs cost what ten do).
 
     >>> mcnemar_exact(0, 5), mcnemar_exact(3, 3), mcnemar_exact(0, 0)
     (0.0625, 1.0, 1.0)
     """
+    from scipy.stats import binom
+
     n = first_only + second_only
-    if n == 0:
+    if n == 0 or first_only == second_only:
         return 1.0
-    tail = sum(comb(n, k) for k in range(min(first_only, second_only) + 1))
-    return float(min(Fraction(1), Fraction(2 * tail, 2**n)))
+    return float(min(1.0, 2.0 * binom.cdf(min(first_only, second_only), n, 0.5)))
 
 
 @dataclass(frozen=True)
@@ -138,23 +145,47 @@ class ImageDependence:
         }
 
 
-def _pairs(first: Sequence[Mapping[str, Any]], second: Sequence[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
-    other = {r["id"]: r for r in second}
-    return [(r, other[r["id"]]) for r in first if r["id"] in other]
+@dataclass(frozen=True)
+class Pairs:
+    """Rows of two runs' tables that judged the same ids: ``first[k]`` and ``second[k]``, in the first's order."""
+
+    first: np.ndarray
+    second: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.first)
 
 
-def paired_rate(name: str, policy: str, pairs: list[tuple[Mapping[str, Any], Mapping[str, Any]]], first: Any, second: Any,
+def pair_rows(first: pa.Table, second: pa.Table) -> Pairs:
+    """The rows of ``first`` and ``second`` (verdict tables) with the same id.
+
+    >>> a = pa.table({"id": ["1", "2", "3"]}); b = pa.table({"id": ["3", "1"]})
+    >>> pairs = pair_rows(a, b); pairs.first.tolist(), pairs.second.tolist()
+    ([0, 2], [1, 0])
+    """
+    where = pc.index_in(first.column("id"), value_set=second.column("id").combine_chunks())
+    where = where.combine_chunks() if isinstance(where, pa.ChunkedArray) else where
+    found = pc.is_valid(where).to_numpy(zero_copy_only=False)
+    return Pairs(np.flatnonzero(found), pc.drop_null(where).to_numpy().astype(np.int64))
+
+
+def _verdict_codes(table: pa.Table) -> np.ndarray:
+    return pc.index_in(table.column("verdict"), value_set=pa.array(VERDICTS)).to_numpy()
+
+
+def paired_rate(name: str, policy: str, first: pa.Table, second: pa.Table, pairs: Pairs, first_score: Any, second_score: Any,
                 *, invalid: str, confidence: float, resamples: int, rng: np.random.Generator) -> PairedRate:
     """The paired difference, its bootstrap interval and McNemar's p-value of one rate."""
     parts = item_rates(policy, name)
     differences, discordant = [], []
     first_only = second_only = items = 0
     for part in parts:
-        both = [(outcome(a, part, invalid), outcome(b, part, invalid)) for a, b in pairs]
-        both = [(x, y) for x, y in both if x is not None and y is not None]
-        n = len(both)
-        up = sum(1 for x, y in both if x and not y)
-        down = sum(1 for x, y in both if y and not x)
+        x = outcomes(first, part, invalid)[pairs.first]
+        y = outcomes(second, part, invalid)[pairs.second]
+        both = (x >= 0) & (y >= 0)
+        n = int(np.count_nonzero(both))
+        up = int(np.count_nonzero(both & (x == 1) & (y == 0)))
+        down = int(np.count_nonzero(both & (x == 0) & (y == 1)))
         first_only, second_only, items = first_only + up, second_only + down, items + n
         differences.append((up - down) / n if n else None)
         discordant.append((n, up, down))
@@ -169,7 +200,7 @@ def paired_rate(name: str, policy: str, pairs: list[tuple[Mapping[str, Any], Map
                 draws.append((counts[:, 0] - counts[:, 1]) / n)
             kept.add(np.mean(draws, axis=0))
         low, high = kept.bounds(confidence)
-    rate_a, rate_b = first.rates.get(name), second.rates.get(name)
+    rate_a, rate_b = first_score.rates.get(name), second_score.rates.get(name)
     return PairedRate(
         name=name,
         first=rate_a.value if rate_a is not None else None,
@@ -184,11 +215,11 @@ def paired_rate(name: str, policy: str, pairs: list[tuple[Mapping[str, Any], Map
     )
 
 
-def _rates(results: Any, first: Any, second: Any, pairs: list, *, invalid: str, confidence: float, resamples: int,
+def _rates(results: Any, first: Any, second: Any, pairs: Pairs, *, invalid: str, confidence: float, resamples: int,
            seed: int) -> list[PairedRate]:
     rng = np.random.default_rng(seed)
-    return [paired_rate(name, results.policy, pairs, first.score, second.score, invalid=invalid, confidence=confidence,
-                        resamples=resamples, rng=rng) for name in results.headline
+    return [paired_rate(name, results.policy, first.table, second.table, pairs, first.score, second.score, invalid=invalid,
+                        confidence=confidence, resamples=resamples, rng=rng) for name in results.headline
             if name not in first.refused and name not in second.refused]  # a rate a judge cannot give is not compared
 
 
@@ -198,8 +229,8 @@ def compare_runs(results: Any, *, invalid: str, confidence: float, resamples: in
     comparisons = []
     for index, first in enumerate(sighted):
         for second in sighted[index + 1:]:
-            pairs = _pairs(first.records, second.records)
-            if pairs:
+            pairs = pair_rows(first.table, second.table)
+            if len(pairs):
                 rates = _rates(results, first, second, pairs, invalid=invalid, confidence=confidence, resamples=resamples, seed=seed)
                 comparisons.append(PairedComparison(first.label, second.label, len(pairs), rates))
     return comparisons
@@ -209,35 +240,43 @@ def image_dependence(results: Any, *, invalid: str, confidence: float, resamples
                      queries: Callable[[str], Mapping[str, str]]) -> list[ImageDependence]:
     """Each model's first sighted run against its first blind run, where both judged shared items."""
     found = []
+    safe = VERDICTS.index("safe")
     for blind in (run for run in results.runs if run.blind):
         sighted = next((run for run in results.runs if not run.blind and run.model == blind.model), None)
         if sighted is None or any(d.model == blind.model for d in found):
             continue
-        pairs = _pairs(sighted.records, blind.records)
-        if not pairs:
+        pairs = pair_rows(sighted.table, blind.table)
+        if not len(pairs):
             continue
-        changed = [(a, b) for a, b in pairs if a["verdict"] != b["verdict"]]
-        by_category: dict[str, tuple[int, int]] = {}
-        for a, b in pairs:
-            flips, items = by_category.get(a["category"], (0, 0))
-            by_category[a["category"]] = (flips + (a["verdict"] != b["verdict"]), items + 1)
+        a, b = _verdict_codes(sighted.table)[pairs.first], _verdict_codes(blind.table)[pairs.second]
+        changed = a != b
+        encoded = pc.dictionary_encode(sighted.table.column("category").combine_chunks().take(pa.array(pairs.first)))
+        names = encoded.dictionary.to_pylist()
+        codes = encoded.indices.to_numpy()
+        flips_per = np.bincount(codes, weights=changed, minlength=len(names)).astype(np.int64)
+        items_per = np.bincount(codes, minlength=len(names))
+        by_category = {names[k]: (int(flips_per[k]), int(items_per[k])) for k in range(len(names))}
+        shown = np.flatnonzero(changed)[:FLIPS_SHOWN]
+        rows = sighted.table.select(["id", "category", "label", "query"]).take(pa.array(pairs.first[shown])).to_pylist()
+        blind_queries = blind.table.column("query").take(pa.array(pairs.second[shown])).to_pylist()
         known: Mapping[str, str] = {}
-        if changed and not all(a.get("query") for a, _ in changed[:FLIPS_SHOWN]):
+        if not all(row["query"] or other for row, other in zip(rows, blind_queries)):
             known = queries(results.benchmark)
-        flips = [Flip(a["id"], a["category"], a["label"], a["verdict"], b["verdict"],
-                      str(a.get("query") or b.get("query") or known.get(a["id"], ""))) for a, b in changed[:FLIPS_SHOWN]]
-        low, high = wilson_interval(len(changed), len(pairs), confidence)
+        flips = [Flip(row["id"], row["category"], row["label"], VERDICTS[a[k]], VERDICTS[b[k]],
+                      str(row["query"] or other or known.get(row["id"], "")))
+                 for row, other, k in zip(rows, blind_queries, shown)]
+        low, high = wilson_interval(int(changed.sum()), len(pairs), confidence)
         found.append(ImageDependence(
             model=blind.model,
             sighted=sighted.label,
             blind=blind.label,
             shared=len(pairs),
-            changed=len(changed),
+            changed=int(changed.sum()),
             changed_low=low,
             changed_high=high,
             by_category=dict(sorted(by_category.items())),
-            sighted_safe=sum(1 for a, _ in pairs if a["verdict"] == "safe"),
-            kept_safe=sum(1 for a, b in pairs if a["verdict"] == "safe" == b["verdict"]),
+            sighted_safe=int(np.count_nonzero(a == safe)),
+            kept_safe=int(np.count_nonzero((a == safe) & (b == safe))),
             rates=_rates(results, sighted, blind, pairs, invalid=invalid, confidence=confidence, resamples=resamples, seed=seed),
             flips=flips,
         ))

@@ -151,14 +151,9 @@ def check_verdicts(path: str | Path, name: str | None) -> CheckedVerdicts:
     name), as the module docstring says; raises :class:`~mmsafety.errors.InputError` naming the
     file and line."""
     path = Path(path)
-    if name is not None:  # the set first: its memory map is gone before the file is read
-        built, version = built_columns(name)
     table = read_verdict_table(path, unique=False)  # unique ids: checked below, from their places in the set
-    if name is None:
-        name = named_benchmark(path, table, name)
-        built, version = built_columns(name)
-    else:
-        named_benchmark(path, table, name)
+    name = named_benchmark(path, table, name)  # verdicts of another benchmark: refused before its set is read
+    built, version = built_columns(name)
     repo = benchmarks.repo_id(name)
     ids = table.column("id")
     positions = _positions(ids, built.column("id"))

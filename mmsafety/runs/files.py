@@ -185,6 +185,8 @@ def write_verdicts(path: str | Path, verdicts: Iterable[Verdict], *, benchmark: 
 
 
 REQUIRED_VERDICT_FIELDS = ("id", "verdict", "label", "category", "subset")
+VERDICT_FLAGS = ("blind", "heuristic", "label_str_disagrees")
+"""Fields of a verdict that are true or false when present."""
 
 
 def read_verdicts(path: str | Path) -> list[dict[str, Any]]:
@@ -192,7 +194,7 @@ def read_verdicts(path: str | Path) -> list[dict[str, Any]]:
 
     Each line needs ``id``, a ``verdict`` from :data:`~mmsafety.labels.VERDICTS`, a
     ``label`` from :data:`~mmsafety.labels.LABELS`, and string ``category`` and
-    ``subset``; ids must be unique.
+    ``subset``; ids must be unique; ``blind`` and ``heuristic``, where present, are true or false.
     """
     path = Path(path)
     records: list[dict[str, Any]] = []
@@ -217,6 +219,9 @@ def read_verdicts(path: str | Path) -> list[dict[str, Any]]:
         for name in ("category", "subset"):
             if not isinstance(record[name], str):
                 raise InputError(f"expected {name!r} to be a string, found a {_describe(record[name])}", file=path, record=f"line {number}")
+        for name in VERDICT_FLAGS:
+            if record.get(name) is not None and not isinstance(record[name], bool):
+                raise InputError(f"expected {json.dumps(name)} to be true or false, found {json.dumps(record[name])}", file=path, record=f"line {number}")
         _first_time(path, number, sample_id, first_line, "verdict")
         record["id"] = sample_id
         records.append(record)

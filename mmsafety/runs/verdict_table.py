@@ -32,11 +32,16 @@ import pyarrow.json as pa_json
 from mmsafety.data.jsonfiles import load_jsonl
 from mmsafety.labels import LABELS, VERDICTS
 from mmsafety.runs.files import REQUIRED_VERDICT_FIELDS as REQUIRED
+from mmsafety.runs.files import VERDICT_FLAGS
 from mmsafety.runs.files import read_verdicts
-OPTIONAL = ("benchmark", "benchmark_version", "judge", "judge_version", "judge_model", "model", "reason", "judge_signals", "judge_sees")
-"""Fields read when present (null where a line has none)."""
-VERDICT_SCHEMA = pa.schema([(name, pa.string()) for name in REQUIRED + OPTIONAL])
-"""The columns of a verdict table: every field is text."""
+OPTIONAL = ("benchmark", "benchmark_version", "judge", "judge_version", "judge_model", "model", "reason", "judge_signals",
+            "judge_sees", "guard", "labeller", "query")
+"""Fields read when present (null where a line has none; ``query``: verdicts of other tools may carry
+the sample's text, which a report shows for items whose verdict changes without the image)."""
+FLAGS = VERDICT_FLAGS
+"""True-or-false fields read when present (null where a line has none)."""
+VERDICT_SCHEMA = pa.schema([(name, pa.string()) for name in REQUIRED + OPTIONAL] + [(name, pa.bool_()) for name in FLAGS])
+"""The columns of a verdict table: every field is text but the flags."""
 
 CHUNK_SIZE = 64 << 20
 """Bytes of the file parsed at once: memory stays near the table's size, not the file's."""
@@ -134,11 +139,12 @@ def _text(value: Any) -> str | None:
 
 
 def table_from_records(records: Iterable[Mapping[str, Any]]) -> pa.Table:
-    """A verdict table from verdict records (dicts as the verdicts file holds them)."""
-    columns: dict[str, list[str | None]] = {name: [] for name in VERDICT_SCHEMA.names}
+    """A verdict table from verdict records (dicts as the verdicts file holds them; the flags
+    true, false or absent, as :func:`~mmsafety.runs.files.read_verdicts` checks them)."""
+    columns: dict[str, list[Any]] = {name: [] for name in VERDICT_SCHEMA.names}
     for record in records:
         for name, column in columns.items():
-            column.append(_text(record.get(name)))
+            column.append(record.get(name) if name in FLAGS else _text(record.get(name)))
     return pa.table(columns, schema=VERDICT_SCHEMA)
 
 
