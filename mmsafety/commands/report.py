@@ -13,6 +13,7 @@ from pathlib import Path
 
 from mmsafety import benchmarks
 from mmsafety.commands.common import (
+    add_config_option,
     add_json_option,
     add_score_options,
     check_confidence,
@@ -43,6 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     report.add_argument("--benchmark", metavar="NAME", help="the benchmark, for verdicts that do not say it (written by other tools)")
     report.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, metavar="N",
                         help=f"paired bootstrap resamples for the comparisons (default {DEFAULT_RESAMPLES})")
+    add_config_option(report, from_verdicts=True)
     add_score_options(report)
     add_json_option(report, "each model's result and coverage, and the files written")
     report.set_defaults(func=run_report)
@@ -62,7 +64,7 @@ def run_report(args: argparse.Namespace) -> int:
     check_output_dir(Path(args.out).absolute(), "report")  # refused before the work, not after
     report = load_safety_report(args.verdicts, benchmark=benchmark, policy=args.policy, invalid=args.invalid,
                                 confidence=args.confidence, resamples=args.resamples)
-    checked = check_verdict_files(args.verdicts, benchmark)
+    checked = check_verdict_files(args.verdicts, benchmark, args.config)
     add_coverage(report, {c.path: c.coverage for c in checked})
     files = write_safety_report(report, args.out)
     if args.json:

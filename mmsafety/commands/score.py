@@ -13,6 +13,7 @@ from typing import Any
 
 from mmsafety import benchmarks
 from mmsafety.commands.common import (
+    add_config_option,
     add_json_option,
     add_score_options,
     check_confidence,
@@ -20,6 +21,7 @@ from mmsafety.commands.common import (
     incomplete_status,
     print_json,
 )
+from mmsafety.data.configs import described
 from mmsafety.errors import InputError
 from mmsafety.labels import BENIGN_LABELS
 from mmsafety.scoring.result import Group, RateValue, Score
@@ -36,6 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     score.add_argument("benchmark", help="mmsafeaware, salad, vlsbench, or the repo id of a custom build")
     score.add_argument("verdicts", metavar="VERDICTS", help="verdicts JSONL written by `mmsafety judge`")
+    add_config_option(score, from_verdicts=True)
     add_score_options(score)
     score.add_argument("--bootstrap", type=int, default=0, metavar="N", help="bootstrap resamples for percentile intervals")
     add_json_option(score, "the full result, with its coverage")
@@ -99,7 +102,7 @@ def run_score(args: argparse.Namespace) -> int:
     name = benchmarks.check_name(args.benchmark)
     check_confidence(args.confidence)
     policy = args.policy or benchmarks.policy(name)
-    (checked,) = check_verdict_files([args.verdicts], name)
+    (checked,) = check_verdict_files([args.verdicts], name, args.config)
     table = checked.table
     try:
         result = score(
@@ -118,9 +121,9 @@ def run_score(args: argparse.Namespace) -> int:
         raise InputError(str(error), file=args.verdicts, record=record) from None
     coverage = checked.coverage
     if args.json:
-        print_json({**result.to_flat(), "coverage": coverage.to_dict()})
+        print_json({**result.to_flat(), "coverage": coverage.to_dict(), "benchmark_config": checked.config})
     else:
-        title = f"{name}: {table.num_rows} verdicts ({', '.join(judges(table))}), policy {result.policy}"
+        title = f"{described(name, checked.config)}: {table.num_rows} verdicts ({', '.join(judges(table))}), policy {result.policy}"
         print(format_table(result, title + "\n" + coverage.text()))
         for kind in ("subset", "category"):
             groups = getattr(result, f"by_{kind}")

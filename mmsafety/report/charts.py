@@ -190,7 +190,7 @@ def category_chart(results: BenchmarkResults, stem: Path, confidence: float) -> 
 
 def write_charts(results: BenchmarkResults, folder: Path, confidence: float) -> list[Figure]:
     """A benchmark's charts, each as PNG, SVG and PDF, into ``folder``."""
-    prefix = slug(results.benchmark)
+    prefix = slug(results.key)
     charts = [headline_chart(results, folder / f"{prefix}-headline", confidence),
               category_chart(results, folder / f"{prefix}-by-category", confidence)]
     return [chart for chart in charts if chart is not None]

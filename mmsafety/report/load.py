@@ -13,10 +13,12 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from mmsafety import benchmarks
+from mmsafety.data.configs import DEFAULT_CONFIG, config_of
 from mmsafety.errors import InputError
 from mmsafety.report.rates import headline
 from mmsafety.scoring import Score, score
@@ -57,6 +59,8 @@ class BenchmarkResults:
     runs: list[RunResult]
     published: dict[str, Any] | None = None
     """The paper's published rows (``benchmarks.get(repo).published()``), if it has them."""
+    config: str = "default"
+    """The configuration the runs judged (``load_dataset(repo, config)``)."""
     comparisons: list[Any] = field(default_factory=list)
     """:class:`~mmsafety.report.paired.PairedComparison` of every two sighted runs on shared items."""
     image_dependence: list[Any] = field(default_factory=list)
@@ -66,6 +70,11 @@ class BenchmarkResults:
     def name(self) -> str:
         """The short name: ``salad`` for ``mmsafety/salad``, else the repo id."""
         return benchmarks.short_name(self.benchmark)
+
+    @property
+    def key(self) -> str:
+        """The benchmark and its configuration: ``mmsafety/mmsafeaware`` (default), ``mmsafety/mmsafeaware:full``."""
+        return self.benchmark if self.config == DEFAULT_CONFIG else f"{self.benchmark}:{self.config}"
 
     @property
     def headline(self) -> tuple[str, ...]:
@@ -158,6 +167,14 @@ def _score(path: Path, records: list[dict[str, Any]], policy: str, **settings: A
     return result
 
 
+def _config(path: Path, records: list[dict[str, Any]]) -> str:
+    """The configuration a verdicts file judged (one per file; ``default`` where records name none)."""
+    named = sorted({config_of(r) for r in records})
+    if len(named) > 1:
+        raise InputError(f"verdicts of several configurations in one file ({', '.join(named)}): expected one", file=path)
+    return named[0]
+
+
 def _read(paths: Sequence[str | Path], given: str | None) -> list[tuple[Path, list[dict[str, Any]], str, str]]:
     from mmsafety.runs.files import read_verdicts
 
@@ -175,13 +192,13 @@ def _read(paths: Sequence[str | Path], given: str | None) -> list[tuple[Path, li
     return loaded
 
 
-def built_queries(repo: str) -> Mapping[str, str]:
-    """Each sample's query from the built set in the local datasets cache (``{}`` when not built)."""
+def built_queries(repo: str, config: str = DEFAULT_CONFIG) -> Mapping[str, str]:
+    """Each sample's query from the built set (configuration ``config``) in the local datasets cache (``{}`` when not built)."""
     from mmsafety.errors import NotBuiltError
     from mmsafety.runs.samples import load_samples
 
     try:
-        built = load_samples(repo)
+        built = load_samples(repo, config)
     except (NotBuiltError, InputError):
         return {}
     return {sample_id: sample.query for sample_id, sample in built.samples.items()}
@@ -219,11 +236,11 @@ def load_safety_report(
     if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 1:
         raise InputError(f"expected a number of bootstrap resamples >= 1, found {resamples!r}")
     settings = {"invalid": invalid, "confidence": confidence}
-    groups: dict[str, list[tuple[Path, list[dict[str, Any]], str, str]]] = {}
+    groups: dict[tuple[str, str], list[tuple[Path, list[dict[str, Any]], str, str]]] = {}
     for entry in _read(paths, benchmark):
-        groups.setdefault(entry[2], []).append(entry)
+        groups.setdefault((entry[2], _config(entry[0], entry[1])), []).append(entry)
     results = []
-    for repo, loaded in groups.items():
+    for (repo, config), loaded in groups.items():
         chosen = policy or benchmarks.policy(repo)
         runs = []
         for path, records, _, _ in loaded:
@@ -236,10 +253,10 @@ def load_safety_report(
                 run.label = f"{run.label} ({run.path})"
         registered = benchmarks.get(repo)
         versions = sorted({version for *_, version in loaded if version})
-        result = BenchmarkResults(repo, ", ".join(versions), chosen, runs, registered.published() if registered else None)
+        result = BenchmarkResults(repo, ", ".join(versions), chosen, runs, registered.published() if registered else None, config=config)
         result.comparisons = compare_runs(result, invalid=invalid, confidence=confidence, resamples=resamples, seed=seed)
         result.image_dependence = image_dependence(result, invalid=invalid, confidence=confidence, resamples=resamples,
-                                                   seed=seed, queries=queries or built_queries)
+                                                   seed=seed, queries=queries or partial(built_queries, config=config))
         results.append(result)
     return add_coverage(SafetyReport(results, invalid, confidence, resamples), coverage or {})
 

@@ -33,7 +33,7 @@ from mmsafety.data.jsonfiles import load_jsonl
 from mmsafety.labels import LABELS, VERDICTS
 from mmsafety.runs.files import REQUIRED_VERDICT_FIELDS as REQUIRED
 from mmsafety.runs.files import read_verdicts
-OPTIONAL = ("benchmark", "benchmark_version", "judge", "judge_version", "judge_model", "model", "reason")
+OPTIONAL = ("benchmark", "benchmark_version", "benchmark_config", "judge", "judge_version", "judge_model", "model", "reason")
 """Fields read when present (null where a line has none)."""
 VERDICT_SCHEMA = pa.schema([(name, pa.string()) for name in REQUIRED + OPTIONAL])
 """The columns of a verdict table: every field is text."""
