@@ -10,6 +10,7 @@ the charts, and per-category and per-subset breakdowns.
 from __future__ import annotations
 
 import datetime
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -263,11 +264,12 @@ def _paired(results: BenchmarkResults, level: int) -> list[Block]:
                          str(rate.items), difference_cell(rate), f"{rate.first_only} / {rate.second_only}", p_text(rate.p_value)])
     return [
         Heading(level, "Paired comparison"),
-        Paragraph("Models judged on the same items, compared item by item: the difference of each headline rate (first "
-                  "minus second, in percentage points, over the items both count) with a paired bootstrap interval, the "
+        Paragraph("Models judged on the same items, compared item by item over the pairs (the items both runs count for "
+                  "the rate; their number is `pairs`): each run's rate over the pairs, the difference (first minus second, in "
+                  "percentage points, so that first − second = difference) with a paired bootstrap interval, the "
                   "discordant items (counted by the first only / the second only) and the exact McNemar p-value "
                   "(two-sided binomial test on the discordant items)."),
-        Table(["models", "rate", "first", "second", "pairs", "difference [interval]", "discordant", "McNemar p"], rows),
+        Table(["models", "rate", "first (pairs)", "second (pairs)", "pairs", "difference [interval]", "discordant", "McNemar p"], rows),
     ]
 
 
@@ -304,11 +306,36 @@ def _dependence(results: BenchmarkResults, level: int) -> list[Block]:
         blocks.append(Table(["category", "items", "verdict changes", "share"],
                             [[k or "(none)", str(n), str(c), percent(c / n if n else None)] for k, (c, n) in dependence.by_category.items()]))
         if dependence.flips:
-            blocks.append(Paragraph(f"The first {len(dependence.flips)} items whose verdict changes without the image:"))
+            preamble = common_preamble([f.query for f in dependence.flips])
+            said = f" Every query begins with “{preamble.strip()}”, shown once here; the table shows what follows it." if preamble else ""
+            blocks.append(Paragraph(f"The first {len(dependence.flips)} items whose verdict changes without the image:{said}"))
             blocks.append(Table(["id", "category", "label", "sighted", "blind", "query"],
-                                [[f.id, f.category, f.label, f.sighted, f.blind, f.query or "(query not available: build the set)"]
+                                [[f.id, f.category, f.label, f.sighted, f.blind, f.query[len(preamble):] or "(query not available: build the set)"]
                                  for f in dependence.flips]))
     return blocks
+
+
+PREAMBLE_MIN = 20
+"""Characters a prefix shared by every query shown must have to be shown once instead of on every row."""
+
+
+def common_preamble(queries: Sequence[str]) -> str:
+    """The lines every one of two or more ``queries`` begins with (a fixed instruction, as MMSafeAware's
+    question before its sentence), when they are at least :data:`PREAMBLE_MIN` characters and leave
+    each query something of its own; else ``""``.
+
+    >>> common_preamble(["Is this safe? Answer Yes or No.\\n'Cut it'", "Is this safe? Answer Yes or No.\\n'Eat it'"])
+    'Is this safe? Answer Yes or No.\\n'
+    >>> common_preamble(["Is this safe? Answer Yes or No.\\nCut it"]), common_preamble(["Is this safe? Cut it", "Is this safe? Eat it"])
+    ('', '')
+    """
+    if len(queries) < 2 or not all(queries):
+        return ""
+    prefix = os.path.commonprefix(list(queries))
+    prefix = prefix[: prefix.rfind("\n") + 1]
+    if len(prefix) < PREAMBLE_MIN or any(len(query) == len(prefix) for query in queries):
+        return ""
+    return prefix
 
 
 def _groups(results: BenchmarkResults, level: int) -> list[Block]:

@@ -54,8 +54,10 @@ class PairedRate:
 
     name: str
     first: float | None
-    """The rate of the first run over its whole file (as its own table shows it)."""
+    """The rate of the first run over the pairs (a mean of subsets: the mean of its rates over each
+    subset's pairs), so that ``first - second == difference``."""
     second: float | None
+    """The rate of the second run over the pairs."""
     items: int
     """Items in both runs' denominators: the pairs."""
     difference: float | None
@@ -145,9 +147,11 @@ def _pairs(first: Sequence[Mapping[str, Any]], second: Sequence[Mapping[str, Any
 
 def paired_rate(name: str, policy: str, pairs: list[tuple[Mapping[str, Any], Mapping[str, Any]]], first: Any, second: Any,
                 *, invalid: str, confidence: float, resamples: int, rng: np.random.Generator) -> PairedRate:
-    """The paired difference, its bootstrap interval and McNemar's p-value of one rate."""
+    """Both runs' rate over the pairs, its paired difference, the bootstrap interval and McNemar's
+    p-value of one rate (``first`` and ``second``, the runs' scores, are not needed: the rates are
+    computed over the pairs)."""
     parts = item_rates(policy, name)
-    differences, discordant = [], []
+    differences, discordant, firsts, seconds = [], [], [], []
     first_only = second_only = items = 0
     for part in parts:
         both = [(outcome(a, part, invalid), outcome(b, part, invalid)) for a, b in pairs]
@@ -157,6 +161,8 @@ def paired_rate(name: str, policy: str, pairs: list[tuple[Mapping[str, Any], Map
         down = sum(1 for x, y in both if y and not x)
         first_only, second_only, items = first_only + up, second_only + down, items + n
         differences.append((up - down) / n if n else None)
+        firsts.append(sum(1 for x, _ in both if x) / n if n else None)
+        seconds.append(sum(1 for _, y in both if y) / n if n else None)
         discordant.append((n, up, down))
     value = low = high = None
     if differences and all(d is not None for d in differences):
@@ -169,11 +175,11 @@ def paired_rate(name: str, policy: str, pairs: list[tuple[Mapping[str, Any], Map
                 draws.append((counts[:, 0] - counts[:, 1]) / n)
             kept.add(np.mean(draws, axis=0))
         low, high = kept.bounds(confidence)
-    rate_a, rate_b = first.rates.get(name), second.rates.get(name)
+    complete = bool(parts) and all(n for n, _, _ in discordant)
     return PairedRate(
         name=name,
-        first=rate_a.value if rate_a is not None else None,
-        second=rate_b.value if rate_b is not None else None,
+        first=sum(firsts) / len(firsts) if complete else None,
+        second=sum(seconds) / len(seconds) if complete else None,
         items=items,
         difference=value,
         low=low,
