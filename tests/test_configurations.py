@@ -148,11 +148,14 @@ def test_load_samples_reads_the_configuration_asked_for(both: Fixture) -> None:
 
 
 # -- report ----------------------------------------------------------------------------------------------
-def test_the_report_names_the_configuration_and_its_items(both: Fixture, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    verdicts = judged(capsys, tmp_path, "full")
+def report_text(capsys: pytest.CaptureFixture[str], tmp_path: Path, verdicts: Path) -> str:
     code, _, err = cli(capsys, "report", verdicts, "--out", tmp_path / "report")
     assert code == 0, err
-    text = (tmp_path / "report" / "report.md").read_text()
+    return (tmp_path / "report" / "report.md").read_text()
+
+
+def test_the_report_names_the_configuration_and_its_items(both: Fixture, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = report_text(capsys, tmp_path, judged(capsys, tmp_path, "full"))
     assert "# Safety report: mmsafety/mmsafeaware (configuration full)" in text
     assert f"configuration `full`: {len(ITEMS)} items in the built set (attack 2, over-safety 7, typical 4 scored)" in text
     scores = json.loads((tmp_path / "report" / "scores.json").read_text())
@@ -160,19 +163,13 @@ def test_the_report_names_the_configuration_and_its_items(both: Fixture, tmp_pat
 
 
 def test_on_full_the_published_rows_sit_beside_ours(both: Fixture, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    verdicts = judged(capsys, tmp_path, "full")
-    code, _, err = cli(capsys, "report", verdicts, "--out", tmp_path / "report")
-    assert code == 0, err
-    text = (tmp_path / "report" / "report.md").read_text()
+    text = report_text(capsys, tmp_path, judged(capsys, tmp_path, "full"))
     assert "counted on configuration `full` as these runs are" in text
     assert "Not comparable" not in text
 
 
 def test_on_default_the_published_rows_are_shown_apart_with_a_note(both: Fixture, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    verdicts = judged(capsys, tmp_path, None, BUILT)
-    code, _, err = cli(capsys, "report", verdicts, "--out", tmp_path / "report")
-    assert code == 0, err
-    text = (tmp_path / "report" / "report.md").read_text()
+    text = report_text(capsys, tmp_path, judged(capsys, tmp_path, None, BUILT))
     assert f"Not comparable: published on full (1,523 items); this run: default ({len(BUILT)})." in text
     assert "| model | source |" not in text.split("## Compared with the paper")[1].split("##")[0]
 

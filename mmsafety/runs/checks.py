@@ -182,17 +182,24 @@ def check_verdicts(path: str | Path, name: str | None, config: str | None = None
     name) in configuration ``config`` (``None``: the one its records name, ``default`` when they
     name none), as the module docstring says; raises :class:`~mmsafety.errors.InputError` naming
     the file and line."""
+    from mmsafety.errors import NotBuiltError
+
     path = Path(path)
-    first = name is not None and config is not None
-    if first:  # the set first: its memory map is gone before the file is read
-        built, version = built_columns(name, check_config(name, config))
-    elif name is not None:  # a set not built is named before the file is read
-        _built_or_refused(name)
+    loaded: tuple[pa.Table, str] | None = None
+    if name is not None:  # the set first: its memory map is gone before the file is read
+        expected_config = check_config(name, config)
+        try:
+            loaded = built_columns(name, expected_config)
+        except NotBuiltError:
+            if config is not None or not _any_built(name):
+                raise
     table = read_verdict_table(path, unique=False)  # unique ids: checked below, from their places in the set
     name = named_benchmark(path, table, name)
     config = named_config(path, table, name, config)
-    if not first:
-        built, version = built_columns(name, config)
+    if loaded is None or config != expected_config:
+        loaded = None
+        loaded = built_columns(name, config)
+    built, version = loaded
     repo = benchmarks.repo_id(name)
     ids = table.column("id")
     positions = _positions(ids, built.column("id"))
@@ -223,13 +230,11 @@ def check_verdicts(path: str | Path, name: str | None, config: str | None = None
     return CheckedVerdicts(path, name, repo, version, table, Coverage(scored=table.num_rows, total=built.num_rows), config)
 
 
-def _built_or_refused(name: str) -> None:
-    """Raise :class:`~mmsafety.errors.NotBuiltError` naming the build command when no configuration of ``name`` is built."""
-    from mmsafety.data.catalog import built_versions, not_built
+def _any_built(name: str) -> bool:
+    """Whether a configuration of ``name`` is built (the verdicts may name one that is)."""
+    from mmsafety.data.catalog import built_versions
 
-    repo = benchmarks.repo_id(name)
-    if not built_versions(repo):
-        raise not_built(name, repo)
+    return bool(built_versions(benchmarks.repo_id(name)))
 
 
 def _positions(ids: pa.ChunkedArray, built_ids: pa.ChunkedArray) -> pa.Array | None:
