@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +161,35 @@ def test_the_citation_wraps_in_its_box(unequal_runs: list[Path], tmp_path: Path)
     rule = re.search(r"\n\s*pre \{([^}]*)\}", page)
     assert rule is not None and "white-space: pre-wrap" in rule.group(1) and "overflow-wrap: anywhere" in rule.group(1)
     assert "<pre>@" in page  # the BibTeX is in a <pre>
+
+
+def compile_article(folder: Path, tex: str) -> str:
+    """``pdflatex``'s log of a one-column article (booktabs, graphicx) that inputs ``tex``."""
+    (folder / "results.tex").write_text(tex, encoding="utf-8")
+    (folder / "paper.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\usepackage{graphicx}\n"
+                                      "\\begin{document}\n\\input{results}\n\\end{document}\n", encoding="utf-8")
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "paper.tex"], cwd=folder,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:]
+    return (folder / "paper.log").read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed (apt-get install texlive-latex-base "
+                    "texlive-latex-recommended); test_results_tex_fits_the_column_by_construction checks the construction")
+def test_results_tex_compiles_within_a_one_column_article(tmp_path: Path) -> None:
+    subsets = ["typical", "attack", "over-safety"] * 8
+    labels = ["oversensitive" if subset == "over-safety" else "unsafe" for subset in subsets]
+    paths = []
+    for model in ("Qwen/Qwen2.5-VL-72B-Instruct-AWQ", "llava-hf/llava-onevision-qwen2-72b-ov-chat-hf"):
+        path = tmp_path / f"{model.split('/')[1]}.jsonl"
+        records = [Verdict(str(i + 1), ("safe", "unsafe", "oversensitive")[i % 3] if label == "unsafe" or i % 2 else "safe", label,
+                           "health", subset, "yesno", "1", raw="", model=model) for i, (label, subset) in enumerate(zip(labels, subsets))]
+        write_verdicts(path, records, benchmark="mmsafety/mmsafeaware", benchmark_version="1.0.0")
+        paths.append(path)
+    _, files = report_of(tmp_path, *paths)
+    tex = files.latex.read_text(encoding="utf-8")
+    natural = tex.replace(FIT_COLUMN + "\n", "").replace("\\end{tabular}}", "\\end{tabular}")
+    for folder in ("natural", "fitted"):
+        (tmp_path / folder).mkdir()
+    assert re.search(r"Overfull \\hbox \([\d.]+pt too wide\)", compile_article(tmp_path / "natural", natural))  # the table is wider than the column
+    assert "Overfull \\hbox" not in compile_article(tmp_path / "fitted", tex)
