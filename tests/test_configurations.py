@@ -231,6 +231,18 @@ def test_a_two_configuration_export_feeds_export_task(fixture: Fixture, hf_cache
     assert code == 0, err
     (tsv,) = (tmp_path / "tasks").glob("*.tsv")
     assert [row["id"] for row in tsv_rows(tsv)] == [str(item.id) for item in ITEMS]
+    code, _, err = cli(capsys, "export-task", "vlmevalkit", tmp_path / "default", "--benchmark", "mmsafeaware", "--parquet", f"mmsafeaware={export}")
+    assert code == 0, err
+    (tsv,) = (tmp_path / "default").glob("*.tsv")
+    assert [row["id"] for row in tsv_rows(tsv)] == [str(item.id) for item in BUILT]
+
+
+def test_a_configuration_an_export_lacks_is_refused(fixture: Fixture, hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    build("mmsafeaware", source_dir=fixture.folder, checksums=fixture.checksums, export_dir=tmp_path / "hub")
+    code, _, err = cli(capsys, "export-task", "vlmevalkit", tmp_path / "tasks", "--benchmark", "mmsafeaware", "--config", "full",
+                       "--parquet", f"mmsafeaware={tmp_path / 'hub'}")
+    assert code == 2 and "expected configuration 'full' in the export, found default" in err
+    assert not (tmp_path / "tasks").exists()
 
 
 # -- the real upstream --------------------------------------------------------------------------------------

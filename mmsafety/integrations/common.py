@@ -20,7 +20,8 @@ SPLIT = "test"
 
 def export_files(folder: str | Path, config: str | None = None) -> list[str]:
     """The Parquet files of an export folder (``mmsafety build NAME --export DIR``), sorted: those
-    of configuration ``config`` in an export of several (``data/<config>/``), else ``data/``'s."""
+    of configuration ``config`` (``None``: the first its card lists, the default) in an export of
+    several (``data/<config>/``), else ``data/``'s."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError("expected an export folder (mmsafety build NAME --export DIR), found none", file=folder)
@@ -29,9 +30,10 @@ def export_files(folder: str | Path, config: str | None = None) -> list[str]:
     if config is not None and exported and config not in exported:
         raise InputError(f"expected configuration {config!r} in the export, found {', '.join(exported)} (its card's configs)", file=folder)
     files = sorted(str(p) for p in (folder / "data").glob("*.parquet"))
-    if not files and config is not None:
-        where = f"data/{config}/"
-        files = sorted(str(p) for p in (folder / "data" / config).glob("*.parquet"))
+    wanted = config or (exported[0] if exported else None)  # an export of several: its default first
+    if not files and wanted is not None:
+        where = f"data/{wanted}/"
+        files = sorted(str(p) for p in (folder / "data" / wanted).glob("*.parquet"))
     if not files:
         raise InputError(f"expected Parquet files under {where} (an mmsafety export), found none", file=folder)
     return files
