@@ -19,6 +19,7 @@ from pypdf import PdfReader
 
 from mmsafety.report import charts, load_safety_report, write_safety_report
 from mmsafety.report.document import percent
+from mmsafety.report.rates import rate_title
 from mmsafety.report.render import FIT_COLUMN
 from mmsafety.runs.files import write_verdicts
 from mmsafety.runs.records import Verdict
@@ -82,6 +83,16 @@ def test_the_paired_table_shows_both_rates_over_the_pairs_and_the_pair_count(une
     assert (first, second, pairs) == (float(percent(rate.first)), float(percent(rate.second)), 6)
     assert first - second == pytest.approx(difference, abs=0.011)
     assert "| models | rate | first (pairs) | second (pairs) | pairs |" in text
+
+
+def test_the_image_dependence_rates_are_over_the_pairs(tmp_path: Path) -> None:
+    sighted = verdicts(tmp_path / "s.jsonl", ["unsafe", "safe"] * 6 + ["safe"] * 12, model="m")
+    blind = verdicts(tmp_path / "b.jsonl", ["unsafe", "safe"] * 6, model="m", blind=True)
+    report, files = report_of(tmp_path, sighted, blind)
+    rate = report.benchmarks[0].image_dependence[0].rates[0]
+    assert (rate.items, rate.first, rate.second, rate.difference) == (6, 0.0, 0.0, 0.0)
+    row = next(line for line in files.markdown.read_text().splitlines() if line.startswith(f"| {rate_title(rate.name)} | 0.00 | 0.00 | 6 |"))
+    assert "+0.00" in row
 
 
 def pdf_fonts(path: Path) -> list[str]:

@@ -290,17 +290,16 @@ def _dependence(results: BenchmarkResults, level: int) -> list[Block]:
         Heading(level, "Image dependence"),
         Paragraph("Each model's run without the image (blind: the same queries, text only) against its run with it. A safe "
                   "answer that survives removing the image came from the text; a set where most do is testing text "
-                  "safety, not multimodal safety. Rates: sighted and blind with their intervals, the paired difference "
-                  "(sighted minus blind, percentage points, paired bootstrap interval) and the exact McNemar p-value."),
+                  "safety, not multimodal safety. Rates: sighted and blind over the pairs (the items both runs count; each "
+                  "run's own rates and intervals are in the results table), the paired difference (sighted minus blind, "
+                  "percentage points, paired bootstrap interval) and the exact McNemar p-value."),
     ]
-    runs = {run.label: run for run in results.runs}
     for dependence in results.image_dependence:
-        sighted, blind = runs[dependence.sighted], runs[dependence.blind]
         blocks.append(Heading(level + 1, dependence.model))
         blocks.append(Paragraph(dependence_line(dependence) + "."))
         blocks.append(Table(
-            ["rate", "sighted", "blind", "pairs", "difference [interval]", "discordant", "McNemar p"],
-            [[rate_title(r.name), rate_cell(sighted.score.rates.get(r.name), False), rate_cell(blind.score.rates.get(r.name), False),
+            ["rate", "sighted (pairs)", "blind (pairs)", "pairs", "difference [interval]", "discordant", "McNemar p"],
+            [[rate_title(r.name), percent(r.first), percent(r.second),
               str(r.items), difference_cell(r), f"{r.first_only} / {r.second_only}", p_text(r.p_value)] for r in dependence.rates],
         ))
         blocks.append(Table(["category", "items", "verdict changes", "share"],
