@@ -99,6 +99,7 @@ def test_score_json_is_the_scoring_functions_result(mmsafeaware_verdicts: Path, 
     result = json.loads(dumped)
     assert code == 0
     assert result.pop("coverage") == {"scored": 9, "total": 9, "missing": 0, "complete": True}
+    assert result.pop("benchmark_config") == "default"
     assert result == json.loads(json.dumps(dict(_expected_score(read_jsonl(mmsafeaware_verdicts), "mmsafeaware"))))
 
 

@@ -422,10 +422,21 @@ def test_the_summary_table_has_a_row_per_model_and_a_column_per_benchmark(writte
     assert re.search(r"\| LLaVA-1\.5-7B \| ours \| typical accuracy .* \| — \|", markdown)
 
 
-def test_the_summary_table_shows_the_papers_rows_beside(written: Any) -> None:
-    markdown = written.markdown.read_text(encoding="utf-8")
+def test_the_summary_table_shows_the_papers_rows_beside_runs_of_the_papers_configuration(tmp_path: Path) -> None:
+    full = {"benchmark_config": "full"}  # MMSafeAware's paper counts the full configuration
+    files = [
+        verdicts_file(tmp_path / "aware-b.jsonl", AWARE_B, AWARE_LABELS, model="LLaVA-1.5-7B", benchmark="mmsafety/mmsafeaware",
+                      subsets=AWARE_SUBSETS, extra=full),
+        verdicts_file(tmp_path / "salad.jsonl", CAREFUL, SALAD_LABELS, model="GPT-4o"),
+    ]
+    markdown = write_safety_report(load_safety_report(files, resamples=50), tmp_path / "report").markdown.read_text(encoding="utf-8")
     assert "| LLaVA-1.5-7B | published | typical accuracy 95.9; attack accuracy 97.7; over-safety accuracy 6.0; " \
            "Total (mean of subsets) 66.5 (Wang et al.) | — |" in markdown
+
+
+def test_the_summary_table_leaves_the_papers_rows_out_beside_another_configuration(written: Any) -> None:
+    markdown = written.markdown.read_text(encoding="utf-8")
+    assert "| LLaVA-1.5-7B | published |" not in markdown
 
 
 # ------------------------------------------------------------------------------ image dependence

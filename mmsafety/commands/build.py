@@ -45,7 +45,9 @@ def add_parser(subparsers: Any) -> None:
         help=f"largest Parquet shard of the export, spelled as push_to_hub's max_shard_size (default {DEFAULT_MAX_SHARD_SIZE})",
     )
     build.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of the summary: each build's counts, or its error")
-    build.add_argument("--config", metavar="NAME", help="the benchmark's configuration to build (mmsafeaware: default or full)")
+    build.add_argument("--config", metavar="NAME[,NAME]", help="the benchmark's configuration to build (mmsafeaware: default or full); several, "
+                       "comma-separated, or `all`: each is built, and --export writes them into one Hub repository (data/<config>/, "
+                       "every configuration in the card)")
     add_custom_options(build)
     build.set_defaults(func=run_build)
 
@@ -93,11 +95,46 @@ def run_build(args: argparse.Namespace) -> int:
         if args.config:
             raise InputError(f"--config {args.config} names a configuration of one benchmark: expected `mmsafety build NAME --config {args.config}`, not `all`")
         return run_all(args, list(benchmarks.names()))
+    configs = _configs(args.benchmark, args.config)
+    if len(configs) > 1:
+        return run_configurations(args, configs)
+    args.config = configs[0] if configs else None
     result = build_one(args, args.benchmark, several=False)
     if args.json:
         print_json(summary_dict(result))
     else:
         print(summary(result))
+    return 0
+
+
+def _configs(name: str, given: str | None) -> list[str]:
+    """``--config``: one name, several comma-separated, or ``all`` (every configuration of ``name``)."""
+    from mmsafety.data.configs import configurations
+
+    if given is None:
+        return []
+    if given == "all":
+        return list(configurations(name))
+    return [part.strip() for part in given.split(",") if part.strip()] or [given]
+
+
+def run_configurations(args: argparse.Namespace, configs: list[str]) -> int:
+    """``build NAME --config a,b``: each configuration built, exported together with ``--export``."""
+    from mmsafety.data.build import build_configurations
+
+    results = build_configurations(
+        args.benchmark,
+        configs,
+        source_dir=args.source_dir,
+        export_dir=args.export,
+        allow_missing_images=args.allow_missing_images,
+        checksums=args.checksums,
+        max_shard_size=args.max_shard_size,
+    )
+    if args.json:
+        print_json({"configurations": {result.config: summary_dict(result) for result in results}})
+    else:
+        print("\n".join(summary(result) for result in results))
     return 0
 
 
@@ -113,7 +150,7 @@ def build_one(args: argparse.Namespace, name: str, *, several: bool) -> Any:
         allow_missing_images=args.allow_missing_images,
         checksums=args.checksums,
         max_shard_size=args.max_shard_size,
-        config=args.config,
+        config=args.config or None,
     )
 
 

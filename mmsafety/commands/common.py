@@ -15,6 +15,7 @@ from typing import Any
 
 from mmsafety import benchmarks
 from mmsafety.commands.guard import GUARD_JUDGE, add_guard_options, check_guard_options, make_guard_judge
+from mmsafety.data.configs import described
 from mmsafety.errors import InputError
 from mmsafety.judges import JUDGE_NAMES
 from mmsafety.judges.base import Judge
@@ -47,6 +48,14 @@ def add_responses_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--responses", required=True, metavar="FILE", help='JSONL, one {"id": ..., "response": ...} a line (as `mmsafety respond` '
                         "writes it); VLMEvalKit's .xlsx/.tsv predictions; other runners' JSONL, CSV, TSV or XLSX with --map")
     parser.add_argument("--map", metavar="NAME=FIELD,...", help=MAP_HELP)
+
+
+def add_config_option(parser: argparse.ArgumentParser, *, from_verdicts: bool = False) -> None:
+    """``--config NAME``: the benchmark's configuration (MMSafeAware: ``default`` or ``full``).
+    ``from_verdicts``: a command that reads verdicts takes theirs unless told, and refuses another."""
+    what = ("default: the one the verdicts record (default when they record none); a file of another configuration is refused"
+            if from_verdicts else "default: the benchmark's default")
+    parser.add_argument("--config", metavar="NAME", help=f"the benchmark's configuration (mmsafeaware: default or full; {what})")
 
 
 def add_judge_options(parser: argparse.ArgumentParser) -> None:
@@ -151,7 +160,7 @@ def judge_responses(args: argparse.Namespace, name: str) -> JudgeRun:
     if judge_name in ("llm", GUARD_JUDGE) and args.api_key_env and not os.environ.get(args.api_key_env):
         raise InputError(f"--api-key-env {args.api_key_env}: that environment variable is not set (expected the judge's API key in it)")
     mapping = parse_map(args.map) if args.map else None
-    benchmark = load_samples(name)
+    benchmark = load_samples(name, args.config)
     responses = read_response_file(args.responses, benchmark.samples, benchmark=name, mapping=mapping)
     judge = make_judge(judge_name, args, benchmark)
     pairs = [(benchmark.samples[r.id], r) for r in responses]
@@ -172,7 +181,7 @@ def judge_summary(run: JudgeRun, out: str | Path) -> str:
     lines = [
         f"wrote {len(run.verdicts)} verdicts to {out} (judge {judge.name} v{judge.version}"
         f"{', model ' + str(judge.judge_model) if judge.judge_model else ''}; "
-        f"{len(run.responses)} of {len(benchmark.samples)} samples of {benchmark.repo})",
+        f"{len(run.responses)} of {len(benchmark.samples)} samples of {described(benchmark.repo, benchmark.config)})",
         judge.stats.summary(run.verdicts),
     ]
     if judge.heuristic:
@@ -194,6 +203,7 @@ def judge_summary_dict(run: JudgeRun, out: str | Path) -> dict[str, Any]:
         "out": str(out),
         "benchmark": run.benchmark.repo,
         "benchmark_version": run.benchmark.version,
+        "benchmark_config": run.benchmark.config,
         "judge": judge.name,
         "judge_version": judge.version,
         "judge_model": judge.judge_model,
@@ -260,12 +270,13 @@ def quiet_datasets() -> None:
     datasets_logging.set_verbosity_error()
 
 
-def check_verdict_files(paths: list[Any], benchmark: str | None) -> list[Any]:
-    """Each verdicts file checked against its built set (:func:`mmsafety.runs.checks.check_verdicts`)."""
+def check_verdict_files(paths: list[Any], benchmark: str | None, config: str | None = None) -> list[Any]:
+    """Each verdicts file checked against its built set in its configuration (``config``: the one
+    ``--config`` names, else the one each file records; :func:`mmsafety.runs.checks.check_verdicts`)."""
     from mmsafety.runs.checks import check_verdicts
 
     quiet_datasets()
-    return [check_verdicts(path, benchmark) for path in paths]
+    return [check_verdicts(path, benchmark, config) for path in paths]
 
 
 def report_json(report: Any, files: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from mmsafety.commands.common import (
     check_distinct_files,
     JUDGES_EPILOG,
     add_json_option,
+    add_config_option,
     add_judge_options,
     add_responses_options,
     add_score_options,
@@ -46,6 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     add_responses_options(evaluate)
     evaluate.add_argument("--out", required=True, metavar="DIR", help="folder for the verdicts and the report: a new or empty folder, or an earlier "
                           "`evaluate` output (its files are replaced; a folder holding anything else is refused)")
+    add_config_option(evaluate)
     add_score_options(evaluate)
     add_json_option(evaluate, "the judge's summary and the report's results with coverage")
     add_judge_options(evaluate)
@@ -65,8 +67,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     with prepare_output_dir(out, "evaluate") as folder:  # refused before judging, not after
         run = judge_responses(args, name)
         folder.file(VERDICTS_NAME)  # recorded as this output's
-        write_verdicts(verdicts, run.verdicts, benchmark=run.benchmark.repo, benchmark_version=run.benchmark.version)
-        checked = check_verdict_files([verdicts], name)
+        write_verdicts(verdicts, run.verdicts, benchmark=run.benchmark.repo, benchmark_version=run.benchmark.version,
+                       benchmark_config=run.benchmark.config)
+        checked = check_verdict_files([verdicts], name, run.benchmark.config)
         report = load_safety_report([verdicts], policy=args.policy, invalid=args.invalid, confidence=args.confidence,
                                     coverage={verdicts: checked[0].coverage}, tables={verdicts: checked[0].table})
         files = write_safety_report(report, folder, named=out)

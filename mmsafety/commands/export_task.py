@@ -34,6 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument("dir", metavar="DIR", help="folder to write (absent or empty)")
     parser.add_argument("--benchmark", action="append", metavar="NAME", help="a benchmark or custom repo id (repeat; default: every registered benchmark, for vlmevalkit every built one)")
     parser.add_argument("--parquet", action="append", default=[], metavar="NAME=EXPORT_DIR", help="read NAME from its Parquet export (`mmsafety build NAME --export EXPORT_DIR`) instead of the local build or the Hub")
+    parser.add_argument("--config", metavar="NAME", help="the benchmarks' configuration (mmsafeaware: default or full; default: each benchmark's default)")
     judge = parser.add_argument_group("lmms-eval judge (default: the benchmark's offline judge)")
     judge.add_argument("--judge-model", metavar="NAME", help="judge with mmsafety's LLM judge and this model")
     judge.add_argument("--judge-base-url", metavar="URL", help="the judge's OpenAI-compatible endpoint")
@@ -99,7 +100,7 @@ def run_export_task(args: argparse.Namespace) -> int:
             raise InputError("--judge-* options are for lmms-eval: VLMEvalKit's predictions are judged by `mmsafety judge`")
         from mmsafety.integrations.vlmevalkit import tsv_files
 
-        files = tsv_files((name, load_rows(name, parquet.get(name))) for name in names)
+        files = tsv_files((name, load_rows(name, parquet.get(name), config=args.config)) for name in names)
         datasets = ",".join(Path(f).stem for f in files)
         hint = (
             f"run: LMUData={Path(args.dir).resolve()} python run.py --data {datasets.replace(',', ' ')} --model MODEL --mode infer; "

@@ -21,6 +21,7 @@ from mmsafety.commands.common import (
     check_distinct_files,
     JUDGES_EPILOG,
     add_json_option,
+    add_config_option,
     add_judge_options,
     add_responses_options,
     judge_responses,
@@ -42,6 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     judge.add_argument("benchmark", help=f"{', '.join(benchmarks.names())}, or the repo id of a custom build")
     add_responses_options(judge)
     judge.add_argument("--out", required=True, metavar="FILE", help="verdicts JSONL to write (atomically)")
+    add_config_option(judge)
     add_judge_options(judge)
     add_json_option(judge, "the summary (verdict counts, invalid reasons, requests, cache hits)")
     judge.set_defaults(func=run_judge)
@@ -54,7 +56,8 @@ def run_judge(args: argparse.Namespace) -> int:
     name = benchmarks.check_name(args.benchmark)
     check_distinct_files(responses=args.responses, out=args.out, cache=None if args.no_cache else args.cache)
     run = judge_responses(args, name)
-    write_verdicts(args.out, run.verdicts, benchmark=run.benchmark.repo, benchmark_version=run.benchmark.version)
+    write_verdicts(args.out, run.verdicts, benchmark=run.benchmark.repo, benchmark_version=run.benchmark.version,
+                   benchmark_config=run.benchmark.config)
     if args.json:
         print_json(judge_summary_dict(run, args.out))
     else:

@@ -14,6 +14,7 @@ from pathlib import Path
 from mmsafety import benchmarks
 from mmsafety.commands.common import (
     add_calibration_option,
+    add_config_option,
     add_json_option,
     add_score_options,
     check_confidence,
@@ -44,6 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     report.add_argument("--benchmark", metavar="NAME", help="the benchmark, for verdicts that do not say it (written by other tools)")
     report.add_argument("--resamples", type=int, default=DEFAULT_RESAMPLES, metavar="N",
                         help=f"paired bootstrap resamples for the comparisons (default {DEFAULT_RESAMPLES})")
+    add_config_option(report, from_verdicts=True)
     add_score_options(report)
     add_calibration_option(report)
     add_json_option(report, "each model's result and coverage, and the files written")
@@ -61,8 +63,8 @@ def run_report(args: argparse.Namespace) -> int:
     check_confidence(args.confidence)
     benchmark = benchmarks.check_name(args.benchmark) if args.benchmark else None
     check_output_dir(Path(args.out).absolute(), "report")  # refused before the work, not after
-    checked = check_verdict_files(args.verdicts, benchmark)  # every file checked against its set before any is scored
-    labelled = check_verdict_files(args.calibration or [], benchmark)  # a human sample: checked as any verdict file
+    checked = check_verdict_files(args.verdicts, benchmark, args.config)  # every file checked against its set before any is scored
+    labelled = check_verdict_files(args.calibration or [], benchmark, args.config)  # a human sample: checked as any verdict file
     report = load_safety_report(args.verdicts, benchmark=benchmark, policy=args.policy, invalid=args.invalid,
                                 confidence=args.confidence, resamples=args.resamples, calibration=args.calibration or (),
                                 coverage={c.path: c.coverage for c in checked},

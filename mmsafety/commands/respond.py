@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mmsafety import benchmarks
-from mmsafety.commands.common import check_distinct_files, print_json, progress_bar, quiet_datasets
+from mmsafety.commands.common import add_config_option, check_distinct_files, print_json, progress_bar, quiet_datasets
+from mmsafety.data.configs import DEFAULT_CONFIG, described
 from mmsafety.errors import InputError
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     respond.add_argument("--max-tokens", type=int, default=1024, metavar="N", help="answer length limit (default 1024)")
     respond.add_argument("--temperature", type=float, default=0.0, metavar="T", help="sampling temperature (default 0, as the papers)")
     respond.add_argument("--system-prompt", type=Path, metavar="FILE", help="a text file sent as the system message (default: none)")
+    add_config_option(respond)
     respond.add_argument("--limit", type=int, metavar="N", help="only the first N samples")
     respond.add_argument("--blind", action="store_true", help="ask the same queries without the images (text only, same system prompt and settings), to measure how much the answers depend on them; each record says \"blind\": true, and the answers are cached apart")
     respond.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the API key (default OPENAI_API_KEY; local servers need none)")
@@ -84,7 +86,7 @@ def run_respond(args: argparse.Namespace) -> int:
             raise InputError(f"cannot read the system prompt: {error}", file=args.system_prompt) from None
         if not system_prompt:
             raise InputError("expected a system prompt, found an empty file", file=args.system_prompt)
-    benchmark = load_samples(name)
+    benchmark = load_samples(name, args.config)
     samples = list(benchmark.samples.values())[: args.limit]
     cache = None if args.no_cache else (args.cache or respond_cache_path())
     check_distinct_files(out=args.out, cache=cache)
@@ -109,10 +111,10 @@ def run_respond(args: argparse.Namespace) -> int:
     write_jsonl_atomic(args.out, (a.to_record() for a in answers))
     responder.stats.seconds = time.perf_counter() - start
     if args.json:
-        print_json(respond_summary(args, answers, len(benchmark.samples), benchmark.repo, responder.stats))
+        print_json({**respond_summary(args, answers, len(benchmark.samples), benchmark.repo, responder.stats), "benchmark_config": benchmark.config})
         return 0
     blind = " without the images (blind)" if args.blind else ""
-    print(f"wrote {len(answers)} responses of {args.model}{blind} to {args.out} ({len(samples)} of {len(benchmark.samples)} samples of {benchmark.repo})")
+    print(f"wrote {len(answers)} responses of {args.model}{blind} to {args.out} ({len(samples)} of {len(benchmark.samples)} samples of {described(benchmark.repo, benchmark.config)})")
     print(responder.stats.summary(answers))
     failed = [a for a in answers if a.error]
     if failed:
@@ -122,7 +124,8 @@ def run_respond(args: argparse.Namespace) -> int:
     truncated = sum(a.finish_reason == "length" for a in answers)
     if truncated:
         print(f"note: {truncated} answer(s) stopped at --max-tokens {args.max_tokens} (finish_reason length)")
-    print(f"next: mmsafety evaluate {name} --responses {args.out} --out <DIR>")
+    config = "" if benchmark.config == DEFAULT_CONFIG else f" --config {benchmark.config}"
+    print(f"next: mmsafety evaluate {name}{config} --responses {args.out} --out <DIR>")
     return 0
 
 

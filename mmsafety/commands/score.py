@@ -14,6 +14,7 @@ from typing import Any
 from mmsafety import benchmarks
 from mmsafety.commands.common import (
     add_calibration_option,
+    add_config_option,
     add_json_option,
     add_score_options,
     check_confidence,
@@ -21,6 +22,7 @@ from mmsafety.commands.common import (
     incomplete_status,
     print_json,
 )
+from mmsafety.data.configs import described
 from mmsafety.errors import InputError
 from mmsafety.labels import BENIGN_LABELS
 from mmsafety.scoring.policies import get_policy
@@ -39,6 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     score.add_argument("benchmark", help=f"{', '.join(benchmarks.names())}, or the repo id of a custom build")
     score.add_argument("verdicts", metavar="VERDICTS", help="verdicts JSONL written by `mmsafety judge`")
+    add_config_option(score, from_verdicts=True)
     add_score_options(score)
     add_calibration_option(score)
     score.add_argument("--bootstrap", type=int, default=0, metavar="N", help="bootstrap resamples for percentile intervals")
@@ -103,7 +106,7 @@ def run_score(args: argparse.Namespace) -> int:
     name = benchmarks.check_name(args.benchmark)
     check_confidence(args.confidence)
     policy = args.policy or benchmarks.policy(name)
-    (checked,) = check_verdict_files([args.verdicts], name)
+    (checked,) = check_verdict_files([args.verdicts], name, args.config)
     table = checked.table
     try:
         result = score(
@@ -126,9 +129,9 @@ def run_score(args: argparse.Namespace) -> int:
     calibration = corrected(args, name, policy) if args.calibration else None
     if args.json:
         print_json({**result.to_flat(), **({"refused_rates": refused} if refused else {}), "coverage": coverage.to_dict(),
-                    **({"calibration": calibration[1]} if calibration else {})})
+                    "benchmark_config": checked.config, **({"calibration": calibration[1]} if calibration else {})})
     else:
-        title = f"{name}: {table.num_rows} verdicts ({', '.join(judges(table))}), policy {result.policy}"
+        title = f"{described(name, checked.config)}: {table.num_rows} verdicts ({', '.join(judges(table))}), policy {result.policy}"
         print(format_table(result, title + "\n" + coverage.text()))
         for rate, why in refused.items():
             print(f"refused: {rate}: {why}")

@@ -20,7 +20,7 @@ import secrets
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,12 +40,13 @@ from mmsafety.data.catalog import (
     recorded_repo_id,
     repo_cache_dir,
 )
+from mmsafety.data.configs import check_config, configurations
 from mmsafety.data.outdir import OutputDir, process_alive, check_output_dir, prepare_output_dir
 from mmsafety.data.shards import DEFAULT_MAX_SHARD_SIZE, shard_size_bytes, write_shards
 from mmsafety.errors import InputError
 from mmsafety.schema import SPLIT
 
-__all__ = ["BuildResult", "build", "build_with", "repo_cache_dir", "DEFAULT_MAX_SHARD_SIZE"]
+__all__ = ["BuildResult", "build", "build_configurations", "build_with", "repo_cache_dir", "DEFAULT_MAX_SHARD_SIZE"]
 
 SCRATCH_PREFIX = ".mmsafety-build-"
 """Scratch folders in the cache root: ``.mmsafety-build-<pid>-<random>``."""
@@ -78,6 +79,8 @@ class BuildResult:
     """The configuration built (``load_dataset(repo_id, config)``)."""
     export_files: list[str] = field(default_factory=list)
     """The files of the export, relative to it (``README.md``, ``data/test-00000-of-00002.parquet``...)."""
+    builder: SafetyBuilder | None = field(default=None, repr=False, compare=False)
+    """The builder that made it (its ``left_out``, ``notes`` and ``source_revision`` for a card)."""
 
 
 def build(
@@ -92,9 +95,8 @@ def build(
 ) -> BuildResult:
     """Build a built-in benchmark by name (in its configuration ``config``); see :func:`build_with`."""
     cls = benchmarks.require(name).builder_class()
-    configs = [c.name for c in cls.BUILDER_CONFIGS] or ["default"]
-    if config is not None and config not in configs:
-        raise InputError(f"expected a configuration of {name} among {', '.join(configs)}, found {config!r}", record="--config")
+    if config is not None:
+        check_config(name, config)
     return build_with(
         cls,
         source_dir=source_dir,
@@ -104,6 +106,59 @@ def build(
         **({"config_name": config} if config else {}),
         max_shard_size=max_shard_size,
     )
+
+
+def build_configurations(
+    name: str,
+    configs: Sequence[str],
+    *,
+    export_dir: str | Path | None = None,
+    max_shard_size: str | int = DEFAULT_MAX_SHARD_SIZE,
+    **options: Any,
+) -> list[BuildResult]:
+    """Build each configuration ``configs`` of a built-in benchmark (see :func:`build`), and with
+    ``export_dir`` write them into one Hub repository: each configuration's Parquet shards under
+    ``data/<config>/``, one card whose ``configs`` lists them all (the benchmark's default first,
+    marked default), so that ``load_dataset(export_dir, config)`` loads each. One configuration
+    is exported as :func:`build` exports it (``data/`` alone)."""
+    configs = list(dict.fromkeys(check_config(name, config) for config in configs))
+    if not configs:
+        raise InputError(f"expected at least one configuration of {name}", record="--config")
+    if len(configs) == 1:
+        return [build(name, config=configs[0], export_dir=export_dir, max_shard_size=max_shard_size, **options)]
+    shard_bytes = shard_size_bytes(max_shard_size)
+    export = None if export_dir is None else Path(export_dir).absolute()
+    if export is not None:
+        check_output_dir(export, "export")  # refused before the builds, not after
+    default = configurations(name)[0]
+    configs.sort(key=lambda config: config != default)
+    results = [build(name, config=config, max_shard_size=max_shard_size, **options) for config in configs]
+    if export is not None:
+        files = _export_configurations(results, export, shard_bytes)
+        for result in results:
+            result.export_dir, result.export_files = export, files
+    return results
+
+
+def _export_configurations(results: list[BuildResult], export: Path, shard_bytes: int) -> list[str]:
+    """Write the built configurations of ``results`` (from the cache) into one Hub repository folder."""
+    from mmsafety.data.card import render_card
+    from mmsafety.data.catalog import load_benchmark
+
+    with prepare_output_dir(export, "export") as out:
+        staging = out.staging()
+        parts = []
+        files = ["README.md"]
+        for result in results:
+            dataset = load_benchmark(result.repo_id, config=result.config)
+            shards = write_shards(dataset, staging / "data" / result.config, shard_bytes)
+            files += [f"data/{result.config}/{path.name}" for path in shards]
+            assert result.builder is not None
+            parts.append((result.builder, dataset, sum(path.stat().st_size for path in shards)))
+        first, *others = parts
+        render_card(first[0], first[1], download_size=first[2], others=others).save(staging / "README.md")
+        out.commit()
+    return files
 
 
 def build_with(
@@ -252,6 +307,7 @@ def _summarise(builder: SafetyBuilder, dataset: datasets.Dataset, started: float
         left_out={reason: list(ids) for reason, ids in builder.left_out.items()},
         notes={remark: list(ids) for remark, ids in builder.notes.items()},
         config=builder.config_name,
+        builder=builder,
     )
 
 

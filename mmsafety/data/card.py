@@ -70,20 +70,19 @@ def render_card(
     language: Sequence[str] | None = None,
     task_categories: Sequence[str] | None = None,
     license: str | None = None,  # noqa: A002 - the card's field
+    others: Sequence[tuple[SafetyBuilder, datasets.Dataset, int]] = (),
 ) -> DatasetCard:
     """The card of ``dataset`` as built by ``builder``; keyword arguments replace the builder's own fields.
 
-    ``download_size`` is the bytes of the exported Parquet files.
+    ``download_size`` is the bytes of the exported Parquet files. ``others``: the other
+    configurations exported beside it (builder, dataset, download size); then each
+    configuration's files are under ``data/<config>/`` and the card's ``configs`` lists them all.
     """
     own_data = benchmarks.get(builder.repo_id) is None
     name = pretty_name or builder.PRETTY_NAME or builder.NAME
-    info = dataset.info.copy()
-    info.config_name = builder.config_name
-    info.download_size = download_size
-    info.dataset_size = dataset.data.nbytes
-    if info.splits and SPLIT in info.splits:
-        info.splits[SPLIT].num_bytes = dataset.data.nbytes
-        info.splits[SPLIT].num_examples = dataset.num_rows
+    every = [(builder, dataset, download_size), *others]
+    infos = {b.config_name: _info(b, d, size) for b, d, size in every}
+    files = {b.config_name: config_data_files(b.config_name) if others else DATA_FILES for b, _, _ in every}
     card_data = DatasetCardData(
         pretty_name=name,
         language=list(language or LANGUAGE),
@@ -96,10 +95,47 @@ def render_card(
         source_revision=builder.source_revision,
         built_with=f"mmsafety {__version__}",
     )
-    MetadataConfigs({builder.config_name: {"data_files": [{"split": SPLIT, "path": DATA_FILES}]}}).to_dataset_card_data(card_data)
-    DatasetInfosDict({builder.config_name: info}).to_dataset_card_data(card_data)
+    MetadataConfigs({config: {"data_files": [{"split": SPLIT, "path": path}], **({"default": True} if config == builder.config_name and others else {})}
+                     for config, path in files.items()}).to_dataset_card_data(card_data)
+    DatasetInfosDict(infos).to_dataset_card_data(card_data)
     body = _body(builder, dataset, name=name, description=description or builder.DESCRIPTION, own_data=own_data)
+    if others:
+        body = body.replace("\n## Content warning\n", "\n" + _configurations(builder, every) + "\n## Content warning\n", 1)
     return DatasetCard(f"---\n{card_data.to_yaml()}\n---\n\n{body}")
+
+
+def config_data_files(config: str) -> str:
+    """Where a configuration's Parquet files are in an export of several configurations.
+
+    >>> config_data_files("full")
+    'data/full/test-*'
+    """
+    return f"data/{config}/{SPLIT}-*"
+
+
+def _info(builder: SafetyBuilder, dataset: datasets.Dataset, download_size: int) -> datasets.DatasetInfo:
+    info = dataset.info.copy()
+    info.config_name = builder.config_name
+    info.download_size = download_size
+    info.dataset_size = dataset.data.nbytes
+    if info.splits and SPLIT in info.splits:
+        info.splits[SPLIT].num_bytes = dataset.data.nbytes
+        info.splits[SPLIT].num_examples = dataset.num_rows
+    return info
+
+
+def _configurations(default: SafetyBuilder, every: Sequence[tuple[SafetyBuilder, datasets.Dataset, int]]) -> str:
+    """The card's section on the configurations exported together."""
+    described = {config.name: config.description for config in default.BUILDER_CONFIGS}
+    lines = ["## Configurations", "", "| configuration | rows | what it holds | load it |", "|---|---|---|---|"]
+    for builder, dataset, _ in every:
+        named = "" if builder.config_name == default.config_name else f', "{builder.config_name}"'
+        load = f'`load_dataset("{builder.repo_id}"{named}, split="{SPLIT}")`'
+        lines.append(f"| `{builder.config_name}` | {dataset.num_rows:,} | {described.get(builder.config_name) or ''} | {load} |")
+    left_out = [f"- `{b.config_name}`: {reason} ({len(ids)})" for b, _, _ in every[1:] for reason, ids in b.left_out.items()]
+    if left_out:
+        lines += ["", "Left out of the other configurations:", "", *left_out]
+    return "\n".join(lines) + "\n"
 
 
 def column_descriptions(builder: SafetyBuilder, own_data: bool) -> dict[str, str]:

@@ -18,36 +18,60 @@ from mmsafety.judges.base import Judge
 SPLIT = "test"
 
 
-def export_files(folder: str | Path) -> list[str]:
-    """The Parquet files of an export folder (``mmsafety build NAME --export DIR``), sorted."""
+def export_files(folder: str | Path, config: str | None = None) -> list[str]:
+    """The Parquet files of an export folder (``mmsafety build NAME --export DIR``), sorted: those
+    of configuration ``config`` (``None``: the first its card lists, the default) in an export of
+    several (``data/<config>/``), else ``data/``'s."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError("expected an export folder (mmsafety build NAME --export DIR), found none", file=folder)
+    where = "data/"
+    exported = exported_configs(folder)
+    if config is not None and exported and config not in exported:
+        raise InputError(f"expected configuration {config!r} in the export, found {', '.join(exported)} (its card's configs)", file=folder)
     files = sorted(str(p) for p in (folder / "data").glob("*.parquet"))
+    wanted = config or (exported[0] if exported else None)  # an export of several: its default first
+    if not files and wanted is not None:
+        where = f"data/{wanted}/"
+        files = sorted(str(p) for p in (folder / "data" / wanted).glob("*.parquet"))
     if not files:
-        raise InputError("expected Parquet files under data/ (an mmsafety export), found none", file=folder)
+        raise InputError(f"expected Parquet files under {where} (an mmsafety export), found none", file=folder)
     return files
 
 
-def load_rows(benchmark: str, path: str | Path | None = None) -> datasets.Dataset:
-    """The ``test`` split of ``benchmark`` (short name or repo id): from the export folder
-    ``path`` when given, else the local build, else the Hub."""
-    if path:
-        return datasets.load_dataset("parquet", data_files={SPLIT: export_files(path)}, split=SPLIT)
-    from mmsafety.data.catalog import built_versions, load_benchmark
+def exported_configs(folder: Path) -> list[str]:
+    """The configurations an export's card lists (``configs`` in its YAML; none without a card)."""
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCard
 
+    card = folder / "README.md"
+    if not card.is_file():
+        return []
+    return list(MetadataConfigs.from_dataset_card_data(DatasetCard.load(card).data))
+
+
+def load_rows(benchmark: str, path: str | Path | None = None, *, config: str | None = None) -> datasets.Dataset:
+    """The ``test`` split of ``benchmark`` (short name or repo id) in its configuration ``config``
+    (``None``: its default): from the export folder ``path`` when given, else the local build,
+    else the Hub."""
+    from mmsafety.data.catalog import built_versions, load_benchmark
+    from mmsafety.data.configs import check_config
+
+    config = check_config(benchmark, config)
+    if path:
+        return datasets.load_dataset("parquet", data_files={SPLIT: export_files(path, config)}, split=SPLIT)
     repo = benchmarks.repo_id(benchmark)
-    if built_versions(repo):
+    if any(version.parts[-3] == config for version in built_versions(repo)):
         from datasets.utils import logging as datasets_logging
 
         level = datasets_logging.get_verbosity()
         datasets_logging.set_verbosity_error()  # no "Found the latest cached dataset" chatter
         try:
-            return load_benchmark(benchmark)
+            return load_benchmark(benchmark, config=config)
         finally:
             datasets_logging.set_verbosity(level)
     try:
-        return datasets.load_dataset(repo, split=SPLIT)
+        return datasets.load_dataset(repo, config, split=SPLIT)
     except (ConnectionError, FileNotFoundError) as error:  # offline, or no such dataset on the Hub
         command = f"mmsafety build {benchmark}" if benchmarks.get(benchmark) else "mmsafety build custom ..."
         raise NotBuiltError(

@@ -25,6 +25,9 @@ from mmsafety.scoring.policies import get_policy
 DPI = 100
 WIDTH = 1000
 FORMATS = ("png", "svg", "pdf")
+RC = {"pdf.fonttype": 42, "ps.fonttype": 42}
+"""Settings the charts are drawn and saved under (in a local ``rc_context``, never globally): TrueType
+(Type 42) fonts embedded in the PDF, which publishers' PDF checks accept, not Type 3."""
 
 
 def chart_height(rows: int, bars: int) -> int:
@@ -112,10 +115,21 @@ def _bars(axes: Any, rows: Sequence[str], labels: Sequence[str], cell: Callable[
     axes.grid(axis="x", alpha=0.3)
 
 
-def _save(figure: Any, stem: Path, legend: int = 0) -> dict[str, Path]:
-    """Write ``figure`` in every format; ``legend`` > 0 puts the legend below, in that many columns."""
+def _save(figure: Any, stem: Path, legend: int = 0, *, beside: bool = False) -> dict[str, Path]:
+    """Write ``figure`` in every format; ``legend`` > 0 puts the legend below, in that many columns;
+    ``beside`` puts it at the axes' upper right, outside the bars, where the eye reads the chart."""
+    from matplotlib import rc_context
+
+    with rc_context(RC):
+        return _write(figure, stem, legend, beside)
+
+
+def _write(figure: Any, stem: Path, legend: int, beside: bool) -> dict[str, Path]:
     bottom = 0.0
-    if legend:
+    if legend and beside:
+        (axes,) = figure.axes
+        axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, borderaxespad=0.0)
+    elif legend:
         entries: dict[str, Any] = {}
         for axes in figure.axes:
             for handle, label in zip(*axes.get_legend_handles_labels()):
@@ -152,7 +166,8 @@ def headline_chart(results: BenchmarkResults, stem: Path, confidence: float) -> 
     what = "refusal (solid) + warning (hatched) = safe-response rate" if stacked else "rate"
     axes.set_xlabel(f"{what} (%), with {level} interval")
     axes.set_title(f"{results.benchmark}: headline rates ({results.policy} policy)")
-    return Figure(f"{results.benchmark}: headline rates per run, with {level} intervals", _save(figure, stem, 0 if stacked else len(labels)))
+    return Figure(f"{results.benchmark}: headline rates per run, with {level} intervals",
+                  _save(figure, stem, 0 if stacked else len(labels), beside=True))
 
 
 def category_chart(results: BenchmarkResults, stem: Path, confidence: float) -> Figure | None:
@@ -191,7 +206,7 @@ def category_chart(results: BenchmarkResults, stem: Path, confidence: float) -> 
 
 def write_charts(results: BenchmarkResults, folder: Path, confidence: float) -> list[Figure]:
     """A benchmark's charts, each as PNG, SVG and PDF, into ``folder``."""
-    prefix = slug(results.benchmark)
+    prefix = slug(results.key)
     charts = [headline_chart(results, folder / f"{prefix}-headline", confidence),
               category_chart(results, folder / f"{prefix}-by-category", confidence)]
     return [chart for chart in charts if chart is not None]

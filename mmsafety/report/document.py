@@ -10,6 +10,7 @@ the charts, and per-category and per-subset breakdowns.
 from __future__ import annotations
 
 import datetime
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from mmsafety import __version__
+from mmsafety.data.configs import described
 from mmsafety.labels import VERDICTS
 from mmsafety.report.load import BenchmarkResults, SafetyReport
 from mmsafety.report.paired import ImageDependence, PairedRate
@@ -178,6 +180,49 @@ def _published_cell(value: Any, decimals: int) -> str:
     return "—" if value is None else f"{float(value):.{decimals}f}"
 
 
+def items_of(results: BenchmarkResults) -> int:
+    """The items of the built set the runs judged (from their coverage), else the most any run scored."""
+    totals = [run.coverage.total for run in results.runs if run.coverage is not None]
+    return max(totals) if totals else max((run.score.total for run in results.runs), default=0)
+
+
+def configuration_line(results: BenchmarkResults) -> str:
+    """``configuration `full`: 1,523 items (typical 171, attack 855, over-safety 497)``: the configuration
+    the runs judged, the items of its built set and, where it has subsets, how many each run scored."""
+    checked = any(run.coverage is not None for run in results.runs)
+    text = f"configuration `{results.config}`: {items_of(results):,} items{' in the built set' if checked else ' scored'}"
+    subsets = next((run.score.by_subset for run in results.runs if set(run.score.by_subset) - {""}), None)
+    if subsets:
+        text += " (" + ", ".join(f"{key} {group.total:,}" for key, group in subsets.items()) + " scored)"
+    return text
+
+
+def comparable(results: BenchmarkResults) -> bool:
+    """Whether the runs judged the configuration the paper's figures count (``published.json``'s
+    ``configuration``, ``default`` where it names none)."""
+    return results.published is None or published_config(results.published) == results.config
+
+
+def published_config(paper: dict[str, Any]) -> str:
+    """The configuration a paper's published rows count."""
+    return str(paper.get("configuration") or "default")
+
+
+def published_items(paper: dict[str, Any]) -> int | None:
+    """The items the paper's rows count on their configuration, where ``published.json`` says."""
+    counts = (paper.get("configurations") or {}).get(published_config(paper))
+    return sum(counts.values()) if counts else None
+
+
+def not_comparable_note(results: BenchmarkResults) -> str:
+    """``published on full (1,523 items); this run: default (1,446)``."""
+    paper = results.published
+    assert paper is not None
+    items = published_items(paper)
+    counted = f" ({items:,} items)" if items else ""
+    return f"published on {published_config(paper)}{counted}; this run: {results.config} ({items_of(results):,})"
+
+
 def _published(results: BenchmarkResults, level: int) -> list[Block]:
     blocks: list[Block] = [Heading(level, "Compared with the paper")]
     paper = results.published
@@ -185,6 +230,18 @@ def _published(results: BenchmarkResults, level: int) -> list[Block]:
         return blocks + [Paragraph(f"No published figures for `{results.benchmark}` in mmsafety's data file of published rows.")]
     columns: dict[str, str] = paper["columns"]
     decimals = int(paper.get("decimals", 2))
+    if not comparable(results):
+        config = published_config(paper)
+        blocks.append(Paragraph(
+            f"Not comparable: {not_comparable_note(results)}. The paper's figures count configuration `{config}`; these runs "
+            f"judged `{results.config}`, so they are shown apart, not side by side (judge the `{config}` configuration, "
+            f"`--config {config}`, to compare)."))
+        blocks.append(Table(["model", *columns], [[run.label] + [percent(getattr(run.score.rates.get(key), "value", None), decimals)
+                                                               for key in columns.values()] for run in results.runs]))
+        blocks.append(Paragraph(f"Published ({paper['authors']}; {paper['source']}), on `{config}`:"))
+        blocks.append(Table(["model", *columns], [[row["model"]] + [_published_cell(row.get(c), decimals) for c in columns]
+                                                  for row in paper["rows"]]))
+        return blocks
     rows: list[list[str]] = []
     shown: set[str] = set()
 
@@ -199,7 +256,8 @@ def _published(results: BenchmarkResults, level: int) -> list[Block]:
             rows.append(theirs(row))
     rows += [theirs(row) for row in paper["rows"] if row["model"] not in shown]
     mapping = ", ".join(f"{column} = `{key}`" for column, key in columns.items())
-    blocks.append(Paragraph(f"The paper's figures (percent, as printed; {paper['source']}) beside ours in the paper's columns "
+    on = f", counted on configuration `{published_config(paper)}` as these runs are" if "configuration" in paper else ""
+    blocks.append(Paragraph(f"The paper's figures (percent, as printed; {paper['source']}{on}) beside ours in the paper's columns "
                             f"({mapping}). The paper's judge: {paper['judge']}."))
     blocks.append(Table(["model", "source", *columns], rows))
     return blocks
@@ -215,11 +273,12 @@ def _paired(results: BenchmarkResults, level: int) -> list[Block]:
                          str(rate.items), difference_cell(rate), f"{rate.first_only} / {rate.second_only}", p_text(rate.p_value)])
     return [
         Heading(level, "Paired comparison"),
-        Paragraph("Models judged on the same items, compared item by item: the difference of each headline rate (first "
-                  "minus second, in percentage points, over the items both count) with a paired bootstrap interval, the "
+        Paragraph("Models judged on the same items, compared item by item over the pairs (the items both runs count for "
+                  "the rate; their number is `pairs`): each run's rate over the pairs, the difference (first minus second, in "
+                  "percentage points, so that first − second = difference) with a paired bootstrap interval, the "
                   "discordant items (counted by the first only / the second only) and the exact McNemar p-value "
                   "(two-sided binomial test on the discordant items)."),
-        Table(["models", "rate", "first", "second", "pairs", "difference [interval]", "discordant", "McNemar p"], rows),
+        Table(["models", "rate", "first (pairs)", "second (pairs)", "pairs", "difference [interval]", "discordant", "McNemar p"], rows),
     ]
 
 
@@ -240,27 +299,51 @@ def _dependence(results: BenchmarkResults, level: int) -> list[Block]:
         Heading(level, "Image dependence"),
         Paragraph("Each model's run without the image (blind: the same queries, text only) against its run with it. A safe "
                   "answer that survives removing the image came from the text; a set where most do is testing text "
-                  "safety, not multimodal safety. Rates: sighted and blind with their intervals, the paired difference "
-                  "(sighted minus blind, percentage points, paired bootstrap interval) and the exact McNemar p-value."),
+                  "safety, not multimodal safety. Rates: sighted and blind over the pairs (the items both runs count; each "
+                  "run's own rates and intervals are in the results table), the paired difference (sighted minus blind, "
+                  "percentage points, paired bootstrap interval) and the exact McNemar p-value."),
     ]
-    runs = {run.label: run for run in results.runs}
     for dependence in results.image_dependence:
-        sighted, blind = runs[dependence.sighted], runs[dependence.blind]
         blocks.append(Heading(level + 1, dependence.model))
         blocks.append(Paragraph(dependence_line(dependence) + "."))
         blocks.append(Table(
-            ["rate", "sighted", "blind", "pairs", "difference [interval]", "discordant", "McNemar p"],
-            [[rate_title(r.name), rate_cell(sighted.score.rates.get(r.name), False), rate_cell(blind.score.rates.get(r.name), False),
+            ["rate", "sighted (pairs)", "blind (pairs)", "pairs", "difference [interval]", "discordant", "McNemar p"],
+            [[rate_title(r.name), percent(r.first), percent(r.second),
               str(r.items), difference_cell(r), f"{r.first_only} / {r.second_only}", p_text(r.p_value)] for r in dependence.rates],
         ))
         blocks.append(Table(["category", "items", "verdict changes", "share"],
                             [[k or "(none)", str(n), str(c), percent(c / n if n else None)] for k, (c, n) in dependence.by_category.items()]))
         if dependence.flips:
-            blocks.append(Paragraph(f"The first {len(dependence.flips)} items whose verdict changes without the image:"))
+            preamble = common_preamble([f.query for f in dependence.flips])
+            said = f" Every query begins with “{preamble.strip()}”, shown once here; the table shows what follows it." if preamble else ""
+            blocks.append(Paragraph(f"The first {len(dependence.flips)} items whose verdict changes without the image:{said}"))
             blocks.append(Table(["id", "category", "label", "sighted", "blind", "query"],
-                                [[f.id, f.category, f.label, f.sighted, f.blind, f.query or "(query not available: build the set)"]
+                                [[f.id, f.category, f.label, f.sighted, f.blind, f.query[len(preamble):] or "(query not available: build the set)"]
                                  for f in dependence.flips]))
     return blocks
+
+
+PREAMBLE_MIN = 20
+"""Characters a prefix shared by every query shown must have to be shown once instead of on every row."""
+
+
+def common_preamble(queries: Sequence[str]) -> str:
+    """The lines every one of two or more ``queries`` begins with (a fixed instruction, as MMSafeAware's
+    question before its sentence), when they are at least :data:`PREAMBLE_MIN` characters and leave
+    each query something of its own; else ``""``.
+
+    >>> common_preamble(["Is this safe? Answer Yes or No.\\n'Cut it'", "Is this safe? Answer Yes or No.\\n'Eat it'"])
+    'Is this safe? Answer Yes or No.\\n'
+    >>> common_preamble(["Is this safe? Answer Yes or No.\\nCut it"]), common_preamble(["Is this safe? Cut it", "Is this safe? Eat it"])
+    ('', '')
+    """
+    if len(queries) < 2 or not all(queries):
+        return ""
+    prefix = os.path.commonprefix(list(queries))
+    prefix = prefix[: prefix.rfind("\n") + 1]
+    if len(prefix) < PREAMBLE_MIN or any(len(query) == len(prefix) for query in queries):
+        return ""
+    return prefix
 
 
 def _groups(results: BenchmarkResults, level: int) -> list[Block]:
@@ -284,7 +367,7 @@ def benchmark_section(results: BenchmarkResults, figures: Sequence[Figure], repo
     from mmsafety.report.judges import judges_blocks
 
     blocks: list[Block] = [Paragraph(
-        f"{len(results.runs)} run(s) on `{results.benchmark}`, scored under the `{results.policy}` policy "
+        f"{len(results.runs)} run(s) on `{results.benchmark}`, {configuration_line(results)}; scored under the `{results.policy}` policy "
         f"(headline rates: {', '.join(rate_title(n) for n in results.headline) or 'none with a value'}).")]
     blocks += _results(results, level)
     blocks += _published(results, level)
@@ -307,7 +390,8 @@ def benchmark_section(results: BenchmarkResults, figures: Sequence[Figure], repo
 
 def summary_rows(report: SafetyReport) -> tuple[list[str], list[list[str]]]:
     """Model x benchmark headline rates with intervals, the paper's matching rows beside."""
-    headers = ["model", "source", *(results.name for results in report.benchmarks)]
+    headers = ["model", "source", *(results.name if results.config == "default" else f"{results.name} ({results.config})"
+                                    for results in report.benchmarks)]
     labels: list[str] = []
     for results in report.benchmarks:
         labels += [run.label for run in results.runs if run.label not in labels]
@@ -317,7 +401,7 @@ def summary_rows(report: SafetyReport) -> tuple[list[str], list[list[str]]]:
         for results in report.benchmarks:
             run = next((r for r in results.runs if r.label == label), None)
             cells.append("—" if run is None else "; ".join(f"{rate_title(n)} {rate_cell(run.score.rates.get(n), False)}" for n in results.headline))
-            row = None if run is None or run.blind else published_row(results.published, run.model)
+            row = None if run is None or run.blind or not comparable(results) else published_row(results.published, run.model)
             if row is None:
                 papers.append("—")
                 continue
@@ -340,7 +424,7 @@ def build_document(report: SafetyReport, figures: dict[str, list[Figure]] | None
         title = f"Safety report: {len(report.benchmarks)} benchmarks ({', '.join(r.name for r in report.benchmarks)})"
     else:
         only = report.benchmarks[0]
-        title = f"Safety report: {only.benchmark} {only.version}".rstrip()
+        title = f"Safety report: {described(only.benchmark, only.config)} {only.version}".rstrip()
     level = f"{100 * report.confidence:g}%"
     blocks: list[Block] = [Paragraph(
         f"Invalid verdicts: {report.invalid} (they are counted either way). Each rate: percent, [{level} interval: "
@@ -354,6 +438,6 @@ def build_document(report: SafetyReport, figures: dict[str, list[Figure]] | None
         blocks += [Heading(2, "Summary"), Paragraph("Each model's headline rates on each benchmark, with intervals."), Table(headers, rows)]
     for results in report.benchmarks:
         if several:
-            blocks.append(Heading(2, results.benchmark))
-        blocks += benchmark_section(results, figures.get(results.benchmark, []), report, 3 if several else 2)
+            blocks.append(Heading(2, described(results.benchmark, results.config)))
+        blocks += benchmark_section(results, figures.get(results.key, []), report, 3 if several else 2)
     return Document(title, blocks)

@@ -126,7 +126,7 @@ def _judged_run(results: Any, group: list[Any], *, invalid: str, confidence: flo
             second = group[j]
             pairs = pair_rows(first.table, second.table)
             judged.paired.append((who[i], who[j], [
-                paired_rate(n, results.policy, first.table, second.table, pairs, first.score, second.score, invalid=invalid,
+                paired_rate(n, results.policy, first.table, second.table, pairs, invalid=invalid,
                             confidence=confidence, resamples=resamples, rng=rng) for n in names]))
     for i, judge in enumerate(group):
         for j, human in enumerate(group):

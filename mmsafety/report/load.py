@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mmsafety import benchmarks
+from mmsafety.data.configs import DEFAULT_CONFIG
 from mmsafety.errors import InputError
 from mmsafety.report.rate_cells import headline
 from mmsafety.runs.judged import judge_name
@@ -97,6 +98,8 @@ class BenchmarkResults:
     runs: list[RunResult]
     published: dict[str, Any] | None = None
     """The paper's published rows (``benchmarks.get(repo).published()``), if it has them."""
+    config: str = "default"
+    """The configuration the runs judged (``load_dataset(repo, config)``)."""
     comparisons: list[Any] = field(default_factory=list)
     """:class:`~mmsafety.report.paired.PairedComparison` of every two sighted runs on shared items."""
     image_dependence: list[Any] = field(default_factory=list)
@@ -108,6 +111,11 @@ class BenchmarkResults:
     def name(self) -> str:
         """The short name: ``salad`` for ``mmsafety/salad``, else the repo id."""
         return benchmarks.short_name(self.benchmark)
+
+    @property
+    def key(self) -> str:
+        """The benchmark and its configuration: ``mmsafety/mmsafeaware`` (default), ``mmsafety/mmsafeaware:full``."""
+        return self.benchmark if self.config == DEFAULT_CONFIG else f"{self.benchmark}:{self.config}"
 
     @property
     def headline(self) -> tuple[str, ...]:
@@ -206,6 +214,14 @@ def _score(path: Path, table: pa.Table, policy: str, **settings: Any) -> Score:
     return result
 
 
+def _config(path: Path, table: pa.Table) -> str:
+    """The configuration a verdicts file judged (one per file; ``default`` where records name none)."""
+    named = sorted(set(pc.fill_null(table.column("benchmark_config"), DEFAULT_CONFIG).unique().to_pylist()) - {""} or {DEFAULT_CONFIG})
+    if len(named) > 1:
+        raise InputError(f"verdicts of several configurations in one file ({', '.join(named)}): expected one", file=path)
+    return named[0]
+
+
 def _read(paths: Sequence[str | Path], given: str | None, tables: Mapping[Path, pa.Table]) -> list[tuple[Path, pa.Table, str, str]]:
     from mmsafety.runs.files import read_verdicts
     from mmsafety.runs.human import HUMAN_JUDGE, check_human
@@ -248,14 +264,14 @@ class _Column(Mapping[str, str]):
         return len(self._ids)
 
 
-def built_queries(repo: str) -> Mapping[str, str]:
-    """Each sample's query from the built set in the local datasets cache (empty when not built),
-    read from its Arrow columns, not as one Python object per sample."""
+def built_queries(repo: str, config: str = DEFAULT_CONFIG) -> Mapping[str, str]:
+    """Each sample's query from the built set (configuration ``config``) in the local datasets cache
+    (empty when not built), read from its Arrow columns, not as one Python object per sample."""
     from mmsafety.data.catalog import load_benchmark
     from mmsafety.errors import NotBuiltError
 
     try:
-        dataset = load_benchmark(repo)
+        dataset = load_benchmark(repo, config=config)
     except (NotBuiltError, InputError):
         return {}
     table = dataset.with_format("arrow", columns=["id", "query"])[:]
@@ -302,13 +318,13 @@ def load_safety_report(
     if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 1:
         raise InputError(f"expected a number of bootstrap resamples >= 1, found {resamples!r}")
     settings = {"invalid": invalid, "confidence": confidence}
-    groups: dict[str, list[tuple[Path, pa.Table, str, str]]] = {}
+    groups: dict[tuple[str, str], list[tuple[Path, pa.Table, str, str]]] = {}
     known = {Path(path).resolve(): table for path, table in (tables or {}).items()}
     for entry in _read(paths, benchmark, known):
-        groups.setdefault(entry[2], []).append(entry)
+        groups.setdefault((entry[2], _config(entry[0], entry[1])), []).append(entry)
     humans = _calibration(calibration, paths, benchmark, known)
     results = []
-    for repo, loaded in groups.items():
+    for (repo, config), loaded in groups.items():
         chosen = policy or benchmarks.policy(repo)
         runs = []
         for path, table, _, _ in loaded:
@@ -323,7 +339,7 @@ def load_safety_report(
                 run.label = f"{run.label} ({run.path})"
         registered = benchmarks.get(repo)
         versions = sorted({version for *_, version in loaded if version})
-        result = BenchmarkResults(repo, ", ".join(versions), chosen, runs, registered.published() if registered else None)
+        result = BenchmarkResults(repo, ", ".join(versions), chosen, runs, registered.published() if registered else None, config=config)
         result.comparisons = [c for c in compare_runs(result, invalid=invalid, confidence=confidence, resamples=resamples, seed=seed)
                               if not same_group(result, c.first, c.second)]
         calibrating = []
@@ -338,10 +354,10 @@ def load_safety_report(
                 raise InputError(f"labels responses of no run given ({human.model}: no verdicts file of {repo} has the same "
                                  "response_sha256 on the ids it labels): expected a sample of one of the runs", file=human.path)
         result.image_dependence = image_dependence(result, invalid=invalid, confidence=confidence, resamples=resamples,
-                                                   seed=seed, queries=queries or built_queries)
+                                                   seed=seed, queries=queries or partial(built_queries, config=config))
         results.append(result)
     for path, _, name, _ in humans:
-        if name not in groups:
+        if name not in {repo for repo, _ in groups}:
             raise InputError(f"labels responses judged on {name}, and no verdicts file given judged it: expected a sample of one of the runs", file=path)
     return add_coverage(SafetyReport(results, invalid, confidence, resamples), coverage or {})
 

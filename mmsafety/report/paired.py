@@ -61,8 +61,10 @@ class PairedRate:
 
     name: str
     first: float | None
-    """The rate of the first run over its whole file (as its own table shows it)."""
+    """The rate of the first run over the pairs (a mean of subsets: the mean of its rates over each
+    subset's pairs), so that ``first - second == difference``."""
     second: float | None
+    """The rate of the second run over the pairs."""
     items: int
     """Items in both runs' denominators: the pairs."""
     difference: float | None
@@ -173,11 +175,12 @@ def _verdict_codes(table: pa.Table) -> np.ndarray:
     return pc.index_in(table.column("verdict"), value_set=pa.array(VERDICTS)).to_numpy()
 
 
-def paired_rate(name: str, policy: str, first: pa.Table, second: pa.Table, pairs: Pairs, first_score: Any, second_score: Any,
+def paired_rate(name: str, policy: str, first: pa.Table, second: pa.Table, pairs: Pairs,
                 *, invalid: str, confidence: float, resamples: int, rng: np.random.Generator) -> PairedRate:
-    """The paired difference, its bootstrap interval and McNemar's p-value of one rate."""
+    """Both runs' rate over the pairs (``first`` and ``second``: their verdict tables), its paired
+    difference, the bootstrap interval and McNemar's p-value of one rate."""
     parts = item_rates(policy, name)
-    differences, discordant = [], []
+    differences, discordant, firsts, seconds = [], [], [], []
     first_only = second_only = items = 0
     for part in parts:
         x = outcomes(first, part, invalid)[pairs.first]
@@ -188,6 +191,8 @@ def paired_rate(name: str, policy: str, first: pa.Table, second: pa.Table, pairs
         down = int(np.count_nonzero(both & (x == 0) & (y == 1)))
         first_only, second_only, items = first_only + up, second_only + down, items + n
         differences.append((up - down) / n if n else None)
+        firsts.append(int(np.count_nonzero(both & (x == 1))) / n if n else None)
+        seconds.append(int(np.count_nonzero(both & (y == 1))) / n if n else None)
         discordant.append((n, up, down))
     value = low = high = None
     if differences and all(d is not None for d in differences):
@@ -200,11 +205,11 @@ def paired_rate(name: str, policy: str, first: pa.Table, second: pa.Table, pairs
                 draws.append((counts[:, 0] - counts[:, 1]) / n)
             kept.add(np.mean(draws, axis=0))
         low, high = kept.bounds(confidence)
-    rate_a, rate_b = first_score.rates.get(name), second_score.rates.get(name)
+    complete = bool(parts) and all(n for n, _, _ in discordant)
     return PairedRate(
         name=name,
-        first=rate_a.value if rate_a is not None else None,
-        second=rate_b.value if rate_b is not None else None,
+        first=sum(firsts) / len(firsts) if complete else None,
+        second=sum(seconds) / len(seconds) if complete else None,
         items=items,
         difference=value,
         low=low,
@@ -218,7 +223,7 @@ def paired_rate(name: str, policy: str, first: pa.Table, second: pa.Table, pairs
 def _rates(results: Any, first: Any, second: Any, pairs: Pairs, *, invalid: str, confidence: float, resamples: int,
            seed: int) -> list[PairedRate]:
     rng = np.random.default_rng(seed)
-    return [paired_rate(name, results.policy, first.table, second.table, pairs, first.score, second.score, invalid=invalid,
+    return [paired_rate(name, results.policy, first.table, second.table, pairs, invalid=invalid,
                         confidence=confidence, resamples=resamples, rng=rng) for name in results.headline
             if name not in first.refused and name not in second.refused]  # a rate a judge cannot give is not compared
 

@@ -27,7 +27,9 @@ from mmsafety.report.document import (
     Table,
     percent,
 )
-from mmsafety.report.load import SafetyReport
+from mmsafety.data.configs import described
+from mmsafety.report.charts import slug
+from mmsafety.report.load import BenchmarkResults, SafetyReport
 from mmsafety.scoring import RateValue
 from mmsafety.report.rate_cells import rate_title
 
@@ -121,19 +123,30 @@ def _latex_rate(rate: RateValue | None, decimals: int = 1) -> str:
     return cell
 
 
+FIT_COLUMN = r"\resizebox{\ifdim\width>\columnwidth\columnwidth\else\width\fi}{!}{%"
+"""Opens the box that shrinks a table wider than the column to its width (and leaves a narrower one as it is)."""
+
+
+def table_label(results: BenchmarkResults) -> str:
+    """``tab:mmsafety-mmsafeaware`` (``-full`` for that configuration; a custom set: its repo id as a slug)."""
+    return f"tab:mmsafety-{slug(results.key)}"
+
+
 def to_latex(report: SafetyReport) -> str:
-    """One booktabs table per benchmark: runs by headline rate, percent with the interval."""
+    """One booktabs table per benchmark: runs by headline rate, percent with the interval, shrunk to
+    the column's width where it is wider (``\\resizebox``, from graphicx)."""
     level = f"{100 * report.confidence:g}"
-    parts = [f"% Written by mmsafety {__version__}. Needs \\usepackage{{booktabs}}; \\input{{results}} where the table goes."]
+    parts = [f"% Written by mmsafety {__version__}. Needs \\usepackage{{booktabs}} and \\usepackage{{graphicx}}; "
+             "\\input{results} where the table goes."]
     for results in report.benchmarks:
         names = results.headline
-        label = re.sub(r"[^A-Za-z0-9]+", "-", results.benchmark).strip("-")
-        caption = (f"Results on {latex_escape(results.benchmark)} ({latex_escape(results.policy)} policy), in percent with "
-                   f"{level}\\% intervals in brackets.")
+        caption = (f"Results on {latex_escape(described(results.benchmark, results.config))} ({latex_escape(results.policy)} policy), "
+                   f"in percent with {level}\\% intervals in brackets.")
         parts += [
             "\\begin{table}[t]",
             "\\centering",
             "\\small",
+            FIT_COLUMN,
             f"\\begin{{tabular}}{{l{'r' * len(names)}}}",
             "\\toprule",
             " & ".join(["Model", *(latex_escape(rate_title(n)) for n in names)]) + r" \\",
@@ -141,5 +154,5 @@ def to_latex(report: SafetyReport) -> str:
         ]
         for run in results.runs:
             parts.append(" & ".join([latex_escape(run.label), *(_latex_rate(run.score.rates.get(n)) for n in names)]) + r" \\")
-        parts += ["\\bottomrule", "\\end{tabular}", f"\\caption{{{caption}}}", f"\\label{{tab:mmsafety-{label}}}", "\\end{table}", ""]
+        parts += ["\\bottomrule", "\\end{tabular}}", f"\\caption{{{caption}}}", f"\\label{{{table_label(results)}}}", "\\end{table}", ""]
     return "\n".join(parts)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mmsafety import __version__
+from mmsafety.data.configs import described
 from mmsafety.data.outdir import OutputDir, prepare_output_dir
 from mmsafety.report.charts import write_charts
 from mmsafety.report.document import build_document, dependence_line, percent, signed
@@ -49,8 +50,9 @@ def report_payload(report: SafetyReport) -> dict[str, Any]:
         "confidence": report.confidence,
         "bootstrap_resamples": report.resamples,
         "benchmarks": {
-            results.benchmark: {
+            results.key: {
                 "benchmark_version": results.version,
+                "benchmark_config": results.config,
                 "policy": results.policy,
                 "headline": list(results.headline),
                 "models": {run.label: {"model": run.model, "blind": run.blind, "verdicts": str(run.path), "judges": run.judges,
@@ -83,7 +85,7 @@ def _write_into(report: SafetyReport, out: OutputDir, folder: Path) -> SafetyRep
     returned are in ``folder`` (the folder as the caller named it)."""
     staging = out.staging()
     try:
-        figures = {results.benchmark: write_charts(results, staging, report.confidence) for results in report.benchmarks}
+        figures = {results.key: write_charts(results, staging, report.confidence) for results in report.benchmarks}
         document = build_document(report, figures)  # the HTML embeds the charts: read while they are staged
         (staging / "report.md").write_text(to_markdown(document), encoding="utf-8")
         (staging / "report.html").write_text(to_html(document), encoding="utf-8")
@@ -100,7 +102,7 @@ def report_summary(report: SafetyReport, files: SafetyReportFiles | None = None)
     """The lines the command line prints: each run's headline rates, comparisons, image dependence, where the report is."""
     lines = []
     for results in report.benchmarks:
-        lines.append(f"{results.benchmark} ({results.policy} policy):")
+        lines.append(f"{described(results.benchmark, results.config)} ({results.policy} policy):")
         width = max(len(run.label) for run in results.runs)
         for run in results.runs:
             names = [n for n in run.score.rates if n != "invalid_rate"]

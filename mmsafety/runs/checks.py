@@ -5,6 +5,8 @@ and refuses it, naming the line, when
 
 - a record names another benchmark than the one asked for (its ``benchmark`` field; records
   without one, written by other tools, are taken to judge the named set);
+- a record names another configuration than the one asked for (its ``benchmark_config``
+  field; records without one judged ``default``), or the file mixes configurations;
 - an id is not in the built set;
 - a record's ``label``, ``category`` or ``subset`` is not the built set's for its id (the first
   such record is named): scores are computed from the set's own labels, not the file's.
@@ -25,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mmsafety import benchmarks
+from mmsafety.data.configs import CONFIG_FIELD, DEFAULT_CONFIG, check_config, described
 from mmsafety.errors import InputError
 from mmsafety.runs.verdict_table import line_of, read_verdict_table, refuse
 
@@ -74,6 +77,8 @@ class CheckedVerdicts:
     table: pa.Table
     """The verdicts in columns (:data:`~mmsafety.runs.verdict_table.VERDICT_SCHEMA`), in file order."""
     coverage: Coverage
+    config: str = DEFAULT_CONFIG
+    """The configuration of the built set checked against (the one the verdicts judged)."""
 
 
 def _first(mask: pa.ChunkedArray | pa.Array) -> int | None:
@@ -120,13 +125,39 @@ def named_benchmark(path: str | Path, table: pa.Table, given: str | None) -> str
     return given if given is not None else benchmarks.short_name(expected)
 
 
-def built_columns(name: str) -> tuple[pa.Table, str]:
+def named_config(path: str | Path, table: pa.Table, name: str, given: str | None) -> str:
+    """The configuration the verdicts are checked against: the one their records name (``default``
+    for records that name none), refused when ``given`` (``--config``) names another or the
+    records name several."""
+    path = Path(path)
+    column = pc.fill_null(table.column(CONFIG_FIELD), DEFAULT_CONFIG)
+    named = column.unique().to_pylist()
+    judged = named[0] if named else check_config(name, given)
+    if len(named) > 1:
+        row = _first(pc.not_equal(column, judged))
+        assert row is not None
+        raise InputError(
+            f"the record judged configuration {column[row].as_py()!r}, the first record {judged!r}: expected verdicts of one configuration",
+            file=path,
+            record=_where(path, row),
+        )
+    if given is not None and given != judged:
+        repo = benchmarks.repo_id(name)
+        raise InputError(
+            f"these verdicts judged {described(repo, judged)}, not {described(repo, given)} as --config says: "
+            f"expected verdicts of configuration {given!r} (judge them with --config {given}, or score them with --config {judged})",
+            file=path,
+        )
+    return check_config(name, judged)
+
+
+def built_columns(name: str, config: str = DEFAULT_CONFIG) -> tuple[pa.Table, str]:
     """The built set's ``id``, ``label`` (as names), ``category`` and ``subset`` columns, and its
     version: copied out of the cached Arrow file in one chunk each, so that the file's memory map
     is released when this returns."""
     from mmsafety.data.catalog import load_benchmark
 
-    dataset = load_benchmark(name)
+    dataset = load_benchmark(name, config=config)
     version = str(dataset.info.version) if dataset.info.version is not None else ""
     if dataset._indices is None:  # the cached Arrow file as it is: only these columns are read
         table = dataset.data.table.select(["id", *CHECKED_FIELDS])
@@ -146,14 +177,16 @@ def built_columns(name: str) -> tuple[pa.Table, str]:
     return pa.table(columns), version
 
 
-def check_verdicts(path: str | Path, name: str | None) -> CheckedVerdicts:
+def check_verdicts(path: str | Path, name: str | None, config: str | None = None) -> CheckedVerdicts:
     """Read ``path`` and check it against the built set ``name`` (``None``: the one its records
-    name), as the module docstring says; raises :class:`~mmsafety.errors.InputError` naming the
-    file and line."""
+    name) in configuration ``config`` (``None``: the one its records name, ``default`` when they
+    name none), as the module docstring says; raises :class:`~mmsafety.errors.InputError` naming
+    the file and line."""
     path = Path(path)
     table = read_verdict_table(path, unique=False)  # unique ids: checked below, from their places in the set
     name = named_benchmark(path, table, name)  # verdicts of another benchmark: refused before its set is read
-    built, version = built_columns(name)
+    config = named_config(path, table, name, config)
+    built, version = built_columns(name, config)
     repo = benchmarks.repo_id(name)
     ids = table.column("id")
     positions = _positions(ids, built.column("id"))
@@ -164,7 +197,7 @@ def check_verdicts(path: str | Path, name: str | None) -> CheckedVerdicts:
         if unknown is not None:
             sample_id = ids[unknown].as_py()
             raise InputError(
-                f"id {sample_id!r} is not in {repo} (built, {built.num_rows:,} items): expected ids of the set",
+                f"id {sample_id!r} is not in {described(repo, config)} (built, {built.num_rows:,} items): expected ids of the set",
                 file=path,
                 record=_where(path, unknown),
             )
@@ -181,7 +214,7 @@ def check_verdicts(path: str | Path, name: str | None) -> CheckedVerdicts:
                 file=path,
                 record=_where(path, row, ids[row].as_py()),
             )
-    return CheckedVerdicts(path, name, repo, version, table, Coverage(scored=table.num_rows, total=built.num_rows))
+    return CheckedVerdicts(path, name, repo, version, table, Coverage(scored=table.num_rows, total=built.num_rows), config)
 
 
 def _positions(ids: pa.ChunkedArray, built_ids: pa.ChunkedArray) -> pa.Array | None:

@@ -173,14 +173,17 @@ def write_jsonl_atomic(path: str | Path, records: Iterable[Mapping[str, Any]]) -
         raise
 
 
-def write_verdicts(path: str | Path, verdicts: Iterable[Verdict], *, benchmark: str = "", benchmark_version: str = "") -> None:
+def write_verdicts(path: str | Path, verdicts: Iterable[Verdict], *, benchmark: str = "", benchmark_version: str = "",
+                   benchmark_config: str = "") -> None:
     """Write verdicts JSONL atomically, one line per verdict.
 
-    ``benchmark`` (its repo id, e.g. ``mmsafety/salad``) and ``benchmark_version``, when
-    given, are written into every line, so that a verdicts file says what it judged
-    (``mmsafety report`` refuses to compare files of different benchmarks).
+    ``benchmark`` (its repo id, e.g. ``mmsafety/salad``), ``benchmark_version`` and
+    ``benchmark_config`` (its configuration, e.g. ``full``), when given, are written into
+    every line, so that a verdicts file says what it judged (``mmsafety report`` refuses to
+    compare files of different benchmarks; ``score`` refuses a file of another configuration).
     """
-    stamp = {k: v for k, v in (("benchmark", benchmark), ("benchmark_version", benchmark_version)) if v}
+    fields = (("benchmark", benchmark), ("benchmark_version", benchmark_version), ("benchmark_config", benchmark_config))
+    stamp = {k: v for k, v in fields if v}
     write_jsonl_atomic(path, ({**v.to_record(), **stamp} for v in verdicts))
 
 

@@ -26,6 +26,7 @@ import datasets
 from mmsafety import benchmarks
 from mmsafety.data import local_images
 from mmsafety.data.catalog import load_benchmark
+from mmsafety.data.configs import check_config
 from mmsafety.data.images import image_value
 from mmsafety.errors import InputError
 from mmsafety.runs.records import InvalidImage, Sample
@@ -41,6 +42,8 @@ class Benchmark:
     repo: str
     version: str
     samples: Mapping[str, Sample]
+    config: str = "default"
+    """The configuration built and loaded (``load_dataset(repo, config)``)."""
 
 
 def read_image_path(path: str) -> bytes:
@@ -106,13 +109,16 @@ def samples_from_dataset(dataset: datasets.Dataset) -> dict[str, Sample]:
     return samples
 
 
-def load_samples(name: str) -> Benchmark:
-    """Load a built benchmark (``"salad"`` or a repo id) for judging.
+def load_samples(name: str, config: str | None = None) -> Benchmark:
+    """Load a built benchmark (``"salad"`` or a repo id) in its configuration ``config``
+    (default: the benchmark's default) for judging.
 
     Raises :class:`mmsafety.errors.NotBuiltError` naming the build command when it is
-    not in the local cache.
+    not in the local cache, :class:`~mmsafety.errors.InputError` for a configuration the
+    benchmark does not offer.
     """
-    dataset = load_benchmark(name)
+    config = check_config(name, config)
+    dataset = load_benchmark(name, config=config)
     repo = benchmarks.repo_id(name)
     version = str(dataset.info.version) if dataset.info.version is not None else ""
-    return Benchmark(name=name, repo=repo, version=version, samples=samples_from_dataset(dataset))
+    return Benchmark(name=name, repo=repo, version=version, samples=samples_from_dataset(dataset), config=config)

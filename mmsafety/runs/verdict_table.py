@@ -34,7 +34,7 @@ from mmsafety.labels import LABELS, VERDICTS
 from mmsafety.runs.files import REQUIRED_VERDICT_FIELDS as REQUIRED
 from mmsafety.runs.files import VERDICT_FLAGS
 from mmsafety.runs.files import read_verdicts
-OPTIONAL = ("benchmark", "benchmark_version", "judge", "judge_version", "judge_model", "model", "reason", "judge_signals",
+OPTIONAL = ("benchmark", "benchmark_version", "benchmark_config", "judge", "judge_version", "judge_model", "model", "reason", "judge_signals",
             "judge_sees", "guard", "labeller", "query")
 """Fields read when present (null where a line has none; ``query``: verdicts of other tools may carry
 the sample's text, which a report shows for items whose verdict changes without the image)."""
