@@ -19,7 +19,7 @@ from pypdf import PdfReader
 
 from mmsafety.report import charts, load_safety_report, write_safety_report
 from mmsafety.report.document import percent
-from mmsafety.report.rates import rate_title
+from mmsafety.report.rate_cells import rate_title
 from mmsafety.report.render import FIT_COLUMN
 from mmsafety.runs.files import write_verdicts
 from mmsafety.runs.records import Verdict
