@@ -16,7 +16,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from mmsafety.cli import main
 from mmsafety.labels import VERDICTS
-from mmsafety.report.agreement import agreement
+from mmsafety.report.agreement_tables import agreement
 from mmsafety.scoring.agreement import cohen_kappa, confusion, kappa_interval, krippendorff_alpha
 
 

@@ -484,8 +484,10 @@ def test_a_guard_report_beside_an_llm_judge_compares_only_the_rates_both_give(hf
     assert run(capsys, "judge", "vlsbench", "--responses", responses, "--out", llm_out, "--judge", "rules")[0] == 0
     code, out, err = run(capsys, "report", guard_out, llm_out, "--out", tmp_path / "report", "--json")
     assert code == 0, err
-    (comparison,) = json.loads(out)["benchmarks"]["mmsafety/vlsbench"]["comparisons"]
-    assert [rate["name"] for rate in comparison["rates"]] == ["safe_response_rate"]
+    results = json.loads(out)["benchmarks"]["mmsafety/vlsbench"]
+    assert results["comparisons"] == []  # one model's responses judged twice: compared in the Judges section
+    ((_, _, rates),) = [(p["first"], p["second"], p["rates"]) for judged in results["judges"] for p in judged["paired"]]
+    assert [rate["name"] for rate in rates] == ["safe_response_rate"]
 
 
 def test_llama_guard_with_a_wildguard_beside_it_from_the_command_line(hf_cache: Path, tmp_path: Path, server: OpenAIServer,

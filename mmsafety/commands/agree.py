@@ -75,7 +75,7 @@ def confusion_lines(pair: Any) -> list[str]:
 
 def run_agree(args: argparse.Namespace) -> int:
     """``mmsafety agree``: read, check, compare; print the tables (or JSON)."""
-    from mmsafety.report.agreement import agreement
+    from mmsafety.report.agreement_tables import agreement
     from mmsafety.runs.judged import check_same_responses, read_judged
 
     check_confidence(args.confidence)

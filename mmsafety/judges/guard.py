@@ -41,7 +41,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from mmsafety.errors import InputError
 from mmsafety.judges.base import JudgeConfigError, ProgressCallback
@@ -75,6 +75,8 @@ class LlamaGuardFormat:
     image: bool = True
     structured: bool = False
     applies_to: tuple[str, ...] = LABELS
+    sends_empty: ClassVar[bool] = False
+    """An empty response is ``invalid`` (``empty_response``), not asked about."""
 
     def covers(self, label: str) -> bool:
         return label in self.applies_to

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from mmsafety.data.sources import PinnedFile, read_checksums, read_pinned
 from mmsafety.errors import ChecksumError, InputError
@@ -117,6 +117,8 @@ class WildGuardFormat:
     image: bool = False
     structured: bool = False
     applies_to: tuple[str, ...] = LABELS
+    sends_empty: ClassVar[bool] = False
+    """An empty response is ``invalid`` (``empty_response``), not asked about."""
 
     def covers(self, label: str) -> bool:
         return label in self.applies_to

@@ -12,7 +12,7 @@ of the same group: they are compared here instead.
 For each group with more than one judge, or with human labels (a human file among the runs, or
 given with ``--calibration``), :func:`judged_runs` gives a :class:`JudgedRun`:
 
-- the agreement table (:mod:`mmsafety.report.agreement`): κ per pair and α, on the verdicts and
+- the agreement table (:mod:`mmsafety.report.agreement_tables`): κ per pair and α, on the verdicts and
   on each headline rate's pass/fail;
 - each headline rate under each judge side by side, with the paired difference of every two
   judges (paired bootstrap and exact McNemar, :func:`mmsafety.report.paired.paired_rate`);
@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from mmsafety.report.agreement import Agreement, agreement
+from mmsafety.report.agreement_tables import Agreement, agreement
 from mmsafety.report.paired import PairedRate, pair_rows, paired_rate
 from mmsafety.runs.judged import judge_name, same_run
 from mmsafety.scoring.calibration import ASSUMPTION, METHOD, CorrectedRate, corrected_rates
@@ -127,7 +127,8 @@ def _judged_run(results: Any, group: list[Any], *, invalid: str, confidence: flo
             pairs = pair_rows(first.table, second.table)
             judged.paired.append((who[i], who[j], [
                 paired_rate(n, results.policy, first.table, second.table, pairs, invalid=invalid,
-                            confidence=confidence, resamples=resamples, rng=rng) for n in names]))
+                            confidence=confidence, resamples=resamples, rng=rng)
+                for n in names if n not in first.refused and n not in second.refused]))  # a rate a judge cannot give is not compared
     for i, judge in enumerate(group):
         for j, human in enumerate(group):
             if not judge.human and human.human:
