@@ -16,42 +16,76 @@ from mmsafety.errors import InputError, NotBuiltError
 from mmsafety.judges.base import Judge
 
 SPLIT = "test"
+DEFAULT_CONFIG = "default"
 
 
-def export_files(folder: str | Path) -> list[str]:
-    """The Parquet files of an export folder (``mmsafety build NAME --export DIR``), sorted."""
+def export_configs(folder: Path) -> dict[str, list[str]]:
+    """The configurations an export's card declares (``configs:`` in its YAML) and the
+    ``test`` data-file patterns of each; empty when the card declares none."""
+    from huggingface_hub import DatasetCard
+
+    card = folder / "README.md"
+    if not card.is_file():
+        return {}
+    try:
+        configs = DatasetCard.load(card).data.to_dict().get("configs") or []
+    except Exception as error:  # a card whose YAML does not parse
+        raise InputError(f"expected a dataset card with YAML metadata, found one that does not parse ({type(error).__name__})", file=card) from None
+    found: dict[str, list[str]] = {}
+    for entry in configs if isinstance(configs, list) else []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("config_name"), str):
+            continue
+        files = entry.get("data_files") or []
+        patterns = [f["path"] for f in files if isinstance(f, dict) and f.get("split") == SPLIT and isinstance(f.get("path"), str)]
+        found[entry["config_name"]] = patterns or ["data/*.parquet"]
+    return found
+
+
+def export_files(folder: str | Path, config: str = DEFAULT_CONFIG) -> list[str]:
+    """The Parquet files of configuration ``config`` in an export folder (``mmsafety build NAME
+    --export DIR``), sorted: the files its card's ``configs:`` entry names, else ``data/``."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError("expected an export folder (mmsafety build NAME --export DIR), found none", file=folder)
-    files = sorted(str(p) for p in (folder / "data").glob("*.parquet"))
+    configs = export_configs(folder)
+    if configs and config not in configs:
+        raise InputError(f"expected configuration {config!r} in the export, found {', '.join(map(repr, configs))}", file=folder / "README.md", record="configs")
+    if not configs and config != DEFAULT_CONFIG:
+        raise InputError(f"expected configuration {config!r} in the export, found a card without configs (the default one)", file=folder)
+    patterns = configs.get(config, ["data/*.parquet"])
+    files = sorted({str(p) for pattern in patterns for p in folder.glob(pattern) if p.suffix == ".parquet" and p.resolve().is_relative_to(folder.resolve())})
     if not files:
-        raise InputError("expected Parquet files under data/ (an mmsafety export), found none", file=folder)
+        raise InputError(f"expected Parquet files at {', '.join(patterns)} (an mmsafety export), found none", file=folder)
     return files
 
 
-def load_rows(benchmark: str, path: str | Path | None = None) -> datasets.Dataset:
-    """The ``test`` split of ``benchmark`` (short name or repo id): from the export folder
-    ``path`` when given, else the local build, else the Hub."""
+def load_rows(benchmark: str, path: str | Path | None = None, config: str = DEFAULT_CONFIG) -> datasets.Dataset:
+    """The ``test`` split of ``benchmark`` (short name or repo id), configuration ``config``:
+    from the export folder ``path`` when given, else the local build, else the Hub."""
     if path:
-        return datasets.load_dataset("parquet", data_files={SPLIT: export_files(path)}, split=SPLIT)
+        return datasets.load_dataset("parquet", data_files={SPLIT: export_files(path, config)}, split=SPLIT)
     from mmsafety.data.catalog import built_versions, load_benchmark
 
     repo = benchmarks.repo_id(benchmark)
-    if built_versions(repo):
+    if any(build.parts[-3] == config for build in built_versions(repo)):
         from datasets.utils import logging as datasets_logging
 
         level = datasets_logging.get_verbosity()
         datasets_logging.set_verbosity_error()  # no "Found the latest cached dataset" chatter
         try:
-            return load_benchmark(benchmark)
+            return load_benchmark(benchmark, config=config)
         finally:
             datasets_logging.set_verbosity(level)
     try:
-        return datasets.load_dataset(repo, split=SPLIT)
+        return datasets.load_dataset(repo, config, split=SPLIT)
     except (ConnectionError, FileNotFoundError) as error:  # offline, or no such dataset on the Hub
         command = f"mmsafety build {benchmark}" if benchmarks.get(benchmark) else "mmsafety build custom ..."
+        what = repr(repo)
+        if config != DEFAULT_CONFIG:
+            command += f" --config {config}"
+            what += f" (configuration {config!r})"
         raise NotBuiltError(
-            f"benchmark {repo!r} is neither built here nor reachable on the Hub ({type(error).__name__}): "
+            f"benchmark {what} is neither built here nor reachable on the Hub ({type(error).__name__}): "
             f"run `{command}`, or point at a Parquet export"
         ) from None
 
