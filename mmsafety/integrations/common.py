@@ -78,7 +78,7 @@ def load_rows(benchmark: str, path: str | Path | None = None, config: str = DEFA
             datasets_logging.set_verbosity(level)
     try:
         return datasets.load_dataset(repo, config, split=SPLIT)
-    except (ConnectionError, FileNotFoundError) as error:  # offline, or no such dataset on the Hub
+    except (ConnectionError, FileNotFoundError, ValueError) as error:  # offline, no such dataset (or configuration) on the Hub or in its cache
         command = f"mmsafety build {benchmark}" if benchmarks.get(benchmark) else "mmsafety build custom ..."
         what = repr(repo)
         if config != DEFAULT_CONFIG:

@@ -176,16 +176,17 @@ def filter_values(value: str | Sequence[str] | None, name: str) -> list[str] | N
 def select_samples(samples: Iterable[Sample], **wanted: list[str] | None) -> list[Sample]:
     """The samples whose subset and category are among those ``wanted`` (``None``: any); a
     name no sample has is bad input naming the ones there are."""
-    samples = list(samples)
+    every = list(samples)
+    chosen = every
     for name, values in wanted.items():
         if values is None:
             continue
-        present = sorted({getattr(s, name) for s in samples})
+        present = sorted({getattr(s, name) for s in every})
         unknown = [v for v in values if v not in present]
         if unknown:
             raise InputError(f"no sample has {name} {', '.join(map(repr, unknown))}: expected one of {', '.join(map(repr, present))}", record=f"-T {name}")
-        samples = [s for s in samples if getattr(s, name) in values]
-    return samples
+        chosen = [s for s in chosen if getattr(s, name) in values]
+    return chosen
 
 
 REQUESTS: dict[str, Mapping[str, Sample]] = {}
