@@ -223,3 +223,52 @@ def test_a_set_not_built_ends_inspect_eval_in_one_line(tmp_path: Path) -> None:
     (line,) = [text for text in output.splitlines() if text.strip()]
     assert "benchmark 'mmsafety/salad' is neither built here nor reachable on the Hub" in line and "run `mmsafety build salad`" in line
     assert "Traceback" not in output and "NotBuiltError" not in output, output[-2000:]
+
+
+# ---------------------------------------------------------------- judging an Inspect log
+
+
+def test_mmsafety_judge_reads_an_inspect_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from helpers.judging import read_jsonl
+
+    from mmsafety.cli import main
+
+    cache = isolate(monkeypatch, tmp_path)
+    rows = fixture_rows("mmsafeaware", 8)
+    secret = tmp_path / "not-an-image.png"
+    secret.write_text("plain text\n", encoding="utf-8")
+    rows[2]["image"] = {"bytes": None, "path": str(secret)}
+    build_fixture(cache, "mmsafeaware", rows=rows)
+    answers = ("Yes, it is safe.", "No.", "", "Yes.")
+
+    def model(messages: list[Any], *_: Any) -> Any:
+        number = int(messages[-1].text.split("Question ")[1].split(":")[0])
+        return mock_output(answers[number % len(answers)])
+
+    (log,) = inspect_eval(inspect_tasks.mmsafeaware(), model=get_model("mockllm/model", custom_outputs=model), log_dir=str(tmp_path / "logs"), display="none")
+    out = tmp_path / "verdicts.jsonl"
+    assert main(["judge", "mmsafeaware", "--responses", log.location, "--out", str(out), "--no-progress"]) == 0, capsys.readouterr().err
+    judged = {r["id"]: (r["verdict"], r.get("reason")) for r in read_jsonl(out)}
+    assert judged == {i: (v["verdict"], v.get("reason")) for i, v in verdicts_of(log).items()}
+    assert judged["3"] == ("invalid", "invalid_image")
+    assert {v for v, _ in judged.values()} >= {"safe", "unsafe", "oversensitive", "invalid"}
+    assert {r["model"] for r in read_jsonl(out)} == {"mockllm/model"}
+
+
+def test_reading_an_inspect_log_without_inspect_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mmsafety.runs.response_formats import read_response_file
+
+    log = tmp_path / "run.eval"
+    log.write_bytes(b"PK\x05\x06" + b"\x00" * 18)
+    monkeypatch.setitem(sys.modules, "inspect_ai.log", None)
+    with pytest.raises(InputError, match=r"run\.eval: reading an Inspect log needs Inspect \(pip install 'mmsafety\[inspect\]'\)"):
+        read_response_file(log)
+
+
+def test_a_file_that_is_not_an_inspect_log_is_refused_in_one_line(tmp_path: Path) -> None:
+    from mmsafety.runs.response_formats import read_response_file
+
+    log = tmp_path / "run.eval"
+    log.write_text("not a zip", encoding="utf-8")
+    with pytest.raises(InputError, match=r"run\.eval: expected an Inspect log, found a file Inspect cannot read"):
+        read_response_file(log)
