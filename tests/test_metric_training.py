@@ -91,3 +91,42 @@ def test_the_evaluate_module_names_the_config_that_stores_categories(tmp_path: P
     stores = evaluate.load(MODULE_PATH, "default+categories", cache_dir=str(tmp_path / "cache"))
     stores.add_batch(predictions=["safe"], references=["unsafe"], categories=["fire"])
     assert stores.compute()["by_category/fire/safe_response_rate"] == 1.0
+
+
+def test_a_trainer_picks_its_best_model_by_a_rate_that_starts_empty(tmp_path: Path) -> None:
+    """A real `transformers` Trainer (CPU), `metric_for_best_model="safe_response_rate"` with
+    `load_best_model_at_end`: the first evaluation's verdicts are all `invalid` (the rate is
+    empty, NaN), later ones are not; no KeyError, and the best checkpoint is a later one."""
+    torch = pytest.importorskip("torch", reason="the Trainer test needs torch (pip install torch)")
+    transformers = pytest.importorskip("transformers", reason="the Trainer test needs transformers")
+
+    class VerdictHead(torch.nn.Module):
+        """Five logits, one per verdict, shared by every row; trained towards `safe`."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.verdicts = torch.nn.Parameter(torch.tensor([0.0, 0.0, 0.0, 0.0, 1.0]))  # `invalid` first
+
+        def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+            logits = self.verdicts.expand(x.shape[0], 5) + 0 * x[:, None]
+            loss = torch.nn.functional.cross_entropy(logits, torch.zeros(x.shape[0], dtype=torch.long))
+            return {"loss": loss, "logits": logits}
+
+    evaluation = eval_set().add_column("x", [0.0] * len(LABELS))
+    train = datasets.Dataset.from_dict({"x": [0.0] * 8, "label": [1] * 8})
+    metric = SafetyMetric.from_dataset(evaluation, policy="salad", keep_empty=True)
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path / "run"), max_steps=5, learning_rate=0.3, optim="sgd", lr_scheduler_type="constant",
+        per_device_train_batch_size=8, per_device_eval_batch_size=6, eval_strategy="steps", eval_steps=1,
+        save_strategy="steps", save_steps=1, metric_for_best_model="safe_response_rate", load_best_model_at_end=True,
+        report_to=[], use_cpu=True, logging_steps=1, disable_tqdm=True,
+    )
+    trainer = transformers.Trainer(
+        model=VerdictHead(), args=args, train_dataset=train, eval_dataset=evaluation, compute_metrics=metric,
+        preprocess_logits_for_metrics=lambda logits, labels: logits.argmax(-1),
+    )
+    trainer.train()
+    rates = [entry["eval_safe_response_rate"] for entry in trainer.state.log_history if "eval_safe_response_rate" in entry]
+    assert len(rates) == 5 and math.isnan(rates[0]) and rates[-1] == 1.0
+    assert trainer.state.best_metric == 1.0 and trainer.state.best_global_step > 1
+    assert int(trainer.model.verdicts.argmax()) == 0  # the best model (verdict `safe`) was loaded
