@@ -244,3 +244,52 @@ def test_vlsbench_under_the_authors_protocol_judges_as_mmsafety_judge(hf_cache: 
                      "--base-url", server.base_url, "--protocol", "upstream", "--source-dir", str(authors), "--no-cache", "--no-progress"]) == 0
     assert ours == {r["id"]: r["verdict"] for r in read_jsonl(tmp_path / "v.jsonl")}
     assert set(ours.values()) == {"refusal", "safe", "unsafe"}
+
+
+# ---------------------------------------------------------------- configuration and order
+
+
+def build_two_configs(hf_cache: Path) -> list[dict[str, Any]]:
+    from helpers.judging import FIXTURE_VERSION, FixtureBenchmark, fixture_rows
+
+    class TwoConfigs(FixtureBenchmark):
+        BUILDER_CONFIGS = [datasets.BuilderConfig(name=name, version=FIXTURE_VERSION) for name in ("default", "full")]
+
+    rows = fixture_rows("mmsafeaware", 9)
+    for config, chosen in (("default", rows[:6]), ("full", rows)):
+        TwoConfigs(rows=chosen, cache_dir=str(hf_cache), dataset_name="mmsafeaware", repo_id="mmsafety/mmsafeaware", config_name=config, hash=f"f-{config}").download_and_prepare()
+    return rows
+
+
+def test_config_full_names_the_configuration_for_lmms_eval_and_vlmevalkit(hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = build_two_configs(hf_cache)
+    export(capsys, tmp_path / "tasks", "--benchmark", "mmsafeaware", "--config", "full")
+    task = load_task(tmp_path / "tasks" / "mmsafety_mmsafeaware_full" / "mmsafety_mmsafeaware_full.yaml")
+    assert (task["task"], task["dataset_path"], task["dataset_name"]) == ("mmsafety_mmsafeaware_full", "mmsafety/mmsafeaware", "full")
+    assert task_rows({**task, "dataset_kwargs": {"name": task["dataset_name"]}})["id"] == [r["id"] for r in rows]  # lmms-eval passes dataset_name as name
+    assert main(["export-task", "vlmevalkit", str(tmp_path / "vlm"), "--benchmark", "mmsafeaware", "--config", "full"]) == 0
+    capsys.readouterr()
+    lines = (tmp_path / "vlm" / "mmsafety_mmsafeaware_full.tsv").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1 + len(rows)
+
+
+def test_order_interleave_lets_a_short_limit_cover_every_subset(hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = fixture_rows_sorted(hf_cache)
+    export(capsys, tmp_path / "tasks", "--benchmark", "mmsafeaware", "--order", "interleave")
+    task = load_task(tmp_path / "tasks" / "mmsafety_mmsafeaware" / "mmsafety_mmsafeaware.yaml")
+    docs = task["process_docs"](task_rows(task))  # what lmms-eval runs, in order; --limit 3 takes the first 3
+    assert sorted(docs["id"]) == sorted(r["id"] for r in rows)
+    assert {d["subset"] for d in list(docs)[:3]} == {"typical", "attack", "over-safety"}
+    assert list(task_rows(task))[0]["subset"] == list(task_rows(task))[3]["subset"]  # the set itself runs one subset first
+    assert main(["export-task", "vlmevalkit", str(tmp_path / "vlm"), "--benchmark", "mmsafeaware", "--order", "interleave"]) == 0
+    capsys.readouterr()
+    subsets = [line.split("\t")[7] for line in (tmp_path / "vlm" / "mmsafety_mmsafeaware.tsv").read_text(encoding="utf-8").splitlines()[1:4]]
+    assert set(subsets) == {"typical", "attack", "over-safety"}
+
+
+def fixture_rows_sorted(hf_cache: Path) -> list[dict[str, Any]]:
+    """An MMSafeAware-like set whose rows come one subset after another, as the real one does."""
+    from helpers.judging import fixture_rows
+
+    rows = sorted(fixture_rows("mmsafeaware", 12), key=lambda r: ("typical", "attack", "over-safety").index(r["subset"]))
+    return build_fixture(hf_cache, "mmsafeaware", rows=rows)

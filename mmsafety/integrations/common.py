@@ -106,14 +106,17 @@ def named_judge(name: str, *, compat: bool = False) -> Judge:
     raise InputError(f"unknown offline judge {name!r}: expected yesno or rules")
 
 
-def task_name(benchmark: str) -> str:
-    """The task (or dataset) name a harness sees: ``mmsafety_salad``; ``org_my_set`` for a repo id.
+def task_name(benchmark: str, config: str = DEFAULT_CONFIG) -> str:
+    """The task (or dataset) name a harness sees: ``mmsafety_salad``; ``org_my_set`` for a repo
+    id; the configuration after it when it is not the default one.
 
-    >>> task_name("salad"), task_name("me/My-Set")
-    ('mmsafety_salad', 'me_my_set')
+    >>> task_name("salad"), task_name("me/My-Set"), task_name("mmsafeaware", "full")
+    ('mmsafety_salad', 'me_my_set', 'mmsafety_mmsafeaware_full')
     """
     short = benchmarks.short_name(benchmarks.repo_id(benchmark))
     name = f"mmsafety_{short}" if "/" not in short else short
+    if config != DEFAULT_CONFIG:
+        name += f"_{config}"
     return "".join(c if c.isalnum() else "_" for c in name.lower())
 
 
@@ -155,3 +158,42 @@ def write_folder(folder: str | Path, files: dict[str, bytes | str]) -> list[Path
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [folder / relative for relative in files]
+
+
+ORDERS = ("dataset", "interleave")
+"""Row orders an export can have: the dataset's own, or :func:`interleaved_order`."""
+
+
+def round_robin(groups: list[list[int]]) -> list[int]:
+    """One from each group in turn, until all are used.
+
+    >>> round_robin([[0, 1, 2], [3], [4, 5]])
+    [0, 3, 4, 1, 5, 2]
+    """
+    order: list[int] = []
+    for turn in range(max((len(g) for g in groups), default=0)):
+        order += [g[turn] for g in groups if turn < len(g)]
+    return order
+
+
+def interleaved_order(subsets: list[str], categories: list[str]) -> list[int]:
+    """Row positions taking subsets in turn and, within a subset, categories in turn (each in
+    first-seen order), so the first N rows (a harness's ``--limit N``) cover every subset and
+    as many categories as N allows.
+
+    >>> interleaved_order(["a", "a", "a", "b", "b"], ["x", "x", "y", "x", "z"])
+    [0, 3, 2, 4, 1]
+    """
+    by_subset: dict[str, dict[str, list[int]]] = {}
+    for index, (subset, category) in enumerate(zip(subsets, categories)):
+        by_subset.setdefault(subset, {}).setdefault(category, []).append(index)
+    return round_robin([round_robin(list(by_category.values())) for by_category in by_subset.values()])
+
+
+def ordered_rows(rows: datasets.Dataset, order: str = "dataset") -> datasets.Dataset:
+    """``rows`` in the export order ``order`` (:data:`ORDERS`)."""
+    if order == "dataset":
+        return rows
+    if order != "interleave":
+        raise InputError(f"expected an order among {', '.join(ORDERS)}, found {order!r}", record="--order")
+    return rows.select(interleaved_order(list(rows["subset"]), list(rows["category"])))

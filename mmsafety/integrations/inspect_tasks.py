@@ -122,7 +122,7 @@ def inspect_id(sample_id: str) -> str:
     sample's metadata (``id``).
 
     >>> inspect_id("1042"), inspect_id("../../x")
-    ('1042', '.._.._x-3ea0c9a7')
+    ('1042', '.._.._x-9cdf6a50')
     """
     if re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", sample_id) and sample_id.strip(".") and not sample_id.startswith("-"):
         return sample_id

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from mmsafety import __version__, benchmarks
-from mmsafety.integrations.common import SPLIT, export_files, named_judge, task_name
+from mmsafety.integrations.common import DEFAULT_CONFIG, SPLIT, export_files, named_judge, ordered_rows, task_name
 from mmsafety.judges.base import Judge
 from mmsafety.labels import LABELS
 from mmsafety.runs.records import Response, Sample
@@ -94,9 +94,12 @@ def higher_is_better(benchmark: str, name: str) -> bool:
 # ---------------------------------------------------------------------------------- writing
 
 
-def task_yaml(benchmark: str, parquet: str | Path | None = None) -> str:
-    """The lmms-eval task YAML of ``benchmark`` (Hub id, or the export folder ``parquet``)."""
-    name = task_name(benchmark)
+def task_yaml(benchmark: str, parquet: str | Path | None = None, config: str = DEFAULT_CONFIG, order: str = "dataset") -> str:
+    """The lmms-eval task YAML of ``benchmark``, configuration ``config`` (Hub id, or the export
+    folder ``parquet``); ``order="interleave"`` makes lmms-eval take the rows subsets and
+    categories in turn (:func:`~mmsafety.integrations.common.interleaved_order`, through
+    ``process_docs``), so ``--limit N`` covers each."""
+    name = task_name(benchmark, config)
     lines = [
         f"# lmms-eval task for {benchmarks.repo_id(benchmark)}, written by `mmsafety export-task lmms-eval` (mmsafety {__version__}).",
         f"# Run: python -m lmms_eval --include_path <the folder holding this one> --tasks {name} --model ... --model_args ...",
@@ -104,12 +107,15 @@ def task_yaml(benchmark: str, parquet: str | Path | None = None) -> str:
     ]
     if parquet is None:
         lines += [f"dataset_path: {benchmarks.repo_id(benchmark)}"]
+        if config != DEFAULT_CONFIG:
+            lines += [f"dataset_name: {json.dumps(config)}"]
     else:
-        files = [str(Path(f).resolve()) for f in export_files(parquet)]
+        files = [str(Path(f).resolve()) for f in export_files(parquet, config)]
         lines += ["dataset_path: parquet", "dataset_kwargs:", "  data_files:", f"    {SPLIT}:"]
         lines += [f"      - {json.dumps(f)}" for f in files]
     lines += [
         f"test_split: {SPLIT}",
+        *(["process_docs: !function utils.process_docs"] if order == "interleave" else []),
         "output_type: generate_until",
         "doc_to_visual: !function utils.doc_to_visual",
         "doc_to_text: !function utils.doc_to_text",
@@ -129,7 +135,7 @@ def task_yaml(benchmark: str, parquet: str | Path | None = None) -> str:
             f"    higher_is_better: {str(higher_is_better(benchmark, metric)).lower()}",
         ]
     lines += [f"  - metric: {JUDGED}", f"    aggregation: !function utils.aggregate_{JUDGED}", "    higher_is_better: true"]
-    lines += ["metadata:", f"  mmsafety_version: {json.dumps(__version__)}"]
+    lines += ["metadata:", f"  mmsafety_version: {json.dumps(__version__)}", f"  config: {json.dumps(config)}", f"  order: {json.dumps(order)}"]
     return "\n".join(lines) + "\n"
 
 
@@ -151,6 +157,7 @@ def utils_py(benchmark: str, judge: Mapping[str, Any] | None = None) -> str:
         "",
         "doc_to_visual = mmsafety_lmms_eval.doc_to_visual",
         "doc_to_text = mmsafety_lmms_eval.doc_to_text",
+        "process_docs = mmsafety_lmms_eval.interleave",
         "",
         "",
         "def process_results(doc, results):",
@@ -162,23 +169,35 @@ def utils_py(benchmark: str, judge: Mapping[str, Any] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def task_files(benchmark: str, parquet: str | Path | None = None, judge: Mapping[str, Any] | None = None) -> dict[str, str]:
+def task_files(
+    benchmark: str, parquet: str | Path | None = None, judge: Mapping[str, Any] | None = None, config: str = DEFAULT_CONFIG, order: str = "dataset"
+) -> dict[str, str]:
     """The task folder's files: ``{"mmsafety_<name>/mmsafety_<name>.yaml": ..., ".../utils.py": ...}``."""
-    name = task_name(benchmark)
-    return {f"{name}/{name}.yaml": task_yaml(benchmark, parquet), f"{name}/utils.py": utils_py(benchmark, judge)}
+    name = task_name(benchmark, config)
+    return {f"{name}/{name}.yaml": task_yaml(benchmark, parquet, config, order), f"{name}/utils.py": utils_py(benchmark, judge)}
 
 
 def export_task_files(
-    names: Iterable[str], parquet: Mapping[str, str | Path] | None = None, judge: Mapping[str, Any] | None = None
+    names: Iterable[str],
+    parquet: Mapping[str, str | Path] | None = None,
+    judge: Mapping[str, Any] | None = None,
+    config: str = DEFAULT_CONFIG,
+    order: str = "dataset",
 ) -> dict[str, str]:
     """Every named benchmark's task folder, keyed by path relative to the output folder."""
     files: dict[str, str] = {}
     for name in names:
-        files.update(task_files(name, (parquet or {}).get(name), judge))
+        files.update(task_files(name, (parquet or {}).get(name), judge, config, order))
     return files
 
 
 # ---------------------------------------------------------------------------------- at run time
+
+
+def interleave(dataset: Any) -> Any:
+    """lmms-eval's ``process_docs`` of an export with ``--order interleave``: the rows with
+    subsets and categories in turn."""
+    return ordered_rows(dataset, "interleave")
 
 
 def doc_to_visual(doc: Mapping[str, Any]) -> list[Any]:
