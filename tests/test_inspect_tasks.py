@@ -272,3 +272,38 @@ def test_a_file_that_is_not_an_inspect_log_is_refused_in_one_line(tmp_path: Path
     log.write_text("not a zip", encoding="utf-8")
     with pytest.raises(InputError, match=r"run\.eval: expected an Inspect log, found a file Inspect cannot read"):
         read_response_file(log)
+
+
+def test_mmsafety_judge_reads_an_inspect_log_written_as_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from helpers.judging import read_jsonl
+
+    from mmsafety.cli import main
+
+    cache = isolate(monkeypatch, tmp_path)
+    build_fixture(cache, "mmsafeaware", count=3)
+    (log,) = inspect_eval(
+        inspect_tasks.mmsafeaware(), model=get_model("mockllm/model", custom_outputs=lambda *_: mock_output("No.")),
+        log_dir=str(tmp_path / "logs"), log_format="json", display="none",
+    )
+    assert log.location.endswith(".json")
+    out = tmp_path / "verdicts.jsonl"
+    assert main(["judge", "mmsafeaware", "--responses", log.location, "--out", str(out), "--no-progress"]) == 0
+    assert {r["id"]: r["verdict"] for r in read_jsonl(out)} == {i: v["verdict"] for i, v in verdicts_of(log).items()}
+
+
+def test_an_exports_card_says_which_files_hold_each_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mmsafety.integrations.common import export_files
+
+    folder = tmp_path / "export"
+    for config in ("default", "full"):
+        (folder / config).mkdir(parents=True)
+        (folder / config / "test-00000-of-00001.parquet").write_bytes(b"PAR1")
+    (folder / "README.md").write_text(
+        "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: test\n    path: default/test-*\n"
+        "- config_name: full\n  data_files:\n  - split: test\n    path: full/test-*\n---\n# card\n",
+        encoding="utf-8",
+    )
+    assert export_files(folder, "full") == [str(folder / "full" / "test-00000-of-00001.parquet")]
+    assert export_files(folder) == [str(folder / "default" / "test-00000-of-00001.parquet")]
+    with pytest.raises(InputError, match=r"README\.md: configs: expected configuration 'tiny' in the export, found 'default', 'full'"):
+        export_files(folder, "tiny")
