@@ -91,7 +91,7 @@ def test_subset_and_category_filter_the_samples(tmp_path: Path, monkeypatch: pyt
     task = inspect_tasks.mmsafeaware(subset="attack,typical", category=["kitchen", "outdoors"])
     expected = {r["id"] for r in rows if r["subset"] in ("attack", "typical") and r["category"] in ("kitchen", "outdoors")}
     assert {s.metadata["id"] for s in task.dataset} == expected and 0 < len(expected) < 12
-    assert task.metadata["filters"] == {"subset": "attack,typical", "category": ["kitchen", "outdoors"]}
+    assert task.metadata["filters"] == {"subset": ["attack", "typical"], "category": ["kitchen", "outdoors"]}
     log = run(inspect_tasks.mmsafeaware(subset="attack"), tmp_path)
     metrics = log.results.scores[0].metrics
     assert metrics["attack_accuracy"].value == 1.0 and metrics["accuracy"].value == 1.0
@@ -307,3 +307,21 @@ def test_an_exports_card_says_which_files_hold_each_configuration(tmp_path: Path
     assert export_files(folder) == [str(folder / "default" / "test-00000-of-00001.parquet")]
     with pytest.raises(InputError, match=r"README\.md: configs: expected configuration 'tiny' in the export, found 'default', 'full'"):
         export_files(folder, "tiny")
+
+
+def test_the_parameters_reach_the_task_from_the_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = isolate(monkeypatch, tmp_path)
+    rows = build_fixture(cache, "mmsafeaware", count=9)
+    env = {**os.environ, "INSPECT_LOG_DIR": str(tmp_path / "logs")}
+    completed = subprocess.run(
+        [str(Path(sys.executable).with_name("inspect")), "eval", "mmsafety/mmsafeaware", "--model", "mockllm/model",
+         "-T", "subset=attack,typical", "-T", "category=[outdoors,electricity]", "-T", "config=default", "--display", "none"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    (log_file,) = (tmp_path / "logs").glob("*.eval")
+    log = read_eval_log(str(log_file))
+    expected = {r["id"] for r in rows if r["subset"] in ("attack", "typical") and r["category"] in ("outdoors", "electricity")}
+    assert {s.metadata["id"] for s in log.samples} == expected and 0 < len(expected) < 9
+    assert log.eval.metadata["filters"] == {"subset": ["attack", "typical"], "category": ["outdoors", "electricity"]}
+    assert log.eval.metadata["config"] == "default"

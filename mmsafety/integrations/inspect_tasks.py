@@ -547,7 +547,7 @@ def safety_task(
         config=SOLVER_CONFIG,
         name=benchmarks.short_name(benchmark).replace("/", "__"),
         version=TASK_VERSION,
-        metadata=dataset_metadata(dataset, config, path, {"subset": subset, "category": category}),
+        metadata=dataset_metadata(dataset, config, path, {"subset": filter_values(subset, "subset"), "category": filter_values(category, "category")}),
         headline_metric=HeadlineMetric(metric=summary_rate(policy)),
     )
 
