@@ -178,6 +178,7 @@ class Mmsafety(evaluate.Metric):
         super().add(prediction=predictions[0], reference=references[0], **{k: v[0] for k, v in groups.items()})
 
     def _checked(self, predictions, references, groups, prediction_name, reference_name):
+        _check_declared(self.config_name, groups)
         verdicts = encode(predictions, "verdicts", prediction_name)
         labels = encode(references, "labels", reference_name)
         check_lengths(verdicts, prediction_name, labels, reference_name)
@@ -202,6 +203,20 @@ class Mmsafety(evaluate.Metric):
 
 
 _SINGULAR = {"category": "categories", "subset": "subsets"}
+_BREAKDOWN = {"categories": "by_category", "subsets": "by_subset"}
+
+
+def _check_declared(config_name, groups):
+    """Refuse a group input the config does not store, naming the config that does (evaluate
+    itself only says "Bad inputs")."""
+    policy, declared = config_inputs(config_name)
+    for name, values in groups.items():
+        if name in GROUPS and name not in declared and values is not None:
+            wanted = "+".join([policy, *(g for g in GROUPS if g in declared or g == name)])
+            raise ValueError(
+                f"config {config_name!r} stores no {name}: load the config that does, "
+                f"evaluate.load(MODULE_PATH, {wanted!r}), to pass {name}= (a {_BREAKDOWN[name]} breakdown)"
+            )
 
 
 def _is_id(values) -> bool:

@@ -6,6 +6,9 @@
         [--judge-model M [--judge-base-url URL] [--judge-api-key-env VAR]]
     mmsafety export-task vlmevalkit DIR [--benchmark NAME ...] [--parquet NAME=EXPORT_DIR ...]
 
+both with ``--config NAME`` (a benchmark's configuration, e.g. ``full``) and ``--order
+interleave`` (subsets and categories in turn, so a harness's ``--limit N`` covers each).
+
 ``DIR`` must be absent or empty; it is written all at once (:mod:`mmsafety.integrations`).
 """
 
@@ -34,7 +37,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument("dir", metavar="DIR", help="folder to write (absent or empty)")
     parser.add_argument("--benchmark", action="append", metavar="NAME", help="a benchmark or custom repo id (repeat; default: every registered benchmark, for vlmevalkit every built one)")
     parser.add_argument("--parquet", action="append", default=[], metavar="NAME=EXPORT_DIR", help="read NAME from its Parquet export (`mmsafety build NAME --export EXPORT_DIR`) instead of the local build or the Hub")
-    parser.add_argument("--config", metavar="NAME", help="the benchmarks' configuration (mmsafeaware: default or full; default: each benchmark's default)")
+    parser.add_argument("--config", default="default", metavar="NAME", help="the benchmarks' configuration (mmsafeaware: default or full; default: default)")
+    parser.add_argument("--order", choices=("dataset", "interleave"), default="dataset", help="row order: the dataset's, or subsets and categories in turn, so a harness's --limit N covers each (default: dataset)")
     judge = parser.add_argument_group("lmms-eval judge (default: the benchmark's offline judge)")
     judge.add_argument("--judge-model", metavar="NAME", help="judge with mmsafety's LLM judge and this model")
     judge.add_argument("--judge-base-url", metavar="URL", help="the judge's OpenAI-compatible endpoint")
@@ -93,14 +97,16 @@ def run_export_task(args: argparse.Namespace) -> int:
                 "judge": "llm", "model": args.judge_model, "base_url": args.judge_base_url, "api_key_env": args.judge_api_key_env,
                 "protocol": args.judge_protocol, "source_dir": source,
             }
-        files = export_task_files(names, parquet, judge)
+        files = export_task_files(names, parquet, judge, args.config, args.order)
         hint = f"run: python -m lmms_eval --include_path {Path(args.dir).resolve()} --tasks {','.join(sorted({f.split('/')[0] for f in files}))} --model ..."
     else:
         if any(judge_options):
             raise InputError("--judge-* options are for lmms-eval: VLMEvalKit's predictions are judged by `mmsafety judge`")
         from mmsafety.integrations.vlmevalkit import tsv_files
 
-        files = tsv_files((name, load_rows(name, parquet.get(name), config=args.config)) for name in names)
+        from mmsafety.integrations.common import ordered_rows
+
+        files = tsv_files(((name, ordered_rows(load_rows(name, parquet.get(name), args.config), args.order)) for name in names), config=args.config)
         datasets = ",".join(Path(f).stem for f in files)
         hint = (
             f"run: LMUData={Path(args.dir).resolve()} python run.py --data {datasets.replace(',', ' ')} --model MODEL --mode infer; "

@@ -12,45 +12,54 @@ from pathlib import Path
 import datasets
 
 from mmsafety import benchmarks
+from mmsafety.data.configs import DEFAULT_CONFIG
 from mmsafety.errors import InputError, NotBuiltError
 from mmsafety.judges.base import Judge
 
 SPLIT = "test"
 
 
-def export_files(folder: str | Path, config: str | None = None) -> list[str]:
-    """The Parquet files of an export folder (``mmsafety build NAME --export DIR``), sorted: those
-    of configuration ``config`` (``None``: the first its card lists, the default) in an export of
-    several (``data/<config>/``), else ``data/``'s."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError("expected an export folder (mmsafety build NAME --export DIR), found none", file=folder)
-    where = "data/"
-    exported = exported_configs(folder)
-    if config is not None and exported and config not in exported:
-        raise InputError(f"expected configuration {config!r} in the export, found {', '.join(exported)} (its card's configs)", file=folder)
-    files = sorted(str(p) for p in (folder / "data").glob("*.parquet"))
-    wanted = config or (exported[0] if exported else None)  # an export of several: its default first
-    if not files and wanted is not None:
-        where = f"data/{wanted}/"
-        files = sorted(str(p) for p in (folder / "data" / wanted).glob("*.parquet"))
-    if not files:
-        raise InputError(f"expected Parquet files under {where} (an mmsafety export), found none", file=folder)
-    return files
-
-
-def exported_configs(folder: Path) -> list[str]:
-    """The configurations an export's card lists (``configs`` in its YAML; none without a card)."""
-    from datasets.utils.metadata import MetadataConfigs
+def export_configs(folder: Path) -> dict[str, list[str]]:
+    """The configurations an export's card declares (``configs:`` in its YAML) and the
+    ``test`` data-file patterns of each; empty when the card declares none."""
     from huggingface_hub import DatasetCard
 
     card = folder / "README.md"
     if not card.is_file():
-        return []
-    return list(MetadataConfigs.from_dataset_card_data(DatasetCard.load(card).data))
+        return {}
+    try:
+        configs = DatasetCard.load(card).data.to_dict().get("configs") or []
+    except Exception as error:  # a card whose YAML does not parse
+        raise InputError(f"expected a dataset card with YAML metadata, found one that does not parse ({type(error).__name__})", file=card) from None
+    found: dict[str, list[str]] = {}
+    for entry in configs if isinstance(configs, list) else []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("config_name"), str):
+            continue
+        files = entry.get("data_files") or []
+        patterns = [f["path"] for f in files if isinstance(f, dict) and f.get("split") == SPLIT and isinstance(f.get("path"), str)]
+        found[entry["config_name"]] = patterns or ["data/*.parquet"]
+    return found
 
 
-def load_rows(benchmark: str, path: str | Path | None = None, *, config: str | None = None) -> datasets.Dataset:
+def export_files(folder: str | Path, config: str = DEFAULT_CONFIG) -> list[str]:
+    """The Parquet files of configuration ``config`` in an export folder (``mmsafety build NAME
+    --export DIR``), sorted: the files its card's ``configs:`` entry names, else ``data/``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError("expected an export folder (mmsafety build NAME --export DIR), found none", file=folder)
+    configs = export_configs(folder)
+    if configs and config not in configs:
+        raise InputError(f"expected configuration {config!r} in the export, found {', '.join(map(repr, configs))}", file=folder / "README.md", record="configs")
+    if not configs and config != DEFAULT_CONFIG:
+        raise InputError(f"expected configuration {config!r} in the export, found a card without configs (the default one)", file=folder)
+    patterns = configs.get(config, ["data/*.parquet"])
+    files = sorted({str(p) for pattern in patterns for p in folder.glob(pattern) if p.suffix == ".parquet" and p.resolve().is_relative_to(folder.resolve())})
+    if not files:
+        raise InputError(f"expected Parquet files at {', '.join(patterns)} (an mmsafety export), found none", file=folder)
+    return files
+
+
+def load_rows(benchmark: str, path: str | Path | None = None, config: str | None = None) -> datasets.Dataset:
     """The ``test`` split of ``benchmark`` (short name or repo id) in its configuration ``config``
     (``None``: its default): from the export folder ``path`` when given, else the local build,
     else the Hub."""
@@ -61,7 +70,7 @@ def load_rows(benchmark: str, path: str | Path | None = None, *, config: str | N
     if path:
         return datasets.load_dataset("parquet", data_files={SPLIT: export_files(path, config)}, split=SPLIT)
     repo = benchmarks.repo_id(benchmark)
-    if any(version.parts[-3] == config for version in built_versions(repo)):
+    if any(build.parts[-3] == config for build in built_versions(repo)):
         from datasets.utils import logging as datasets_logging
 
         level = datasets_logging.get_verbosity()
@@ -72,10 +81,14 @@ def load_rows(benchmark: str, path: str | Path | None = None, *, config: str | N
             datasets_logging.set_verbosity(level)
     try:
         return datasets.load_dataset(repo, config, split=SPLIT)
-    except (ConnectionError, FileNotFoundError) as error:  # offline, or no such dataset on the Hub
+    except (ConnectionError, FileNotFoundError, ValueError) as error:  # offline, no such dataset (or configuration) on the Hub or in its cache
         command = f"mmsafety build {benchmark}" if benchmarks.get(benchmark) else "mmsafety build custom ..."
+        what = repr(repo)
+        if config != DEFAULT_CONFIG:
+            command += f" --config {config}"
+            what += f" (configuration {config!r})"
         raise NotBuiltError(
-            f"benchmark {repo!r} is neither built here nor reachable on the Hub ({type(error).__name__}): "
+            f"benchmark {what} is neither built here nor reachable on the Hub ({type(error).__name__}): "
             f"run `{command}`, or point at a Parquet export"
         ) from None
 
@@ -96,14 +109,17 @@ def named_judge(name: str, *, compat: bool = False) -> Judge:
     raise InputError(f"unknown offline judge {name!r}: expected yesno or rules")
 
 
-def task_name(benchmark: str) -> str:
-    """The task (or dataset) name a harness sees: ``mmsafety_salad``; ``org_my_set`` for a repo id.
+def task_name(benchmark: str, config: str = DEFAULT_CONFIG) -> str:
+    """The task (or dataset) name a harness sees: ``mmsafety_salad``; ``org_my_set`` for a repo
+    id; the configuration after it when it is not the default one.
 
-    >>> task_name("salad"), task_name("me/My-Set")
-    ('mmsafety_salad', 'me_my_set')
+    >>> task_name("salad"), task_name("me/My-Set"), task_name("mmsafeaware", "full")
+    ('mmsafety_salad', 'me_my_set', 'mmsafety_mmsafeaware_full')
     """
     short = benchmarks.short_name(benchmarks.repo_id(benchmark))
     name = f"mmsafety_{short}" if "/" not in short else short
+    if config != DEFAULT_CONFIG:
+        name += f"_{config}"
     return "".join(c if c.isalnum() else "_" for c in name.lower())
 
 
@@ -145,3 +161,42 @@ def write_folder(folder: str | Path, files: dict[str, bytes | str]) -> list[Path
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [folder / relative for relative in files]
+
+
+ORDERS = ("dataset", "interleave")
+"""Row orders an export can have: the dataset's own, or :func:`interleaved_order`."""
+
+
+def round_robin(groups: list[list[int]]) -> list[int]:
+    """One from each group in turn, until all are used.
+
+    >>> round_robin([[0, 1, 2], [3], [4, 5]])
+    [0, 3, 4, 1, 5, 2]
+    """
+    order: list[int] = []
+    for turn in range(max((len(g) for g in groups), default=0)):
+        order += [g[turn] for g in groups if turn < len(g)]
+    return order
+
+
+def interleaved_order(subsets: list[str], categories: list[str]) -> list[int]:
+    """Row positions taking subsets in turn and, within a subset, categories in turn (each in
+    first-seen order), so the first N rows (a harness's ``--limit N``) cover every subset and
+    as many categories as N allows.
+
+    >>> interleaved_order(["a", "a", "a", "b", "b"], ["x", "x", "y", "x", "z"])
+    [0, 3, 2, 4, 1]
+    """
+    by_subset: dict[str, dict[str, list[int]]] = {}
+    for index, (subset, category) in enumerate(zip(subsets, categories)):
+        by_subset.setdefault(subset, {}).setdefault(category, []).append(index)
+    return round_robin([round_robin(list(by_category.values())) for by_category in by_subset.values()])
+
+
+def ordered_rows(rows: datasets.Dataset, order: str = "dataset") -> datasets.Dataset:
+    """``rows`` in the export order ``order`` (:data:`ORDERS`)."""
+    if order == "dataset":
+        return rows
+    if order != "interleave":
+        raise InputError(f"expected an order among {', '.join(ORDERS)}, found {order!r}", record="--order")
+    return rows.select(interleaved_order(list(rows["subset"]), list(rows["category"])))

@@ -10,13 +10,21 @@ local build). The ``utils.py`` functions call this module:
 - ``doc_to_visual``: the row's image; ``doc_to_text``: the query (with any ``pre_prompt`` /
   ``post_prompt`` from ``lmms_eval_specific_kwargs``);
 - ``process_results``: mmsafety's judge for the benchmark (the offline judge, or the LLM
-  judge named at export) turns the model's answer into a verdict record;
-- one ``aggregate_<rate>`` per rate of the benchmark's policy: :func:`mmsafety.scoring.score`
-  of the verdicts, so lmms-eval's table equals ``mmsafety score`` on the same answers (an
-  empty rate is NaN).
+  judge named at export) turns the model's answer into a verdict, logged once per sample under
+  ``num_judged`` (with the item's id, ``mmsafety_id``), and into each rate's 0/1 outcome for
+  the rates whose denominator holds the item (:func:`item_outcomes`);
+- each rate is aggregated by lmms-eval's own ``mean`` over the items of its denominator, which
+  is exactly the rate of :func:`mmsafety.scoring.score` (lmms-eval's table equals ``mmsafety
+  score`` on the same answers) and lets lmms-eval fill its Stderr column (``mean_stderr``,
+  the normal approximation; ``mmsafety score`` gives the Wilson interval). A rate with no items
+  is absent from ``results.json`` (never a bare ``NaN``). A rate that is a mean of rates
+  (MMSafeAware's ``total_accuracy``) is aggregated by :func:`aggregate` and has no Stderr;
+  it is ``null`` when every part is empty.
 
 >>> metric_names("vlsbench")
 ('refusal_rate', 'warning_rate', 'safe_response_rate', 'invalid_rate')
+>>> item_outcomes("salad", "refusal", "unsafe", "")
+{'safe_response_rate': 0.0, 'overall_accuracy': 0.0, 'invalid_rate': 0.0}
 >>> metric_names("mmsafeaware")[-1]
 'total_accuracy'
 """
@@ -31,12 +39,15 @@ from pathlib import Path
 from typing import Any
 
 from mmsafety import __version__, benchmarks
-from mmsafety.integrations.common import SPLIT, export_files, named_judge, task_name
+from mmsafety.integrations.common import DEFAULT_CONFIG, SPLIT, export_files, named_judge, ordered_rows, task_name
 from mmsafety.judges.base import Judge
 from mmsafety.labels import LABELS
 from mmsafety.runs.records import Response, Sample
 from mmsafety.runs.samples import SHARED_TEXT_COLUMNS
 
+JUDGED = "num_judged"
+"""The metric under which each sample's verdict (with its id) is logged; its value in the
+results is the number of items judged."""
 MAX_NEW_TOKENS = 1024
 """``mmsafety respond``'s answer length, at temperature 0."""
 SKIPPED_COLUMNS = frozenset(SHARED_TEXT_COLUMNS) | {"image", "label"}
@@ -54,6 +65,23 @@ def metric_names(benchmark: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+def mean_of_rates(benchmark: str) -> tuple[str, ...]:
+    """The rates that are means of other rates (aggregated by :func:`aggregate`, no Stderr)."""
+    from mmsafety.scoring.policies import get_policy
+
+    macro = get_policy(benchmarks.policy(benchmark)).macro
+    return (macro,) if macro else ()
+
+
+def item_outcomes(benchmark: str, verdict: str, label: str, subset: str) -> dict[str, float]:
+    """The 0/1 outcome of one item for each rate whose denominator holds it (as
+    :func:`mmsafety.scoring.score` of that one item counts it): their means are the rates."""
+    from mmsafety.scoring import score
+
+    rates = score([verdict], [label], policy=benchmarks.policy(benchmark), subsets=[subset]).rates
+    return {name: float(rate.numerator) for name, rate in rates.items() if rate.denominator == 1 and not rate.mean_of}
+
+
 def higher_is_better(benchmark: str, name: str) -> bool:
     """False for rates where higher is worse (oversensitivity, invalid answers)."""
     from mmsafety.scoring.policies import get_policy
@@ -66,9 +94,12 @@ def higher_is_better(benchmark: str, name: str) -> bool:
 # ---------------------------------------------------------------------------------- writing
 
 
-def task_yaml(benchmark: str, parquet: str | Path | None = None) -> str:
-    """The lmms-eval task YAML of ``benchmark`` (Hub id, or the export folder ``parquet``)."""
-    name = task_name(benchmark)
+def task_yaml(benchmark: str, parquet: str | Path | None = None, config: str = DEFAULT_CONFIG, order: str = "dataset") -> str:
+    """The lmms-eval task YAML of ``benchmark``, configuration ``config`` (Hub id, or the export
+    folder ``parquet``); ``order="interleave"`` makes lmms-eval take the rows subsets and
+    categories in turn (:func:`~mmsafety.integrations.common.interleaved_order`, through
+    ``process_docs``), so ``--limit N`` covers each."""
+    name = task_name(benchmark, config)
     lines = [
         f"# lmms-eval task for {benchmarks.repo_id(benchmark)}, written by `mmsafety export-task lmms-eval` (mmsafety {__version__}).",
         f"# Run: python -m lmms_eval --include_path <the folder holding this one> --tasks {name} --model ... --model_args ...",
@@ -76,12 +107,15 @@ def task_yaml(benchmark: str, parquet: str | Path | None = None) -> str:
     ]
     if parquet is None:
         lines += [f"dataset_path: {benchmarks.repo_id(benchmark)}"]
+        if config != DEFAULT_CONFIG:
+            lines += [f"dataset_name: {json.dumps(config)}"]
     else:
-        files = [str(Path(f).resolve()) for f in export_files(parquet)]
+        files = [str(Path(f).resolve()) for f in export_files(parquet, config)]
         lines += ["dataset_path: parquet", "dataset_kwargs:", "  data_files:", f"    {SPLIT}:"]
         lines += [f"      - {json.dumps(f)}" for f in files]
     lines += [
         f"test_split: {SPLIT}",
+        *(["process_docs: !function utils.process_docs"] if order == "interleave" else []),
         "output_type: generate_until",
         "doc_to_visual: !function utils.doc_to_visual",
         "doc_to_text: !function utils.doc_to_text",
@@ -94,12 +128,14 @@ def task_yaml(benchmark: str, parquet: str | Path | None = None) -> str:
         "metric_list:",
     ]
     for metric in metric_names(benchmark):
+        aggregation = f"!function utils.aggregate_{metric}" if metric in mean_of_rates(benchmark) else "mean"
         lines += [
             f"  - metric: {metric}",
-            f"    aggregation: !function utils.aggregate_{metric}",
+            f"    aggregation: {aggregation}",
             f"    higher_is_better: {str(higher_is_better(benchmark, metric)).lower()}",
         ]
-    lines += ["metadata:", f"  mmsafety_version: {json.dumps(__version__)}"]
+    lines += [f"  - metric: {JUDGED}", f"    aggregation: !function utils.aggregate_{JUDGED}", "    higher_is_better: true"]
+    lines += ["metadata:", f"  mmsafety_version: {json.dumps(__version__)}", f"  config: {json.dumps(config)}", f"  order: {json.dumps(order)}"]
     return "\n".join(lines) + "\n"
 
 
@@ -121,33 +157,47 @@ def utils_py(benchmark: str, judge: Mapping[str, Any] | None = None) -> str:
         "",
         "doc_to_visual = mmsafety_lmms_eval.doc_to_visual",
         "doc_to_text = mmsafety_lmms_eval.doc_to_text",
+        "process_docs = mmsafety_lmms_eval.interleave",
         "",
         "",
         "def process_results(doc, results):",
         "    return mmsafety_lmms_eval.process_results(BENCHMARK, doc, results, JUDGE)",
     ]
-    for metric in metric_names(benchmark):
+    for metric in mean_of_rates(benchmark):
         lines += ["", "", f"def aggregate_{metric}(items):", f"    return mmsafety_lmms_eval.aggregate(BENCHMARK, {json.dumps(metric)}, items)"]
+    lines += ["", "", f"def aggregate_{JUDGED}(items):", "    return len(items)"]
     return "\n".join(lines) + "\n"
 
 
-def task_files(benchmark: str, parquet: str | Path | None = None, judge: Mapping[str, Any] | None = None) -> dict[str, str]:
+def task_files(
+    benchmark: str, parquet: str | Path | None = None, judge: Mapping[str, Any] | None = None, config: str = DEFAULT_CONFIG, order: str = "dataset"
+) -> dict[str, str]:
     """The task folder's files: ``{"mmsafety_<name>/mmsafety_<name>.yaml": ..., ".../utils.py": ...}``."""
-    name = task_name(benchmark)
-    return {f"{name}/{name}.yaml": task_yaml(benchmark, parquet), f"{name}/utils.py": utils_py(benchmark, judge)}
+    name = task_name(benchmark, config)
+    return {f"{name}/{name}.yaml": task_yaml(benchmark, parquet, config, order), f"{name}/utils.py": utils_py(benchmark, judge)}
 
 
 def export_task_files(
-    names: Iterable[str], parquet: Mapping[str, str | Path] | None = None, judge: Mapping[str, Any] | None = None
+    names: Iterable[str],
+    parquet: Mapping[str, str | Path] | None = None,
+    judge: Mapping[str, Any] | None = None,
+    config: str = DEFAULT_CONFIG,
+    order: str = "dataset",
 ) -> dict[str, str]:
     """Every named benchmark's task folder, keyed by path relative to the output folder."""
     files: dict[str, str] = {}
     for name in names:
-        files.update(task_files(name, (parquet or {}).get(name), judge))
+        files.update(task_files(name, (parquet or {}).get(name), judge, config, order))
     return files
 
 
 # ---------------------------------------------------------------------------------- at run time
+
+
+def interleave(dataset: Any) -> Any:
+    """lmms-eval's ``process_docs`` of an export with ``--order interleave``: the rows with
+    subsets and categories in turn."""
+    return ordered_rows(dataset, "interleave")
 
 
 def doc_to_visual(doc: Mapping[str, Any]) -> list[Any]:
@@ -218,20 +268,24 @@ def process_results(benchmark: str, doc: Mapping[str, Any], results: Sequence[st
     sample = doc_sample(doc)
     text = results[0] if results else ""
     verdict = _judge(benchmark, json.dumps(dict(judge or {}), sort_keys=True)).judge(sample, Response(id=sample.id, text=text or ""))
-    record = {k: v for k, v in verdict.to_record().items() if k in ("id", "verdict", "label", "category", "subset", "reason")}
-    return {name: record for name in metric_names(benchmark)}
+    record = {k: v for k, v in verdict.to_record().items() if k in ("verdict", "label", "category", "subset", "reason")}
+    results: dict[str, Any] = {JUDGED: {"mmsafety_id": sample.id, **record}}
+    results.update(item_outcomes(benchmark, verdict.verdict, verdict.label, verdict.subset))
+    for name in mean_of_rates(benchmark):  # its aggregation needs each item's verdict, label and subset
+        results[name] = {k: record[k] for k in ("verdict", "label", "subset")}
+    return results
 
 
-def aggregate(benchmark: str, metric: str, items: Sequence[Mapping[str, Any]]) -> float:
-    """One rate of the benchmark's policy over the verdict records (NaN when it is empty)."""
+def aggregate(benchmark: str, metric: str, items: Sequence[Mapping[str, Any]]) -> float | None:
+    """A rate of the benchmark's policy over verdict records (``None``, JSON's ``null``, when
+    it is empty): lmms-eval's aggregation of a rate that is a mean of rates."""
     from mmsafety.scoring import score
 
     result = score(
         [i["verdict"] for i in items],
         [i["label"] for i in items],
         policy=benchmarks.policy(benchmark),
-        categories=[i["category"] for i in items],
         subsets=[i["subset"] for i in items],
     )
     value = result.rates[metric].value
-    return float("nan") if value is None else float(value)
+    return None if value is None else float(value)

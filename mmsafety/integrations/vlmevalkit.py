@@ -9,6 +9,13 @@ VLMEvalKit runs it as a custom VQA dataset (``python run.py --data mmsafety_sala
 ``prediction``) goes to ``mmsafety judge salad --responses FILE`` as it is
 (:mod:`mmsafety.runs.response_formats`).
 
+VLMEvalKit's API models (``OpenAIWrapper``, the ``GPT4V`` family and the OpenAI-compatible
+wrappers built on it) send each image shrunk to 512 px on its longer side and re-encoded as
+JPEG, with ``detail: low`` (their defaults ``img_size=512``, ``img_detail='low'``), so such a
+model sees other pixels than through ``mmsafety respond`` (the original bytes). To send the
+original size, give the model ``img_size=-1`` (and ``img_detail='high'``) in its VLMEvalKit
+config, e.g. ``partial(GPT4V, model='gpt-4o', img_size=-1, img_detail='high')``.
+
 >>> header = TSV_COLUMNS[:5]
 >>> header
 ('index', 'image', 'question', 'answer', 'category')
@@ -52,8 +59,9 @@ def benchmark_tsv(rows: datasets.Dataset) -> str:
     return buffer.getvalue()
 
 
-def tsv_files(benchmarks: Iterable[tuple[str, datasets.Dataset]]) -> dict[str, str]:
-    """``{"mmsafety_<name>.tsv": tsv}`` for each ``(benchmark, rows)``."""
+def tsv_files(benchmarks: Iterable[tuple[str, datasets.Dataset]], config: str = "default") -> dict[str, str]:
+    """``{"mmsafety_<name>.tsv": tsv}`` for each ``(benchmark, rows)`` (``mmsafety_<name>_<config>.tsv``
+    for a configuration other than the default)."""
     from mmsafety.integrations.common import task_name
 
-    return {f"{task_name(name)}.tsv": benchmark_tsv(rows) for name, rows in benchmarks}
+    return {f"{task_name(name, config)}.tsv": benchmark_tsv(rows) for name, rows in benchmarks}

@@ -10,7 +10,9 @@ holds what:
 - VLMEvalKit's prediction files (``MODEL_DATASET.xlsx`` or ``.tsv``, one row per sample,
   the dataset's columns plus ``prediction``) are read without a map: ``id`` (the column
   ``mmsafety export-task vlmevalkit`` writes; else ``index``) and ``prediction``;
-- any CSV with a header row, e.g. ``--map id=sample,response=answer``.
+- any CSV with a header row, e.g. ``--map id=sample,response=answer``;
+- another harness's own log, read without a map (:mod:`mmsafety.runs.harness_logs`): an Inspect
+  log (``.eval``, or a ``.json`` one) and lmms-eval's samples log (``..._samples_<task>.jsonl``).
 
 A map names ``id`` and ``response`` (and optionally ``model``). Every error names the file,
 the line (JSONL, CSV, TSV) or row (XLSX) and the field or column.
@@ -39,6 +41,8 @@ from mmsafety.runs.records import Response
 
 MAP_FIELDS = ("id", "response", "model")
 """What a map may name: the sample id, the model's answer, and the model (optional)."""
+HARNESS_MAP = {"id": "id", "response": "response", "model": "model"}
+"""The fields of the records :func:`harness_records` makes."""
 VLMEVALKIT_MAP = {"id": "index", "response": "prediction"}
 """VLMEvalKit's prediction columns (``id`` preferred to ``index`` when the file has it)."""
 TABLE_SUFFIXES = (".csv", ".tsv", ".xlsx")
@@ -85,6 +89,9 @@ def read_response_file(
     suffix = path.suffix.lower()
     if not path.is_file():
         raise InputError("expected a responses file, found none", file=path)
+    harness = harness_records(path) if mapping is None else None
+    if harness is not None:
+        return _responses(path, harness, HARNESS_MAP, known_ids, benchmark, errors=True)
     if suffix not in TABLE_SUFFIXES and mapping is None:
         return read_responses(path, known_ids, benchmark=benchmark)
     if suffix in TABLE_SUFFIXES:
@@ -100,6 +107,18 @@ def read_response_file(
 
 
 # ---------------------------------------------------------------------------------- tables
+
+
+def harness_records(path: Path) -> Iterator[tuple[str, Mapping[str, Any]]] | None:
+    """The records of another harness's log (:mod:`mmsafety.runs.harness_logs`): an Inspect
+    log, or lmms-eval's samples log; ``None`` for any other file."""
+    from mmsafety.runs import harness_logs
+
+    if path.suffix.lower() in harness_logs.INSPECT_SUFFIXES or harness_logs.is_inspect_json(path):
+        return harness_logs.inspect_records(path)
+    if harness_logs.is_lmms_eval_samples(path):
+        return harness_logs.lmms_eval_records(path)
+    return None
 
 
 def _table_default_map(header: list[str], suffix: str) -> dict[str, str]:
@@ -198,7 +217,11 @@ def _responses(
     mapping: Mapping[str, str],
     known_ids: Collection[str] | None,
     benchmark: str,
+    *,
+    errors: bool = False,
 ) -> list[Response]:
+    """Responses from ``records``; with ``errors``, a record's ``error`` and ``error_detail``
+    (a harness log's sample that has no answer) are kept."""
     table = path.suffix.lower() in TABLE_SUFFIXES
     responses: list[Response] = []
     first: dict[str, str] = {}
@@ -222,8 +245,9 @@ def _responses(
         first[sample_id] = where
         if known_ids is not None and sample_id not in known_ids:
             unknown.setdefault(sample_id, where)
-        line = int(where.split()[-1])
-        responses.append(Response(id=sample_id, text=text, model=model, line=line))
+        line = int(where.split()[-1]) if where.split()[-1].isdigit() else len(responses) + 1
+        error, detail = (record.get("error"), record.get("error_detail")) if errors else (None, None)
+        responses.append(Response(id=sample_id, text=text, model=model, line=line, error=error, error_detail=detail))
     if unknown:
         first_id, first_where = next(iter(unknown.items()))
         name = f"benchmark {benchmark!r}" if benchmark else "the benchmark"
