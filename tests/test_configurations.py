@@ -241,7 +241,7 @@ def test_a_configuration_an_export_lacks_is_refused(fixture: Fixture, hf_cache: 
     build("mmsafeaware", source_dir=fixture.folder, checksums=fixture.checksums, export_dir=tmp_path / "hub")
     code, _, err = cli(capsys, "export-task", "vlmevalkit", tmp_path / "tasks", "--benchmark", "mmsafeaware", "--config", "full",
                        "--parquet", f"mmsafeaware={tmp_path / 'hub'}")
-    assert code == 2 and "expected configuration 'full' in the export, found default" in err
+    assert code == 2 and "expected configuration 'full' in the export, found 'default'" in err
     assert not (tmp_path / "tasks").exists()
 
 
