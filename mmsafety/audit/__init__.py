@@ -32,14 +32,15 @@ from pathlib import Path
 from typing import Any
 
 from mmsafety import __version__
-from mmsafety.audit.duplicates import PHASH_DISTANCE
-from mmsafety.audit.leakage import BOOTSTRAP, FOLDS
-from mmsafety.audit.scan import BATCH_SIZE
-from mmsafety.audit.write import summary, write_audit
+from mmsafety.audit.settings import BATCH_SIZE, BOOTSTRAP, FOLDS, PHASH_DISTANCE
 from mmsafety.data.outdir import check_output_dir
 from mmsafety.errors import InputError
+from mmsafety.lazy import exports
 
 __all__ = ["MissingExtraError", "audit", "require_extras", "summary", "write_audit"]
+
+# the writers pull in the report's rendering: imported on first use
+__getattr__ = exports(__name__, {"summary": "mmsafety.audit.write", "write_audit": "mmsafety.audit.write"})[0]
 
 EXTRAS = {"imagehash": "imagehash", "sklearn": "scikit-learn"}
 """Modules the audit needs -> the distributions that provide them."""
@@ -83,6 +84,7 @@ def audit(
     from mmsafety.audit.inputs import open_input
     from mmsafety.audit.leakage import text_leakage
     from mmsafety.audit.scan import scan
+    from mmsafety.audit.write import write_audit
 
     if not 0 <= phash_distance <= 64:
         raise InputError(f"expected a distance of 0 to 64 bits, found {phash_distance}", record="--phash-distance")

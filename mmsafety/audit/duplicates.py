@@ -24,12 +24,8 @@ from math import comb
 
 import numpy as np
 
-PHASH_DISTANCE = 4
-"""Hamming distance (of 64 bits) at or under which two images are near duplicates. A
-re-encoded or resized copy lands within it (0-2 in the tests); unrelated photos sit
-around 32. On MMSafeAware the closest distinct pictures (black text on white, a
-cartoon against a photo) are 10-12 apart: raise it with care. Flat, featureless images
-(one colour) all hash alike, so they are listed as near duplicates of one another."""
+from mmsafety.audit.settings import PHASH_DISTANCE
+
 BLOCK_ELEMENTS = 1 << 22
 """Pairs compared per numpy block (32 MB of uint64)."""
 MAX_GROUPS = 10_000

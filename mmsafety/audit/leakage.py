@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-FOLDS = 5
-BOOTSTRAP = 1000
+from mmsafety.audit.settings import BOOTSTRAP, FOLDS
+
 TOP_FEATURES = 15
 MAX_ROWS = 50_000
 """Rows the text classifier is fitted on at most: a larger set is sampled (stratified by

@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from mmsafety.audit.inputs import AuditInput
+from mmsafety.audit.settings import BATCH_SIZE
 from mmsafety.errors import InputError
 from mmsafety.data.images import EXTENSIONS, image_value
 from mmsafety.data.local_images import NotAnImageFile, read_image_path
@@ -33,8 +34,6 @@ HASH_SIZE = 8
 """``imagehash.phash`` hash size: 8x8 = 64 bits."""
 DRAFT_SIZE = 64
 """A JPEG is decoded at the smallest scale at least this large (phash then works on 32x32)."""
-BATCH_SIZE = 128
-"""Rows per batch: memory holds this many images at a time."""
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 from mmsafety import benchmarks
 from mmsafety.commands.common import add_json_option, check_confidence, print_json, quiet_datasets
 from mmsafety.errors import InputError
-from mmsafety.report.load import DEFAULT_RESAMPLES
+from mmsafety.report import DEFAULT_RESAMPLES
 from mmsafety.scoring import INVALID_HANDLING
 from mmsafety.scoring.policies import POLICY_NAMES
 

@@ -11,8 +11,7 @@ from mmsafety.commands.common import print_json
 
 
 def add_parser(subparsers: Any) -> None:
-    from mmsafety.audit.duplicates import PHASH_DISTANCE
-    from mmsafety.audit.leakage import BOOTSTRAP
+    from mmsafety.audit.settings import BOOTSTRAP, PHASH_DISTANCE
 
     audit = subparsers.add_parser(
         "audit",

@@ -24,7 +24,7 @@ from mmsafety.commands.common import (
     report_json,
 )
 from mmsafety.data.outdir import check_output_dir
-from mmsafety.report.load import DEFAULT_RESAMPLES
+from mmsafety.report import DEFAULT_RESAMPLES
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -12,21 +12,13 @@ and ``scores.json``.
 >>> files = write_safety_report(report, "report/")  # doctest: +SKIP
 """
 
-from mmsafety.report.load import (
-    BenchmarkResults,
-    RunResult,
-    SafetyReport,
-    add_coverage,
-    load_safety_report,
-)
-from mmsafety.report.write import (
-    SafetyReportFiles,
-    report_payload,
-    report_summary,
-    write_safety_report,
-)
+from mmsafety.lazy import exports
+
+DEFAULT_RESAMPLES = 2000
+"""Resamples of the paired bootstrap."""
 
 __all__ = [
+    "DEFAULT_RESAMPLES",
     "add_coverage",
     "BenchmarkResults",
     "RunResult",
@@ -37,3 +29,8 @@ __all__ = [
     "report_summary",
     "write_safety_report",
 ]
+
+__getattr__, _ = exports(__name__, {
+    **dict.fromkeys(("BenchmarkResults", "RunResult", "SafetyReport", "add_coverage", "load_safety_report"), "mmsafety.report.load"),
+    **dict.fromkeys(("SafetyReportFiles", "report_payload", "report_summary", "write_safety_report"), "mmsafety.report.write"),
+})

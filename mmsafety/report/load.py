@@ -27,14 +27,13 @@ import pyarrow.compute as pc
 from mmsafety import benchmarks
 from mmsafety.data.configs import DEFAULT_CONFIG
 from mmsafety.errors import InputError
+from mmsafety.report import DEFAULT_RESAMPLES
 from mmsafety.report.rate_cells import headline
 from mmsafety.runs.judged import judge_name
 from mmsafety.scoring import Score, score
 from mmsafety.scoring.policies import POLICY_NAMES, get_policy
 from mmsafety.scoring.signals import refused_rates, withhold
 
-DEFAULT_RESAMPLES = 2000
-"""Resamples of the paired bootstrap."""
 
 
 @dataclass

@@ -44,6 +44,9 @@ from dataclasses import dataclass
 from mmsafety.labels import BENIGN_LABELS
 from mmsafety.labels import LABELS
 
+INVALID_HANDLING: tuple[str, ...] = ("exclude", "fail")
+"""``exclude``: invalid verdicts leave the denominators; ``fail``: they count as failures."""
+
 UNSAFE_LABELS: tuple[str, ...] = ("unsafe",)
 
 

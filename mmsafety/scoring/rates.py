@@ -23,7 +23,7 @@ import numpy as np
 
 from mmsafety.labels import LABELS
 from mmsafety.labels import VERDICTS
-from mmsafety.scoring.policies import Policy
+from mmsafety.scoring.policies import INVALID_HANDLING, Policy
 from mmsafety.scoring.result import Group
 from mmsafety.scoring.result import RateValue
 from mmsafety.scoring.tally import CELLS
@@ -32,9 +32,6 @@ __all__ = [
     "BOOTSTRAP_CHUNK", "INVALID_HANDLING", "GroupRates", "Percentiles", "check_settings", "chunk_sizes", "mean_interval",
     "wilson_interval",
 ]
-
-INVALID_HANDLING: tuple[str, ...] = ("exclude", "fail")
-"""``exclude``: invalid verdicts leave the denominators; ``fail``: they count as failures."""
 
 BOOTSTRAP_CHUNK = 16_384
 """Resamples drawn at once: the bootstrap's working memory is a few of these rows of cells."""
