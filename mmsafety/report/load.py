@@ -87,6 +87,14 @@ class SafetyReport:
     confidence: float = 0.95
     resamples: int = DEFAULT_RESAMPLES
 
+    def name_files(self, names: Mapping[Path, Path]) -> None:
+        """Show each verdicts file read from a staging path (a key of ``names``) as where it lands (its value)."""
+        for results in self.benchmarks:
+            for run in results.runs:
+                if run.path in names:
+                    run.label = run.label.replace(f"({run.path})", f"({names[run.path]})")
+                    run.path = names[run.path]
+
 
 def _file_benchmark(path: Path, records: list[dict[str, Any]], given: str | None) -> tuple[str, str]:
     """The benchmark (repo id) and version a verdicts file says it judged, checked against ``given``."""
