@@ -63,3 +63,33 @@ def test_judge_into_a_folder_it_cannot_write_fails_before_the_first_request(sala
         assert judge.chat_requests() == []
     assert done.returncode == 2 and "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
     assert "not-a-folder is a file, not a folder" in done.stderr
+
+
+# -- findings 17 and 18: a build's errors name the record, never a file's content ------------------------
+def custom_set(folder: Path, image_field: str, image_bytes: bytes | None = None) -> Path:
+    import json
+
+    from PIL import Image
+
+    (folder / "images").mkdir(parents=True)
+    if image_bytes is None:
+        Image.new("RGB", (8, 8), "red").save(folder / "images" / "a.png")
+    else:
+        (folder / "images" / "a.png").write_bytes(image_bytes)
+    record = {"id": "q1", "query": "Is this safe?", "label": "unsafe"}
+    (folder / "records.jsonl").write_text(json.dumps(record)[:-1] + f', "image": "{image_field}"}}\n', encoding="utf-8")
+    return folder
+
+
+def test_a_lone_surrogate_in_a_jsonl_record_is_one_line_naming_the_record(hf_cache: Path, tmp_path: Path) -> None:
+    folder = custom_set(tmp_path / "set", "caf\\udce9.png")
+    done = mmsafety("build", "custom", "--records", folder / "records.jsonl", "--images", folder / "images", "--repo-id", "me/set")
+    assert done.returncode == 2 and "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert "records.jsonl: line 1: expected text in 'image', found a lone surrogate (U+DCE9)" in done.stderr
+
+
+def test_a_build_error_names_a_non_image_file_by_its_kind_never_its_content(hf_cache: Path, tmp_path: Path) -> None:
+    folder = custom_set(tmp_path / "set", "a.png", b"OPENAI_API_KEY=sk-not-for-your-eyes\n")
+    done = mmsafety("build", "custom", "--records", folder / "records.jsonl", "--images", folder / "images", "--repo-id", "me/set")
+    assert done.returncode == 2 and "a.png" in done.stderr and "a text file of 36 bytes" in done.stderr, done.stderr
+    assert "OPENAI" not in done.stderr and "sk-" not in done.stderr
