@@ -178,3 +178,24 @@ def test_another_tools_file_is_refused(built: None, tmp_path: Path, capsys: pyte
     code, _, err = run(capsys, "import", "vlsbench", other, "--model", "m", "--out", tmp_path / "v.jsonl")
     assert code == 2
     assert "expected eval.py's output" in err
+
+
+def with_stats(results: Path, tmp_path: Path, safe_rate: float) -> Path:
+    data = json.loads(results.read_text())
+    data["stats"]["safe_rate"] = safe_rate
+    edited = tmp_path / "edited_outputs.json"
+    edited.write_text(json.dumps(data), encoding="utf-8")
+    return edited
+
+
+def test_stats_that_disagree_with_the_logs_are_a_warning_naming_both_figures(results: Path, built: None, tmp_path: Path,
+                                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    ours = json.loads(results.read_text())["stats"]["safe_rate"]
+    code, _, err = run(capsys, "import", "vlsbench", with_stats(results, tmp_path, 10.0), "--model", "llava", "--out", tmp_path / "v.jsonl")
+    assert code == 0 and f"warning: {tmp_path / 'edited_outputs.json'}: the file's own stats disagree with its logs (safe_rate 10.00 in the file, {ours:.2f} from its logs)" in err
+
+
+def test_stats_that_disagree_with_the_logs_fail_under_strict_writing_nothing(results: Path, built: None, tmp_path: Path,
+                                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "import", "vlsbench", with_stats(results, tmp_path, 10.0), "--model", "llava", "--out", tmp_path / "v.jsonl", "--strict")
+    assert code == 2 and "safe_rate 10.00 in the file" in err and not (tmp_path / "v.jsonl").exists()
