@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -51,3 +52,49 @@ def test_a_line_separator_inside_an_unquoted_csv_field_stays_in_its_row(tmp_path
     with path.open("w", encoding="utf-8", newline="") as handle:  # Python's csv writer leaves U+2028 unquoted
         csv.writer(handle).writerows([["id", "response"], ["1", "first\u2028second"], ["2", "No"]])
     assert {r.id: r.text for r in read_response_file(path)} == {"1": "first\u2028second", "2": "No"}
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-string", "inline-string"])
+def test_an_xlsx_cell_longer_than_excels_limit_is_refused_naming_its_row(shared: bool, tmp_path: Path) -> None:
+    """openpyxl cuts a longer cell on writing: the cell is made longer in the file's XML, as another tool could write it,
+    inline or (as Excel writes text) in the shared strings."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["index", "prediction"])
+    book.active.append([1, "Yes"])
+    book.active.append([2, "LONG-ANSWER"])
+    book.save(tmp_path / "p.xlsx")
+    rewrite(tmp_path / "p.xlsx", lambda sheet: sheet.replace("LONG-ANSWER", "x" * 40_000))
+    if shared:
+        share_strings(tmp_path / "p.xlsx")
+    with pytest.raises(InputError, match=r"p\.xlsx: row 3: expected at most Excel's 32,767 characters in a cell, found more in B3"):
+        read_response_file(tmp_path / "p.xlsx")
+
+
+def rewrite(path: Path, change: Any, strings: list[str] | None = None) -> None:
+    """Rewrite the first sheet's XML with ``change``; with ``strings``, add them as the shared strings."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members["xl/worksheets/sheet1.xml"] = change(members["xl/worksheets/sheet1.xml"].decode()).encode()
+    if strings is not None:
+        members["xl/sharedStrings.xml"] = ('<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                                           + "".join(f"<si><t>{s}</t></si>" for s in strings) + "</sst>").encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def share_strings(path: Path) -> None:
+    """Rewrite the sheet's inline strings as shared strings (as Excel itself writes them)."""
+    import re
+
+    strings: list[str] = []
+
+    def shared(match: re.Match[str]) -> str:
+        strings.append(match.group(2))
+        return f'<c r="{match.group(1)}" t="s"><v>{len(strings) - 1}</v></c>'
+
+    rewrite(path, lambda sheet: re.sub(r'<c r="([A-Z]+\d+)"[^>]*t="inlineStr"[^>]*><is><t>(.*?)</t></is></c>', shared, sheet), strings)

@@ -163,6 +163,9 @@ def _read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[str, list[Any]]]]:
         import openpyxl
     except ModuleNotFoundError:
         raise InputError(OPENPYXL_NOTE, file=path) from None
+    from mmsafety.runs.xlsx_limits import check_cell_sizes
+
+    check_cell_sizes(path)  # before openpyxl reads a cell whole
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
         formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
