@@ -98,3 +98,16 @@ def share_strings(path: Path) -> None:
         return f'<c r="{match.group(1)}" t="s"><v>{len(strings) - 1}</v></c>'
 
     rewrite(path, lambda sheet: re.sub(r'<c r="([A-Z]+\d+)"[^>]*t="inlineStr"[^>]*><is><t>(.*?)</t></is></c>', shared, sheet), strings)
+
+
+def test_an_xlsx_with_merged_cells_is_refused_naming_the_range(tmp_path: Path) -> None:
+    """Two items with one answer, merged over both rows: openpyxl reads the second as empty."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    for row in (["index", "prediction"], [1, "I cannot help with that."], [2, None]):
+        book.active.append(row)
+    book.active.merge_cells("B2:B3")
+    book.save(tmp_path / "p.xlsx")
+    with pytest.raises(InputError, match=r"p\.xlsx: merged cells B2:B3: expected one value in each cell"):
+        read_response_file(tmp_path / "p.xlsx")

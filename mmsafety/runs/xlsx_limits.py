@@ -1,5 +1,6 @@
 """Excel's own limit on a cell, checked before a workbook is opened: at most 32,767 characters
-(:data:`MAX_CELL_CHARS`). The workbook's XML is streamed (nothing but a count is kept), so a
+(:data:`MAX_CELL_CHARS`); and no merged cells (openpyxl reads all but a range's first cell as
+empty: a file with one is refused naming the range). The workbook's XML is streamed (nothing but a count is kept), so a
 small ``.xlsx`` holding one enormous cell is refused naming its row, memory flat, before
 openpyxl would read the cell whole.
 """
@@ -26,8 +27,13 @@ class _TooLong(Exception):
         """The cell's reference (``B7``)."""
 
 
+class _Merged(_TooLong):
+    """A merged range (``B2:B3``): openpyxl reads all but its first cell as empty."""
+
+
 def check_cell_sizes(path: Path) -> None:
-    """Refuse ``path`` (:class:`InputError` naming the row) when a cell holds more than :data:`MAX_CELL_CHARS` characters."""
+    """Refuse ``path`` (:class:`InputError` naming the row) when a cell holds more than :data:`MAX_CELL_CHARS` characters,
+    or (naming the range) when it has merged cells."""
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError):
@@ -40,6 +46,9 @@ def check_cell_sizes(path: Path) -> None:
         for name in sorted(n for n in names if _SHEET.fullmatch(n)):
             try:
                 _scan_sheet(archive, name, long_strings)
+            except _Merged as error:
+                raise InputError(f"merged cells {error.where}: expected one value in each cell (unmerge them, filling each "
+                                 "cell, and save again)", file=path) from None
             except _TooLong as error:
                 raise InputError(f"expected at most Excel's {MAX_CELL_CHARS:,} characters in a cell, found more in {error.where}",
                                  file=path, record=_row(error.where)) from None
@@ -92,6 +101,8 @@ def _scan_sheet(archive: zipfile.ZipFile, name: str, long_strings: set[int]) -> 
 
     def start(tag: str, attrs: dict[str, str]) -> None:
         local = tag.rsplit(":", 1)[-1]
+        if local == "mergeCell":
+            raise _Merged(attrs.get("ref", "?"))
         if local == "c":
             cell.update(ref=attrs.get("r", ""), shared=attrs.get("t") == "s", chars=0, value="", **{"in": ""})
         elif local in ("t", "v", "f"):
