@@ -1,5 +1,5 @@
-"""README.md runs top to bottom, as a newcomer would: every ```bash and ```python block, in
-order, in one empty folder, in one shell.
+"""README.md and every page under docs/ run top to bottom, as a newcomer would: each page's
+```bash and ```python blocks, in order, in one empty folder of its own, in one shell.
 
 - A block marked ``<!-- readme-test: skip -->`` on the line before its fence needs what this
   machine lacks (a served model, an API key, the Hub) and is shown, not run.
@@ -11,7 +11,7 @@ order, in one empty folder, in one shell.
   (``MMSAFETY_GITHUB_URL``), so ``mmsafety build mmsafeaware`` downloads the real files.
 - ```python blocks run as ``python - <<'EOF'``, in the same folder, after the blocks before them.
 
-``MMSAFETY_README=path`` runs another file (to try a draft).
+``MMSAFETY_README=path`` runs that file alone (to try a draft).
 """
 
 from __future__ import annotations
@@ -28,7 +28,18 @@ from helpers.env import UPSTREAM
 from helpers.http import serve_directory
 
 ROOT = Path(__file__).resolve().parents[1]
-README = Path(os.environ.get("MMSAFETY_README", ROOT / "README.md"))
+PAGES = (
+    [Path(os.environ["MMSAFETY_README"])]
+    if os.environ.get("MMSAFETY_README")
+    else [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+)
+"""The pages that run: the README first, then each docs page."""
+PRODUCES = {
+    "README.md": ("mmsafety-demo/report.html", "demo-report/report.html"),
+    "custom-sets-and-audit.md": ("export/my-set/README.md", "audit/my-set/audit.json"),
+    "reports.md": ("demo-report/report.html", "mmsafety-demo/report.html"),
+}
+"""Files a page's blocks must leave behind, beyond running without error."""
 SKIP_MARK = "<!-- readme-test: skip -->"
 SETUP_MARK = "<!-- readme-test: setup -->"
 SETUP_STEPS = (re.compile(r"^python3 -m venv \S+$"), re.compile(r"^\. \S+/bin/activate$"), re.compile(r"^pip install .*$"))
@@ -81,7 +92,7 @@ def script(text: str) -> str:
     for line, language, mark, code in blocks(text):
         if mark == SKIP_MARK:
             continue
-        parts.append(f"echo '--- README line {line} ({language})' >&2")
+        parts.append(f"echo '--- line {line} ({language})' >&2")
         if mark == SETUP_MARK:
             parts.append(setup_rest(code))
         elif language == "bash":
@@ -102,13 +113,22 @@ def github_mirror(folder: Path) -> Path:
 
 
 def test_the_readme_has_blocks_to_run() -> None:
-    runnable = [b for b in blocks(README.read_text(encoding="utf-8")) if b[2] != SKIP_MARK]
+    runnable = [b for b in blocks(PAGES[0].read_text(encoding="utf-8")) if b[2] != SKIP_MARK]
     assert {language for _, language, _, _ in runnable} == {"bash", "python"}
 
 
-def test_the_readme_runs_top_to_bottom_in_one_shell(tmp_path: Path) -> None:
-    if not (UPSTREAM / "mmsafeaware").is_dir():
-        pytest.skip(f"the README builds MMSafeAware, whose upstream copy is not at {UPSTREAM / 'mmsafeaware'}")
+def test_the_readme_stays_short_and_links_every_docs_page() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 200
+    missing = [page.name for page in sorted((ROOT / "docs").glob("*.md")) if f"docs/{page.name}" not in readme]
+    assert not missing, f"README.md links no docs page {missing}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_the_page_runs_top_to_bottom_in_one_shell(page: Path, tmp_path: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    if "mmsafety build mmsafeaware" in script(text) and not (UPSTREAM / "mmsafeaware").is_dir():
+        pytest.skip(f"{page.name} builds MMSafeAware, whose upstream copy is not at {UPSTREAM / 'mmsafeaware'}")
     work = tmp_path / "newcomer"
     work.mkdir()
     home = tmp_path / "hf-home"
@@ -124,11 +144,11 @@ def test_the_readme_runs_top_to_bottom_in_one_shell(tmp_path: Path) -> None:
         HF_HUB_OFFLINE="1",
         XDG_CACHE_HOME=str(tmp_path / "xdg"),
     )
-    commands = script(README.read_text(encoding="utf-8"))
+    commands = script(text)
     with serve_directory(github_mirror(tmp_path / "github")) as (base_url, _):
         env["MMSAFETY_GITHUB_URL"] = base_url
         result = subprocess.run(["bash", "-c", commands], cwd=work, env=env, capture_output=True, text=True, timeout=TIMEOUT)
-    ran = [line for line in result.stderr.splitlines() if line.startswith("--- README line")]
-    assert result.returncode == 0, f"{README.name} stopped at {ran[-1] if ran else 'its start'}:\n{result.stderr[-4000:]}"
-    assert (work / "mmsafety-demo" / "report.html").is_file()
-    assert (work / "export" / "my-set" / "README.md").is_file()
+    ran = [line for line in result.stderr.splitlines() if line.startswith("--- line")]
+    assert result.returncode == 0, f"{page.name} stopped at {ran[-1] if ran else 'its start'}:\n{result.stderr[-4000:]}"
+    for produced in PRODUCES.get(page.name, ()):
+        assert (work / produced).is_file(), f"{page.name} ran but left no {produced}"
