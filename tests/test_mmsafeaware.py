@@ -602,7 +602,7 @@ def _dotdot_folder_outside(f: Fixture) -> list[str]:
 def _not_an_image(f: Fixture) -> list[str]:
     f.path(127).write_text("<html>Not Found</html>")
     pin(f)
-    return ["images/127.png: id 127: ", "expected an image Pillow can open, found text"]
+    return ["images/127.png: id 127: ", "expected an image Pillow can open, found a text file of"]
 
 
 def _truncated(f: Fixture) -> list[str]:
