@@ -66,6 +66,14 @@ def _run(argv: Sequence[str] | None) -> int:
     except InputError as error:
         print(f"mmsafety {args.command}: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except OSError as error:  # a write the user can mend (disk full, read-only): one line, naming what it can
+        from mmsafety.data.writing import WRITE_ERRNOS, cause
+
+        if error.errno not in WRITE_ERRNOS:
+            raise
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"mmsafety {args.command}: error: {where}cannot write: {cause(error)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"mmsafety {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -101,20 +101,17 @@ def _run(folder: OutputDir, out: Path) -> tuple[Any, ...]:
     responses_paths, verdict_paths = [], []
     bundled_dir = DEMO.folder / "responses"
     for name in sorted((p.name for p in bundled_dir.glob("*.jsonl")), key=lambda n: n.removesuffix(".jsonl").endswith("-blind")):  # sighted runs first
-        responses_path = out / "responses" / name
-        folder.file(f"responses/{name}")  # recorded as the demo's (its folder made)
+        responses_path = folder.file(f"responses/{name}")  # staged: moved in with the report, together
         shutil.copyfile(bundled_dir / name, responses_path)
         responses = read_responses(responses_path, samples, benchmark=REPO_ID)
         verdicts = RuleJudge().judge_many((samples[r.id], r) for r in responses)
-        verdicts_path = out / "verdicts" / name
-        folder.file(f"verdicts/{name}")
+        verdicts_path = folder.file(f"verdicts/{name}")
         write_verdicts(verdicts_path, verdicts, benchmark=REPO_ID, benchmark_version=version)  # a blind response's verdict says so
         responses_paths.append(responses_path)
         verdict_paths.append(verdicts_path)
     label_paths = []
     for bundled in sorted((DEMO.folder / "labels").glob("*.jsonl")):  # human verdict files, as `mmsafety label` writes them
-        label_path = out / "labels" / bundled.name
-        folder.file(f"labels/{bundled.name}")
+        label_path = folder.file(f"labels/{bundled.name}")  # staged, as the runs
         shutil.copyfile(bundled, label_path)
         check_verdicts(label_path, REPO_ID)  # a human file: the same checks against the set as any verdict file
         label_paths.append(label_path)
@@ -123,7 +120,10 @@ def _run(folder: OutputDir, out: Path) -> tuple[Any, ...]:
     queries = {sample_id: sample.query for sample_id, sample in samples.items()}
     coverage = {path: check_verdicts(path, REPO_ID).coverage for path in verdict_paths}
     report = load_safety_report(verdict_paths, queries=lambda _: queries, coverage=coverage, calibration=label_paths)
+    final = {path: out / path.relative_to(folder.staging()) for path in [*responses_paths, *verdict_paths, *label_paths]}
+    report.name_files(final)
     files = write_safety_report(report, folder, named=out)
+    responses_paths, verdict_paths, label_paths = ([final[p] for p in paths] for paths in (responses_paths, verdict_paths, label_paths))
     seconds["report"] = time.perf_counter() - clock
     return built, dataset, version, responses_paths, verdict_paths, label_paths, report, files, seconds
 

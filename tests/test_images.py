@@ -48,8 +48,8 @@ def test_mpo_keeps_both_frames() -> None:
     ("data", "found"),
     [
         (b"", "empty file"),
-        (b"<!DOCTYPE html><html>404 Not Found</html>", "text starting '<!DOCTYPE html><'"),
-        (b"\x00\x01\x02\x03" * 50, "200 bytes starting 00010203"),
+        (b"<!DOCTYPE html><html>404 Not Found</html>", "found a text file of 41 bytes"),
+        (b"\x00\x01\x02\x03" * 50, "found 200 bytes of no image format Pillow knows"),
     ],
     ids=["empty", "html", "binary"],
 )

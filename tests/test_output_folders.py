@@ -79,7 +79,7 @@ def test_evaluate_into_a_folder_of_user_files_exits_2_and_touches_nothing(salad:
 
 def test_evaluate_reruns_into_its_own_earlier_output(salad: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert evaluate(salad, tmp_path, tmp_path / "eval", capsys)[0] == 0
-    (tmp_path / "eval" / "verdicts.jsonl").write_text("", encoding="utf-8")
+    (tmp_path / "eval" / "verdicts.jsonl").unlink()  # a file mmsafety listed may be gone (one changed since is refused)
     code, _, err = evaluate(salad, tmp_path, tmp_path / "eval", capsys)
     assert code == 0, err
     assert len((tmp_path / "eval" / "verdicts.jsonl").read_text(encoding="utf-8").splitlines()) == 6
@@ -112,7 +112,7 @@ def test_report_into_a_folder_of_user_files_exits_2_and_touches_nothing(salad: l
 
 def test_report_reruns_into_its_own_earlier_output(salad: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert report(salad, tmp_path, tmp_path / "r", capsys)[0] == 0
-    (tmp_path / "r" / "report.md").write_text("stale", encoding="utf-8")
+    (tmp_path / "r" / "report.md").unlink()  # gone is fine; changed since is refused (tests/test_output_hostile.py)
     code, _, err = report(salad, tmp_path, tmp_path / "r", capsys)
     assert code == 0, err
     assert (tmp_path / "r" / "report.md").read_text(encoding="utf-8").startswith("# ")
@@ -154,7 +154,7 @@ def test_audit_into_a_folder_of_user_files_exits_2_and_touches_nothing(salad: li
 
 def test_audit_reruns_into_its_own_earlier_output(salad: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert audit(tmp_path / "a", capsys)[0] == 0
-    (tmp_path / "a" / "audit.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "a" / "audit.json").unlink()  # gone is fine; changed since is refused (tests/test_output_hostile.py)
     code, _, err = audit(tmp_path / "a", capsys)
     assert code == 0, err
     assert json.loads((tmp_path / "a" / "audit.json").read_text(encoding="utf-8"))["dataset"]["rows"] == 6
@@ -190,10 +190,10 @@ def test_demo_into_a_folder_of_user_files_exits_2_and_touches_nothing(hf_cache: 
 def test_demo_reruns_into_its_own_earlier_output(hf_cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "demo", "--out", tmp_path / "demo")[0] == 0
     first = snapshot(tmp_path / "demo")
-    (tmp_path / "demo" / "report.md").write_text("stale", encoding="utf-8")
+    (tmp_path / "demo" / "report.md").unlink()  # gone is fine; changed since is refused (tests/test_output_hostile.py)
     code, _, err = run(capsys, "demo", "--out", tmp_path / "demo")
     assert code == 0, err
-    assert set(snapshot(tmp_path / "demo")) == set(first) and (tmp_path / "demo" / "report.md").read_text(encoding="utf-8") != "stale"
+    assert set(snapshot(tmp_path / "demo")) == set(first) and (tmp_path / "demo" / "report.md").read_text(encoding="utf-8").startswith("# ")
 
 
 def test_demo_removes_the_files_of_its_earlier_output_it_no_longer_writes(hf_cache: Path, tmp_path: Path,

@@ -66,12 +66,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     check_distinct_files(responses=args.responses, out=verdicts, cache=None if args.no_cache else args.cache)
     with prepare_output_dir(out, "evaluate") as folder:  # refused before judging, not after
         run = judge_responses(args, name)
-        folder.file(VERDICTS_NAME)  # recorded as this output's
-        write_verdicts(verdicts, run.verdicts, benchmark=run.benchmark.repo, benchmark_version=run.benchmark.version,
+        staged = folder.file(VERDICTS_NAME)  # moves in with the report, together
+        write_verdicts(staged, run.verdicts, benchmark=run.benchmark.repo, benchmark_version=run.benchmark.version,
                        benchmark_config=run.benchmark.config)
-        checked = check_verdict_files([verdicts], name, run.benchmark.config)
-        report = load_safety_report([verdicts], policy=args.policy, invalid=args.invalid, confidence=args.confidence,
-                                    coverage={verdicts: checked[0].coverage}, tables={verdicts: checked[0].table})
+        checked = check_verdict_files([staged], name, run.benchmark.config)
+        report = load_safety_report([staged], policy=args.policy, invalid=args.invalid, confidence=args.confidence,
+                                    coverage={staged: checked[0].coverage}, tables={staged: checked[0].table})
+        report.name_files({staged: verdicts})
         files = write_safety_report(report, folder, named=out)
     if args.json:
         print_json({"judge": judge_summary_dict(run, verdicts), "report": report_json(report, files)})

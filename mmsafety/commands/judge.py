@@ -51,10 +51,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 def run_judge(args: argparse.Namespace) -> int:
     """``mmsafety judge``: read responses, judge them, write verdicts, print a summary."""
+    from mmsafety.data.writing import check_writable
     from mmsafety.runs.files import write_verdicts
 
     name = benchmarks.check_name(args.benchmark)
     check_distinct_files(responses=args.responses, out=args.out, cache=None if args.no_cache else args.cache)
+    check_writable(args.out)  # before the first request, not after the last
     run = judge_responses(args, name)
     write_verdicts(args.out, run.verdicts, benchmark=run.benchmark.repo, benchmark_version=run.benchmark.version,
                    benchmark_config=run.benchmark.config)

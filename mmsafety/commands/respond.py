@@ -90,6 +90,9 @@ def run_respond(args: argparse.Namespace) -> int:
     samples = list(benchmark.samples.values())[: args.limit]
     cache = None if args.no_cache else (args.cache or respond_cache_path())
     check_distinct_files(out=args.out, cache=cache)
+    from mmsafety.data.writing import check_writable
+
+    check_writable(args.out)  # before the first request, not after the last
     responder = Responder(
         model=args.model,
         base_url=args.base_url,

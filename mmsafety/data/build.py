@@ -52,6 +52,7 @@ SCRATCH_PREFIX = ".mmsafety-build-"
 """Scratch folders in the cache root: ``.mmsafety-build-<pid>-<random>``."""
 _SCRATCH = re.compile(re.escape(SCRATCH_PREFIX) + r"(\d+)-[0-9a-f]+")
 _ASIDE = re.compile(r"\.(.+)\.old-\d+")
+_BUILD = re.compile(r"[0-9a-f]{16}")
 
 _stage: Callable[[str], None] = lambda stage: None  # noqa: E731
 """Called at each step of the swap (``"aside"``, ``"moved"``); tests pause or kill a build there."""
@@ -218,8 +219,8 @@ def build_with(
             check_repo_folder(builder.repo_id)
             restore_aside(repo_cache_dir(builder.repo_id))
             _replace_dir(built, target)
-            for stale in target.parent.iterdir():  # older builds of the same version
-                if stale.is_dir() and stale != target:
+            for stale in target.parent.iterdir():  # older builds of the same version, and nothing else
+                if stale != target and is_build_folder(stale):
                     shutil.rmtree(stale, ignore_errors=True)
             if builder.config_name != builder.default_config():
                 # load_dataset(repo_id) offline reloads the newest cached configuration: keep it the default
@@ -256,6 +257,14 @@ def _record_repo(repo: str) -> None:
     temporary = folder / f"{REPO_MARKER}.{os.getpid()}.tmp"
     temporary.write_text(json.dumps({"repo_id": repo}) + "\n", encoding="utf-8")
     os.replace(temporary, folder / REPO_MARKER)
+
+
+def is_build_folder(folder: Path) -> bool:
+    """Whether ``folder`` is a build as mmsafety's builders write one: named by a build hash
+    (16 hex digits, :meth:`~mmsafety.data.builder.SafetyBuilder.build_hash`), holding the
+    ``dataset_info.json`` that ``datasets`` writes, and not a symbolic link."""
+    return (_BUILD.fullmatch(folder.name) is not None and folder.is_dir() and not folder.is_symlink()
+            and (folder / datasets.config.DATASET_INFO_FILENAME).is_file())
 
 
 # -- what killed builds leave ------------------------------------------------------------------

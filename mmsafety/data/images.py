@@ -117,11 +117,27 @@ def image_value(data: bytes, *, name: str, file: object, record: object) -> Imag
     return {"bytes": data, "path": name}
 
 
+_KINDS = ((b"%PDF", "a PDF document"), (b"PK\x03\x04", "a ZIP archive"), (b"\x1f\x8b", "a gzip file"), (b"\x7fELF", "an executable"),
+          (b"SQLite format 3", "an SQLite database"))
+
+
 def _describe(data: bytes) -> str:
-    head = data[:16]
-    if head.isascii() and all(32 <= b < 127 or b in (9, 10, 13) for b in head):
-        return f"text starting {head.decode('ascii')!r}"
-    return f"{len(data)} bytes starting {head[:8].hex()}"
+    """What a file that is no image is, by its kind and size, never by its content (it may hold a secret).
+
+    >>> _describe(b"OPENAI_API_KEY=sk-secret\\n"), _describe(b"%PDF-1.7 ..."), _describe(bytes(range(256)))
+    ('a text file of 25 bytes', 'a PDF document of 12 bytes', '256 bytes of no image format Pillow knows')
+    """
+    for magic, kind in _KINDS:
+        if data.startswith(magic):
+            return f"{kind} of {len(data)} bytes"
+    head = data[:512]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        text = head[: error.start].decode("utf-8") if error.start > len(head) - 4 else None
+    if text is not None and all(c.isprintable() or c in "\t\n\r" for c in text):
+        return f"a text file of {len(data)} bytes"
+    return f"{len(data)} bytes of no image format Pillow knows"
 
 
 def resolve_inside(root: Path, relative: str | os.PathLike[str], *, file: object, record: object) -> Path:

@@ -71,7 +71,32 @@ def load_json_list(data: bytes, *, file: object) -> list[dict[str, Any]]:
     for index, record in enumerate(value):
         if not isinstance(record, dict):
             raise InputError(f"expected a JSON object, found a JSON {json_type(record)}", file=file, record=f"record {index}")
+        if "\\ud" in text or "\\uD" in text:
+            check_text(record, file=file, record=f"record {index}")
     return value
+
+
+def check_text(value: Any, *, file: object, record: object, field: str = "") -> None:
+    """Refuse a string holding a lone surrogate (a ``\\udXXX`` escape that is not text: no UTF-8
+    spells it, so no file name or query holds one), naming the record and the field.
+
+    >>> check_text({"image": "caf\\udce9.png"}, file="r.jsonl", record="line 3")
+    Traceback (most recent call last):
+    ...
+    mmsafety.errors.InputError: r.jsonl: line 3: expected text in 'image', found a lone surrogate (U+DCE9), which no UTF-8 file name or text holds
+    """
+    if isinstance(value, str):
+        for char in value:
+            if "\ud800" <= char <= "\udfff":
+                raise InputError(f"expected text in {field!r}, found a lone surrogate (U+{ord(char):04X}), which no UTF-8 file name or text holds",
+                                 file=file, record=record)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key, file=file, record=record, field=field)
+            check_text(item, file=file, record=record, field=key if not field else f"{field}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_text(item, file=file, record=record, field=f"{field}[{index}]")
 
 
 def load_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -108,6 +133,8 @@ def load_jsonl(path: str | os.PathLike[str]) -> Iterator[tuple[int, dict[str, An
                     raise InputError(f"malformed JSON: {error.msg}", file=path, record=f"line {number}, column {error.colno}") from None
                 if not isinstance(value, dict):
                     raise InputError(f"expected a JSON object, found a JSON {json_type(value)}", file=path, record=f"line {number}")
+                if "\\ud" in text or "\\uD" in text:  # only an escape can spell a lone surrogate
+                    check_text(value, file=path, record=f"line {number}")
                 yield number, value
     except FileNotFoundError:
         raise InputError("expected a JSONL file, found no such file", file=path) from None

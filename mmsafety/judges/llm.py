@@ -93,6 +93,7 @@ INVALID_REASONS = (
     "judge_timeout",
     "judge_connection_error",
     "judge_malformed_response",
+    "judge_response_too_large",
     INVALID_IMAGE,
 )
 """Reasons an LLM verdict can be ``invalid`` (besides ``empty_response``)."""

@@ -100,7 +100,7 @@ def _bars(axes: Any, rows: Sequence[str], labels: Sequence[str], cell: Callable[
                     continue
                 split = _present(refusal) and _present(warning)  # else one plain bar: a judge without refusals does not split it
                 left = 100 * refusal.value if split else 100 * safe.value
-                axes.barh(position, left, height=height * 0.92, color=colours[index], label=legend(label))
+                axes.barh(position, left, height=height * 0.92, color=colours[index], label=legend(plain(label)))
                 axes.barh(position, 100 * safe.value - left, left=left, height=height * 0.92, color=colours[index], alpha=0.45,
                           hatch="//", edgecolor="white")
                 value, error = _error(safe)
@@ -108,8 +108,8 @@ def _bars(axes: Any, rows: Sequence[str], labels: Sequence[str], cell: Callable[
             elif _present(rates.get(rate or rows[row])):
                 value, error = _error(rates[rate or rows[row]])
                 axes.barh(position, value, height=height * 0.92, xerr=error, color=colours[index], ecolor="#333333", capsize=2,
-                          label=legend(label))
-    axes.set_yticks(range(len(rows)), [rate_title(r) if rate is None and not stacked else r for r in rows])
+                          label=legend(plain(label)))
+    axes.set_yticks(range(len(rows)), [rate_title(r) if rate is None and not stacked else plain(r) for r in rows])
     axes.invert_yaxis()
     axes.set_xlim(0, 102)
     axes.grid(axis="x", alpha=0.3)
@@ -159,13 +159,13 @@ def headline_chart(results: BenchmarkResults, stem: Path, confidence: float) -> 
     axes = figure.add_subplot()
     if stacked:
         _bars(axes, rows, labels, lambda row, _: runs[row].score.rates, True, None)
-        axes.set_yticks(range(len(rows)), rows)
+        axes.set_yticks(range(len(rows)), [plain(row) for row in rows])
     else:
         _bars(axes, rows, labels, lambda row, index: runs[index].score.rates, False, None)
     level = f"{100 * confidence:g}%"
     what = "refusal (solid) + warning (hatched) = safe-response rate" if stacked else "rate"
     axes.set_xlabel(f"{what} (%), with {level} interval")
-    axes.set_title(f"{results.benchmark}: headline rates ({results.policy} policy)")
+    axes.set_title(plain(f"{results.benchmark}: headline rates ({results.policy} policy)"))
     return Figure(f"{results.benchmark}: headline rates per run, with {level} intervals",
                   _save(figure, stem, 0 if stacked else len(labels), beside=True))
 
@@ -198,15 +198,31 @@ def category_chart(results: BenchmarkResults, stem: Path, confidence: float) -> 
         _bars(axes, [c or "(none)" for c in rows], [run.label for run in runs],
               lambda row, index, rows=rows: rates(runs[index], rows[row]), stacked, panel or "x")
         title = "refusal (solid) + warning (hatched) = safe-response rate" if stacked else rate_title(panel)
-        axes.set_title(f"{results.benchmark}: {title} by category", fontsize=10)
+        axes.set_title(plain(f"{results.benchmark}: {title} by category"), fontsize=10)
         axes.set_xlabel(f"% with {100 * confidence:g}% interval")
     shown = "safe-response rate (refusal + warning)" if stacked else ", ".join(rate_title(p) for p in panels)
     return Figure(f"{results.benchmark}: {shown} by category, per run", _save(figure, stem, len(runs)))
 
 
 def write_charts(results: BenchmarkResults, folder: Path, confidence: float) -> list[Figure]:
-    """A benchmark's charts, each as PNG, SVG and PDF, into ``folder``."""
+    """A benchmark's charts, each as PNG, SVG and PDF, into ``folder``; every text in them is
+    drawn as written (no mathtext: ``$5 or $10`` stays that) and holds no character XML forbids."""
+    import matplotlib
+
     prefix = slug(results.key)
-    charts = [headline_chart(results, folder / f"{prefix}-headline", confidence),
-              category_chart(results, folder / f"{prefix}-by-category", confidence)]
+    with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+        charts = [headline_chart(results, folder / f"{prefix}-headline", confidence),
+                  category_chart(results, folder / f"{prefix}-by-category", confidence)]
     return [chart for chart in charts if chart is not None]
+
+
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def plain(text: str) -> str:
+    r"""``text`` for a chart: each character XML forbids (NUL, other controls, a lone surrogate) as U+FFFD.
+
+    >>> plain("kitchen\x00\x1b[31m") == "kitchen\ufffd\ufffd[31m"
+    True
+    """
+    return _XML_FORBIDDEN.sub("\ufffd", text)

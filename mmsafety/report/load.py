@@ -136,6 +136,14 @@ class SafetyReport:
     confidence: float = 0.95
     resamples: int = DEFAULT_RESAMPLES
 
+    def name_files(self, names: Mapping[Path, Path]) -> None:
+        """Show each verdicts file read from a staging path (a key of ``names``) as where it lands (its value)."""
+        for results in self.benchmarks:
+            for run in [*results.runs, *(file for judged in results.judged_runs for file in judged.files if file not in results.runs)]:
+                if run.path in names:
+                    run.label = run.label.replace(f"({run.path})", f"({names[run.path]})")
+                    run.path = names[run.path]
+
 
 def _distinct(table: pa.Table, name: str) -> list[Any]:
     """The distinct non-null values of a column, sorted."""

@@ -34,29 +34,66 @@ from mmsafety.scoring import RateValue
 from mmsafety.report.rate_cells import rate_title
 
 
+_MD_SPECIAL = re.compile(r"[\\`*<>|~&$]|\](?=[(\[:])|(?<![^\W_])_|_(?![^\W_])")
+"""Characters Markdown (CommonMark, GFM tables, HTML) may read as markup: each one is backslash-escaped
+(a ``]`` only where a link could follow it, as no link reference can be defined in one line of text; an ``_``
+only beside something other than a letter or digit, as inside a word it never emphasises)."""
+_LINE_BREAKS = re.compile(r"\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")
+_BLOCK_START = re.compile(r"^(\s*)([-+](?=[\s-]|$)|#(?=[\s#]|$)|\d+(?=[.)](?:\s|$)))")
+"""What would open a list, a heading or a rule at the start of a paragraph."""
+
+
+def md_text(text: str) -> str:
+    r"""Text (ids, categories, queries, model and file names; with the document's own ```code``` spans)
+    as inert Markdown: every character Markdown or HTML could read as markup is escaped, line breaks
+    become spaces, and a code span stays a code span with its content literal.
+
+    >>> md_text("<img src=x onerror=alert(1)> | *bold* `a|b`")
+    '\\<img src=x onerror=alert(1)\\> \\| \\*bold\\* `a\\|b`'
+    >>> md_text("1. not a list")
+    '1\\. not a list'
+    """
+    text = _LINE_BREAKS.sub(" ", text)
+    parts = re.split(r"(`[^`]+`)", text)
+    out = []
+    for index, part in enumerate(parts):
+        if index % 2:  # a code span the document wrote: its content is literal; only | would split a table row
+            out.append(part.replace("|", "\\|"))
+        else:
+            out.append(_MD_SPECIAL.sub(lambda m: "\\" + m.group(0), part))
+    joined = "".join(out)
+    return _BLOCK_START.sub(lambda m: m.group(1) + ("\\" + m.group(2) if not m.group(2).isdigit() else m.group(2) + "\\"), joined, count=1)
+
+
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return md_text(text)
 
 
 def to_markdown(document: Document) -> str:
-    """The document as Markdown."""
-    lines = [f"# {document.title}", ""]
+    """The document as Markdown; every text in it escaped by :func:`md_text` (the report is inert)."""
+    lines = [f"# {md_text(document.title)}", ""]
     for block in document.blocks:
         if isinstance(block, Heading):
-            lines += [f"{'#' * block.level} {block.text}", ""]
+            lines += [f"{'#' * block.level} {md_text(block.text)}", ""]
         elif isinstance(block, Paragraph):
-            lines += [block.text, ""]
+            lines += [md_text(block.text), ""]
         elif isinstance(block, Table):
             lines.append("| " + " | ".join(_md_cell(h) for h in block.headers) + " |")
             lines.append("|" + "|".join("---" for _ in block.headers) + "|")
             lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows]
             lines.append("")
         elif isinstance(block, Figure):
-            others = ", ".join(f"[{kind.upper()}]({path.name})" for kind, path in block.files.items() if kind != "png")
-            lines += [f"![{block.alt}]({block.files['png'].name})", "", f"{block.alt} ({others})" if others else block.alt, ""]
+            others = ", ".join(f"[{kind.upper()}](<{_md_link(path.name)}>)" for kind, path in block.files.items() if kind != "png")
+            alt = md_text(block.alt)
+            lines += [f"![{alt}](<{_md_link(block.files['png'].name)}>)", "", f"{alt} ({others})" if others else alt, ""]
         elif isinstance(block, Code):
             lines += ["```", block.text, "```", ""]
     return "\n".join(lines)
+
+
+def _md_link(name: str) -> str:
+    """A file name as a Markdown link destination in ``<...>`` (only ``<``, ``>``, ``\\`` and line breaks need care)."""
+    return re.sub(r"[<>\\]", lambda m: "\\" + m.group(0), _LINE_BREAKS.sub(" ", name))
 
 
 def _inline_html(text: str) -> str:
@@ -104,13 +141,28 @@ _LATEX_SPECIALS = {
 }
 
 
+_PDFLATEX_TEXT = set("ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÑÒÓÔÕÖØÙÚÛÜÝßàáâãäåæçèéêëìíîïñòóôõöøùúûüýÿŒœ–—‘’“”…")
+"""The characters beyond ASCII that pdflatex typesets as it starts (the kernel's UTF-8 input, OT1 fonts)."""
+
+
 def latex_escape(text: str) -> str:
-    r"""Text safe in LaTeX's text mode.
+    r"""Text safe in LaTeX's text mode, and typeset by pdflatex as it starts: a character it cannot
+    typeset (a control character, U+202E, CJK, emoji...) becomes a visible ``[U+XXXX]``.
 
     >>> latex_escape("50% of my_model & co")
     '50\\% of my\\_model \\& co'
+    >>> latex_escape("café 模型 \u202e")
+    'café {[}U+6A21{]}{[}U+578B{]} {[}U+202E{]}'
     """
-    return "".join(_LATEX_SPECIALS.get(char, char) for char in text)
+    return "".join(_LATEX_SPECIALS.get(char) or _latex_char(char) for char in text)
+
+
+def _latex_char(char: str) -> str:
+    if " " <= char <= "~" and char not in "[]" or char in _PDFLATEX_TEXT:
+        return char
+    if char in "[]":  # after a row's \\ a [ would be read as its option
+        return "{" + char + "}"
+    return f"{{[}}U+{ord(char):04X}{{]}}"
 
 
 def _latex_rate(rate: RateValue | None, decimals: int = 1) -> str:

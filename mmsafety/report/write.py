@@ -83,15 +83,18 @@ def write_safety_report(report: SafetyReport, out: str | Path | OutputDir, *, na
 def _write_into(report: SafetyReport, out: OutputDir, folder: Path) -> SafetyReportFiles:
     """Every file written whole into a staging folder first, then moved in together; the paths
     returned are in ``folder`` (the folder as the caller named it)."""
-    staging = out.staging()
+    from mmsafety.data.writing import writing
+
     try:
-        figures = {results.key: write_charts(results, staging, report.confidence) for results in report.benchmarks}
-        document = build_document(report, figures)  # the HTML embeds the charts: read while they are staged
-        (staging / "report.md").write_text(to_markdown(document), encoding="utf-8")
-        (staging / "report.html").write_text(to_html(document), encoding="utf-8")
-        (staging / "results.tex").write_text(to_latex(report), encoding="utf-8")
-        (staging / "scores.json").write_text(json.dumps(report_payload(report), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        out.commit()
+        with writing(folder):
+            staging = out.staging()
+            figures = {results.key: write_charts(results, staging, report.confidence) for results in report.benchmarks}
+            document = build_document(report, figures)  # the HTML embeds the charts: read while they are staged
+            (staging / "report.md").write_text(to_markdown(document), encoding="utf-8")
+            (staging / "report.html").write_text(to_html(document), encoding="utf-8")
+            (staging / "results.tex").write_text(to_latex(report), encoding="utf-8")
+            (staging / "scores.json").write_text(json.dumps(report_payload(report), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            out.commit()
     finally:
         out.discard()
     charts = {path.name: folder / path.name for figure_list in figures.values() for figure in figure_list for path in figure.files.values()}

@@ -154,12 +154,15 @@ def file_mode(path: Path) -> int:
 def write_jsonl_atomic(path: str | Path, records: Iterable[Mapping[str, Any]]) -> None:
     """Write ``records`` as JSONL to ``path`` atomically (temporary file, fsync, rename),
     with the permissions :func:`file_mode` says (a temporary file is created ``0o600``)."""
+    from mmsafety.data.writing import writing
+
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
+    with writing(path):
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=folder, prefix=f".{path.name}.", suffix=".tmp", delete=False
+        )
     try:
         with handle:
             for record in records:
@@ -168,6 +171,10 @@ def write_jsonl_atomic(path: str | Path, records: Iterable[Mapping[str, Any]]) -
             os.fchmod(handle.fileno(), file_mode(path))
             os.fsync(handle.fileno())
         os.replace(handle.name, path)
+    except OSError as error:
+        Path(handle.name).unlink(missing_ok=True)
+        with writing(path):
+            raise error
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise

@@ -73,6 +73,7 @@ ERROR_REASONS = (
     "model_timeout",
     "model_connection_error",
     "model_malformed_response",
+    "model_response_too_large",
     INVALID_IMAGE,
 )
 """Why a sample has no response: the endpoint rejected the request (``model_bad_request``,

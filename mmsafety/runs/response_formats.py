@@ -28,6 +28,7 @@ mmsafety.errors.InputError: --map: expected response=FIELD too (the field holdin
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from collections.abc import Collection, Iterator, Mapping
@@ -65,6 +66,11 @@ def parse_map(text: str) -> dict[str, str]:
         if name in mapping:
             raise InputError(f"{name} is mapped twice: expected each name once", record="--map")
         mapping[name] = field
+    named = [field for field in mapping.values()]
+    twice = sorted({field for field in named if named.count(field) > 1})
+    if twice:
+        names = ", ".join(f"{name}={field}" for name, field in mapping.items() if field in twice)
+        raise InputError(f"{names}: one field for several names; expected a field of its own for each", record="--map")
     for required, meaning in (("id", "the field holding the sample id"), ("response", "the field holding the answer")):
         if required not in mapping:
             raise InputError(f"expected {required}=FIELD too ({meaning}), found only {', '.join(mapping)}", record="--map")
@@ -128,6 +134,10 @@ def _table_default_map(header: list[str], suffix: str) -> dict[str, str]:
 
 
 def _check_columns(path: Path, header: list[str], mapping: Mapping[str, str]) -> None:
+    twice = sorted({c for c in mapping.values() if header.count(c) > 1})
+    if twice:
+        where = "; ".join(f"{c!r} in columns {', '.join(str(i + 1) for i, h in enumerate(header) if h == c)}" for c in twice)
+        raise InputError(f"the header names a column it reads twice ({where}): expected each column once", file=path, record="header")
     for name, column in mapping.items():
         if column not in header:
             found = ", ".join(repr(c) for c in header) or "none"
@@ -141,7 +151,7 @@ def _read_table(path: Path, suffix: str) -> tuple[list[str], Iterator[tuple[str,
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
         raise InputError(f"expected UTF-8 text, found the byte {error.object[error.start]:#04x}", file=path, record=f"byte {error.start}") from None
-    reader = csv.reader(text.splitlines(keepends=True), delimiter="\t" if suffix == ".tsv" else ",")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if suffix == ".tsv" else ",")  # rows split as csv does (not at U+2028)
     try:
         header = next(reader)
     except StopIteration:
@@ -172,15 +182,23 @@ def _read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[str, list[Any]]]]:
         import openpyxl
     except ModuleNotFoundError:
         raise InputError(OPENPYXL_NOTE, file=path) from None
+    from mmsafety.runs.xlsx_limits import check_cell_sizes
+
+    check_cell_sizes(path)  # before openpyxl reads a cell whole
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
     except Exception as error:  # zipfile.BadZipFile, KeyError, InvalidFileException...
         raise InputError(f"expected an .xlsx workbook, found a file openpyxl cannot read ({type(error).__name__}: {error})", file=path) from None
     sheet = book.worksheets[0]
-    lines = sheet.iter_rows(values_only=True)
+    # A formula cell without a cached value (pandas' to_excel writes text starting with "=" as a
+    # formula, never computed) is read as the text of its formula: the string that was written.
+    lines = (tuple(f if v is None and isinstance(f, str) and f.startswith("=") else v for v, f in zip(values, written))
+             for values, written in zip(sheet.iter_rows(values_only=True), formulas.worksheets[0].iter_rows(values_only=True)))
     first = next(lines, None)
     if first is None:
         book.close()
+        formulas.close()
         raise InputError("expected a header row, found an empty sheet", file=path, record=f"sheet {sheet.title!r}")
     header = ["" if h is None else str(h).strip() for h in first]
 
@@ -192,6 +210,7 @@ def _read_xlsx(path: Path) -> tuple[list[str], Iterator[tuple[str, list[Any]]]]:
                 yield f"row {number}", list(values) + [None] * (len(header) - len(values))
         finally:
             book.close()
+            formulas.close()
 
     return header, rows()
 

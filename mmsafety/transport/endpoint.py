@@ -19,7 +19,13 @@ them. :meth:`ChatEndpoint.post` sends one chat-completions body and comes back w
   ``config_error`` at once: nothing would be answered, so the run stops.
 
 Timeouts and connection errors are retried at most ``RetryPolicy.transport_attempts`` times
-(an endpoint that does not answer is not asked six times over). The API key is read from an
+(an endpoint that does not answer is not asked six times over). Each attempt has one deadline,
+``timeout`` seconds from sending to the whole body read (a slow drip does not stretch it). A body
+is read to at most ``max_body_bytes`` (:data:`DEFAULT_MAX_BODY_BYTES`): a longer one, or an endless
+stream, is given up at once as ``response_too_large`` with memory flat. A ``Retry-After`` longer
+than ``RetryPolicy.max_retry_after`` is not waited for: the item is given up as ``rate_limited``,
+its detail saying what the endpoint asked. The user and password of a URL (``http://alice:secret@host``)
+are masked wherever an endpoint is named. The API key is read from an
 environment variable and sent only in the request header; :meth:`ChatEndpoint.redact` masks
 it, in every spelling (plain, percent-encoded with ``%2D`` or ``%2d``, double-encoded), in
 every text a :class:`Reply` or an error carries, and :meth:`ChatEndpoint.redact_key` in an
@@ -46,6 +52,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import httpx2
 import openai
 
 from mmsafety.errors import InputError
@@ -58,7 +65,7 @@ RETRYABLE_STATUS = frozenset({408, 409, 429})
 FATAL_STATUS = {401: "refused the API key", 403: "denied access", 404: "does not know this model or path"}
 UNREACHABLE = ("connection_error", "timeout")
 """Failures that say nothing answered (retried at most ``RetryPolicy.transport_attempts`` times)."""
-FAILURE_REASONS = ("rate_limited", "server_error", "timeout", "connection_error", "malformed_response")
+FAILURE_REASONS = ("rate_limited", "server_error", "timeout", "connection_error", "malformed_response", "response_too_large")
 """Why a request was given up after its retries (a :class:`Reply` of kind ``failed``)."""
 
 REDACTED = "[redacted]"
@@ -66,6 +73,56 @@ MIN_REDACTED_KEY = 8
 """Keys shorter than this (``EMPTY``, a local server's ``token``) are not masked in answers:
 masking them would rewrite ordinary words; every real provider's key is far longer."""
 SECRET_SHAPE = re.compile(r"\b(sk|key|token)-[A-Za-z0-9_\-*]{4,}")
+URL_USERINFO = re.compile(r"(?<=://)[^/?#@\s]+@")
+"""The ``user:password@`` of a URL."""
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+"""The longest response body read (4 MiB: a chat completion is a few KiB; a longer one is given up)."""
+
+
+def redact_url(text: str) -> str:
+    """``text`` with the user and password of every URL in it masked.
+
+    >>> redact_url("no answer from http://alice:SECRET@host:8000/v1")
+    'no answer from http://[redacted]@host:8000/v1'
+    """
+    return URL_USERINFO.sub(REDACTED + "@", text)
+
+
+class ResponseTooLarge(Exception):
+    """A response body longer than the endpoint's ``max_body_bytes``."""
+
+
+class _CappedStream(httpx2.AsyncByteStream):
+    def __init__(self, stream: Any, limit: int) -> None:
+        self._stream, self._limit = stream, limit
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        read = 0
+        async for chunk in self._stream:
+            read += len(chunk)
+            if read > self._limit:
+                raise ResponseTooLarge(f"the response body is longer than {self._limit} bytes")
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+class _CappedTransport(httpx2.AsyncHTTPTransport):
+    """The HTTP transport, each response body read to at most ``limit`` bytes (then :class:`ResponseTooLarge`)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self._limit = limit
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await super().handle_async_request(request)
+        length = response.headers.get("content-length", "")
+        if length.isdigit() and int(length) > self._limit:
+            await response.aclose()
+            raise ResponseTooLarge(f"the response body is {int(length)} bytes, longer than {self._limit}")
+        response.stream = _CappedStream(response.stream, self._limit)
+        return response
 
 T = TypeVar("T")
 
@@ -249,8 +306,10 @@ class ChatEndpoint:
         seed: int | None = None,
         role: str = "endpoint",
         config_error: type[InputError] = EndpointError,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         self.config_error = config_error
+        self.max_body_bytes = max_body_bytes
         self.role = role
         if timeout <= 0:
             raise config_error(f"expected a positive --timeout, found {timeout}")
@@ -282,12 +341,12 @@ class ChatEndpoint:
         masked (a key too short for :meth:`redact_key`, as written); used on error texts."""
         if self._key_pattern is None and self._api_key != PLACEHOLDER_API_KEY:
             text = text.replace(self._api_key, REDACTED)
-        return SECRET_SHAPE.sub(r"\1-" + REDACTED, self.redact_key(text))
+        return redact_url(SECRET_SHAPE.sub(r"\1-" + REDACTED, self.redact_key(text)))
 
     @property
     def where(self) -> str:
         """The endpoint as errors name it (its base URL, the key masked should it hold it)."""
-        return self.redact_key(self.base_url) if self.base_url else "the OpenAI API"
+        return redact_url(self.redact_key(self.base_url)) if self.base_url else "the OpenAI API"
 
     @functools.cached_property
     def address(self) -> str:
@@ -307,7 +366,8 @@ class ChatEndpoint:
     @contextlib.asynccontextmanager
     async def connect(self) -> AsyncIterator[openai.AsyncOpenAI]:
         """An async client for this endpoint (no retries of its own), closed on exit."""
-        client = openai.AsyncOpenAI(api_key=self._api_key, base_url=self.base_url, max_retries=0, timeout=self.timeout)
+        client = openai.AsyncOpenAI(api_key=self._api_key, base_url=self.base_url, max_retries=0, timeout=self.timeout,
+                                    http_client=openai.DefaultAsyncHttpxClient(transport=_CappedTransport(self.max_body_bytes)))
         try:
             yield client
         finally:
@@ -336,7 +396,7 @@ class ChatEndpoint:
                 # transforms (half the client's CPU time per request).
                 text = await asyncio.wait_for(
                     client.post("/chat/completions", body=dict(payload), cast_to=str),
-                    timeout=self.timeout * 2 + 5,
+                    timeout=self.timeout,  # one deadline per attempt, the body read included
                 )
                 return Reply("ok", value=read(json.loads(text)))
             except openai.APIStatusError as error:
@@ -347,6 +407,10 @@ class ChatEndpoint:
                     last_reason = "rate_limited" if status == 429 else "server_error"
                     last_detail = f"HTTP {status}: {error.message}"
                     retry_after = retry_after_seconds(error.response.headers)
+                    if retry_after is not None and retry_after > self.retry.max_retry_after:
+                        return Reply("failed", reason=last_reason, detail=self.redact(
+                            f"{last_detail}; the endpoint asked to retry after {retry_after:g} s, longer than the "
+                            f"{self.retry.max_retry_after:g} s mmsafety waits: given up (attempt {failures + 1})"))
                 else:
                     return Reply(
                         "rejected",
@@ -354,9 +418,13 @@ class ChatEndpoint:
                         content_filter=is_content_filter(error),
                         detail=self.redact(f"HTTP {status}: {error.message}"),
                     )
+            except ResponseTooLarge as error:
+                return Reply("failed", reason="response_too_large", detail=self.redact(str(error)))
             except (openai.APITimeoutError, asyncio.TimeoutError):
                 last_reason, last_detail = "timeout", f"no answer within {self.timeout:g} s"
             except openai.APIConnectionError as error:
+                if isinstance(error.__cause__, ResponseTooLarge):
+                    return Reply("failed", reason="response_too_large", detail=self.redact(str(error.__cause__)))
                 cause = f" ({error.__cause__})" if error.__cause__ is not None and str(error.__cause__) else ""
                 last_reason, last_detail = "connection_error", f"connection error: {error.message}{cause}"
             except (ValueError, openai.APIResponseValidationError) as error:

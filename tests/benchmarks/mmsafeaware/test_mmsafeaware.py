@@ -351,7 +351,7 @@ def two_images_unreadable(fixture: Fixture) -> Fixture:
     [
         "ids 1, 127 ",
         "images/1.jpeg: id 1: JPEG image is truncated",
-        "images/127.png: id 127: expected an image Pillow can open, found text starting 'not an image'",
+        "images/127.png: id 127: expected an image Pillow can open, found a text file of",
     ],
 )
 def test_unreadable_images_are_named_by_their_file_in_the_list(part: str, two_images_unreadable: Fixture, hf_cache: Path) -> None:
@@ -602,7 +602,7 @@ def _dotdot_folder_outside(f: Fixture) -> list[str]:
 def _not_an_image(f: Fixture) -> list[str]:
     f.path(127).write_text("<html>Not Found</html>")
     pin(f)
-    return ["images/127.png: id 127: ", "expected an image Pillow can open, found text"]
+    return ["images/127.png: id 127: ", "expected an image Pillow can open, found a text file of"]
 
 
 def _truncated(f: Fixture) -> list[str]:

@@ -222,3 +222,24 @@ def test_a_file_whose_label_str_disagrees_imports_as_eval_py_counts_it(
     rates = json.loads(scored)
     assert {"safe_rate": round(100 * rates["safe_response_rate"], 2), "safe_refuse_rate": round(100 * rates["refusal_rate"], 2),
             "safe_warning_rate": round(100 * rates["warning_rate"], 2)} == expected
+
+
+def with_stats(results: Path, tmp_path: Path, safe_rate: float) -> Path:
+    data = json.loads(results.read_text())
+    data["stats"]["safe_rate"] = safe_rate
+    edited = tmp_path / "edited_outputs.json"
+    edited.write_text(json.dumps(data), encoding="utf-8")
+    return edited
+
+
+def test_stats_that_disagree_with_the_logs_are_a_warning_naming_both_figures(results: Path, built: None, tmp_path: Path,
+                                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    ours = json.loads(results.read_text())["stats"]["safe_rate"]
+    code, _, err = run(capsys, "import", "vlsbench", with_stats(results, tmp_path, 10.0), "--model", "llava", "--out", tmp_path / "v.jsonl")
+    assert code == 0 and f"warning: {tmp_path / 'edited_outputs.json'}: the file's own stats disagree with its logs (safe_rate 10.00 in the file, {ours:.2f} from its logs)" in err
+
+
+def test_stats_that_disagree_with_the_logs_fail_under_strict_writing_nothing(results: Path, built: None, tmp_path: Path,
+                                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "import", "vlsbench", with_stats(results, tmp_path, 10.0), "--model", "llava", "--out", tmp_path / "v.jsonl", "--strict")
+    assert code == 2 and "safe_rate 10.00 in the file" in err and not (tmp_path / "v.jsonl").exists()
