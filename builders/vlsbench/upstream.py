@@ -47,6 +47,7 @@ from typing import Any, ClassVar, Literal
 from mmsafety.data.sources import PinnedFile, read_checksums, read_pinned
 from mmsafety.errors import InputError
 from mmsafety.judges.reading import UNPARSABLE, Reading, json_answer
+from mmsafety.judges.rubric import RequestFormat
 from mmsafety.judges.verdict_line import strip_reasoning
 from mmsafety.labels import LABELS
 from mmsafety.transport.cache import sha256_text
@@ -189,7 +190,7 @@ def _answer_value(body: str) -> Any:
 
 
 @dataclass(frozen=True)
-class UpstreamVLSBench:
+class UpstreamVLSBench(RequestFormat):
     """The authors' judge request and answer, in the place of a rubric in the LLM judge."""
 
     request: AuthorsRequest
@@ -216,9 +217,6 @@ class UpstreamVLSBench:
     @property
     def max_tokens(self) -> int:
         return int(self.request.settings.get("max_tokens", 128))
-
-    def covers(self, label: str) -> bool:
-        return label in self.applies_to
 
     def placeholders(self) -> list[str]:
         return ["query", "response"]

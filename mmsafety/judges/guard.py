@@ -41,13 +41,13 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from mmsafety.errors import InputError
 from mmsafety.judges.base import JudgeConfigError, ProgressCallback
 from mmsafety.judges.guard_answers import GUARDS, REFUSAL_SIGNALS, WILDGUARD_MODEL, GuardReading, read_llama_guard
 from mmsafety.judges.llm import LLMJudge
-from mmsafety.judges.rubric import RubricSet
+from mmsafety.judges.rubric import RequestFormat, RubricSet
 from mmsafety.judges.rules import RuleJudge
 from mmsafety.judges.wildguard_upstream import SETTINGS as WILDGUARD_SETTINGS
 from mmsafety.judges.wildguard_upstream import load_format
@@ -65,7 +65,7 @@ LLAMA_GUARD_SETTINGS: Mapping[str, Any] = {"temperature": 0.0, "max_tokens": 64}
 
 
 @dataclass(frozen=True)
-class LlamaGuardFormat:
+class LlamaGuardFormat(RequestFormat):
     """Llama Guard's request (the conversation; the server's chat template builds the prompt),
     in the place of a rubric in the LLM judge."""
 
@@ -75,11 +75,6 @@ class LlamaGuardFormat:
     image: bool = True
     structured: bool = False
     applies_to: tuple[str, ...] = LABELS
-    sends_empty: ClassVar[bool] = False
-    """An empty response is ``invalid`` (``empty_response``), not asked about."""
-
-    def covers(self, label: str) -> bool:
-        return label in self.applies_to
 
     def render(self, values: Mapping[str, str]) -> str:
         return values["query"]

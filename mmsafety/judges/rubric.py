@@ -47,8 +47,22 @@ def _yes_no(value: str, key: str, source: str, line: int) -> bool:
     raise InputError(f"expected '{key}: yes' or '{key}: no', found {value!r}", file=source, record=f"line {line}")
 
 
+class RequestFormat:
+    """What every request format in the LLM judge shares — a rubric, the authors' VLSBench request,
+    a guard's: the sample labels it judges (``applies_to``) and whether an empty response is sent."""
+
+    applies_to: tuple[str, ...]
+    sends_empty: ClassVar[bool] = False
+    """Whether an empty response is sent to the judge (the authors' VLSBench request does) or is
+    ``invalid`` (``empty_response``) without a request, as under mmsafety's rubrics and the guards."""
+
+    def covers(self, label: str) -> bool:
+        """Whether this format judges samples with ``label``."""
+        return label in self.applies_to
+
+
 @dataclass(frozen=True)
-class Rubric:
+class Rubric(RequestFormat):
     """One prompt template, the sample labels it judges and the answers it allows."""
 
     name: str
@@ -60,9 +74,6 @@ class Rubric:
     source: str = ""
     sha256: str = ""
     answer_words: tuple[str, ...] = field(default=())
-    sends_empty: ClassVar[bool] = False
-    """Whether an empty response is sent to the judge (the authors' VLSBench request does) or is
-    ``invalid`` (``empty_response``) without a request, as under mmsafety's rubrics."""
 
     @classmethod
     def parse(cls, text: str, *, source: str = "<rubric>") -> Rubric:
@@ -218,10 +229,6 @@ class Rubric:
     def read_answer(self, text: str | None) -> str | None:
         """The verdict :meth:`read` gives, or ``None`` when it gives none."""
         return self.read(text).verdict
-
-    def covers(self, label: str) -> bool:
-        """Whether this rubric judges samples with ``label``."""
-        return label in self.applies_to
 
 
 def placeholders(template: str) -> list[str]:

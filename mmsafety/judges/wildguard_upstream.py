@@ -28,11 +28,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from mmsafety.data.sources import PinnedFile, read_checksums, read_pinned
 from mmsafety.errors import ChecksumError, InputError
 from mmsafety.judges.guard_answers import GuardReading, read_wildguard
+from mmsafety.judges.rubric import RequestFormat
 from mmsafety.labels import LABELS
 from mmsafety.transport.cache import sha256_text
 from mmsafety.runs.records import Response, Sample
@@ -107,7 +108,7 @@ def parse_template(data: bytes, *, file: str = AUTHORS_FILE) -> str:
 
 
 @dataclass(frozen=True)
-class WildGuardFormat:
+class WildGuardFormat(RequestFormat):
     """WildGuard's request, in the place of a rubric in the LLM judge (text only)."""
 
     template: str
@@ -117,11 +118,6 @@ class WildGuardFormat:
     image: bool = False
     structured: bool = False
     applies_to: tuple[str, ...] = LABELS
-    sends_empty: ClassVar[bool] = False
-    """An empty response is ``invalid`` (``empty_response``), not asked about."""
-
-    def covers(self, label: str) -> bool:
-        return label in self.applies_to
 
     def render(self, values: Mapping[str, str]) -> str:
         """Their template filled as their ``build_input_prompts`` fills it: the request and the
